@@ -1,0 +1,249 @@
+"""The ``meta`` connector: Conversions API events and Custom Audiences over the Graph API."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import httpx
+
+from connectors.base import BaseConnector, isolate
+from connectors.meta import audiences, capi
+from connectors.meta.errors import classify
+from connectors.meta.settings import MetaSettings
+from relay.exceptions import PayloadRejectedError
+from relay.masking import mask_url
+from relay.settings import ConnectorSettings
+from relay.types import (
+    AudienceBatchResult,
+    AudienceMember,
+    Capability,
+    Delivered,
+    Failed,
+    OutboundEvent,
+    Outcome,
+    Retry,
+    Skipped,
+)
+
+NO_USER_DATA = "no customer information Meta accepts (user_data would be empty)"
+
+
+def appsecret_proof(app_secret: str, access_token: str) -> str:
+    """``HMAC-SHA256(key=app_secret, msg=access_token)`` in hex, as the Graph API expects it."""
+    return hmac.new(app_secret.encode(), access_token.encode(), hashlib.sha256).hexdigest()
+
+
+class MetaConnector(BaseConnector[MetaSettings]):
+    """Sends events to ``POST /{version}/{pixel_id}/events`` and keeps Custom Audiences in sync."""
+
+    type_name: ClassVar[str] = "meta"
+    settings_model: ClassVar[type[ConnectorSettings]] = MetaSettings
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"conversions", "audiences"})
+    platform_max_batch: ClassVar[int] = 1000
+    max_audience_batch: ClassVar[int] = 10000
+
+    # -- credentials and URLs
+
+    def auth_params(self) -> dict[str, str]:
+        """The query parameters carrying the credentials (meta.md §1)."""
+        token = self.settings.access_token.get_secret_value()
+        params = {"access_token": token}
+        if self.settings.app_secret is not None:
+            params["appsecret_proof"] = appsecret_proof(self.settings.app_secret.get_secret_value(), token)
+        return params
+
+    def secrets(self) -> Sequence[str]:
+        secrets = list(self.auth_params().values())
+        if self.settings.app_secret is not None:
+            secrets.append(self.settings.app_secret.get_secret_value())
+        return secrets
+
+    def url(self, *path: str) -> str:
+        # ids come from config; quoting keeps a stray "/" or "?" from changing the endpoint
+        return "/".join(
+            [self.settings.api_base, self.settings.api_version, *(quote(p, safe="") for p in path)]
+        )
+
+    # -- conversions
+
+    def meta_event_name(self, event_name: str) -> str | None:
+        """The name Meta receives: the ``events`` override, else the name itself; None = never send."""
+        return self.settings.events.get(event_name, event_name)
+
+    def skip_reason(self, event_name: str) -> str | None:
+        if self.meta_event_name(event_name) is None:
+            return f"event not mapped for {self.name} (events: {event_name}: null)"
+        return None
+
+    def request_body(self, events: Sequence[OutboundEvent], *, now: float | None = None) -> dict[str, Any]:
+        """The JSON body of one ``/events`` call for ``events`` (all of them sendable)."""
+        now = time.time() if now is None else now
+        data = [
+            capi.server_event(e, self.meta_event_name(e.event_name) or e.event_name, now=now) for e in events
+        ]
+        body: dict[str, Any] = {"data": data}
+        if self.settings.test_event_code:
+            body["test_event_code"] = self.settings.test_event_code
+        body["partner_agent"] = self.settings.partner_agent
+        return body
+
+    def describe_request(
+        self, events: Sequence[OutboundEvent], *, now: float | None = None
+    ) -> dict[str, Any]:
+        """The request that would carry ``events``, credentials masked: ``{method, url, json}``."""
+        url = str(httpx.URL(self.url(self.settings.pixel_id, "events"), params=self.auth_params()))
+        return {"method": "POST", "url": mask_url(url), "json": self.request_body(events, now=now)}
+
+    def precheck(self, event: OutboundEvent, *, now: float) -> Outcome | None:
+        """The outcome of an event that must not be sent, or None when it may go."""
+        reason = self.skip_reason(event.event_name)
+        if reason:
+            return Skipped(reason)
+        if event.consent.decision == "deny":
+            return Skipped(f"consent denied: {event.consent.reason}")
+        refusal = capi.refusal(event, now=now)
+        if refusal:
+            return Failed(refusal)
+        if not capi.user_data(event):
+            return Skipped(NO_USER_DATA)
+        return None
+
+    async def deliver(self, events: Sequence[OutboundEvent]) -> Sequence[Outcome]:
+        """Check each event, send the rest in requests of at most :attr:`max_batch`, isolating bad ones."""
+        now = time.time()
+        outcomes: list[Outcome | None] = [self.precheck(e, now=now) for e in events]
+        pending = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        size = self.max_batch
+        for start in range(0, len(pending), size):
+            chunk = pending[start : start + size]
+            results = await isolate([events[i] for i in chunk], self.send_batch)
+            for i, result in zip(chunk, results, strict=True):
+                outcomes[i] = result
+            if all(isinstance(r, Retry) for r in results):
+                # Meta is throttling or down: the rest would meet the same answer
+                for i in pending[start + size :]:
+                    outcomes[i] = results[0]
+                break
+        return [o if o is not None else Retry("not attempted") for o in outcomes]
+
+    async def send_batch(self, events: Sequence[OutboundEvent]) -> Sequence[Outcome]:
+        response = await self.request(
+            "POST",
+            self.url(self.settings.pixel_id, "events"),
+            params=self.auth_params(),
+            json=self.request_body(events),
+        )
+        if not response.is_success:
+            raise classify(response, self.mask)
+        summary = self.mask(response.text[:300])
+        return [Delivered(response.status_code, summary) for _ in events]
+
+    async def send_test(self, event: OutboundEvent) -> tuple[dict[str, Any], dict[str, Any]]:
+        """Send one event now, whatever its checks say; ``(request, response)``, both masked.
+
+        For ``relay send-test-event``: the request is :meth:`describe_request`'s dict, the response
+        ``{"status_code": int, "body": <JSON or text>}``. Transport errors raise a ``DeliveryError``.
+        """
+        now = time.time()
+        described = self.describe_request([event], now=now)
+        response = await self.request(
+            "POST",
+            self.url(self.settings.pixel_id, "events"),
+            params=self.auth_params(),
+            json=self.request_body([event], now=now),
+        )
+        text = self.mask(response.text)
+        try:
+            body: Any = json.loads(text)
+        except ValueError:
+            body = text
+        return described, {"status_code": response.status_code, "body": body}
+
+    # -- custom audiences
+
+    async def audience_add(self, audience_id: str, members: Sequence[AudienceMember]) -> AudienceBatchResult:
+        """``POST /{audience_id}/users`` in requests of at most 10,000 rows."""
+        return await self._chunked("POST", audience_id, members)
+
+    async def audience_remove(
+        self, audience_id: str, members: Sequence[AudienceMember]
+    ) -> AudienceBatchResult:
+        """``DELETE /{audience_id}/users`` in requests of at most 10,000 rows."""
+        return await self._chunked("DELETE", audience_id, members)
+
+    async def audience_replace(
+        self,
+        audience_id: str,
+        members: Sequence[AudienceMember],
+        *,
+        session_id: int,
+        batch_seq: int,
+        last: bool,
+        estimated_total: int,
+    ) -> AudienceBatchResult:
+        """One batch of a ``usersreplace`` session; the new membership takes effect with ``last``.
+
+        A batch carries at most :attr:`max_audience_batch` members (one request, so that
+        ``batch_seq`` stays the caller's).
+        """
+        if len(members) > self.max_audience_batch:
+            raise ValueError(f"a replace batch holds at most {self.max_audience_batch} members")
+        built = audiences.build_rows(members)
+        local = audiences.left_out(built.dropped)
+        if not built.rows:
+            if not last:
+                return local
+            raise PayloadRejectedError(
+                f"replace batch {batch_seq} of session {session_id} has no member with a usable identifier; "
+                "Meta refuses an empty upload, so the session cannot be closed with it"
+            )
+        session = {
+            "session_id": session_id,
+            "batch_seq": batch_seq,
+            "last_batch_flag": last,
+            "estimated_num_total": estimated_total,
+        }
+        sent = await self._audience_call("POST", audience_id, "usersreplace", built.rows, session)
+        return audiences.merge([sent, local])
+
+    async def _chunked(
+        self, method: str, audience_id: str, members: Sequence[AudienceMember]
+    ) -> AudienceBatchResult:
+        built = audiences.build_rows(members)
+        results = [audiences.left_out(built.dropped)]
+        size = self.max_audience_batch
+        for start in range(0, len(built.rows), size):
+            rows = built.rows[start : start + size]
+            results.append(await self._audience_call(method, audience_id, "users", rows))
+        return audiences.merge(results)
+
+    async def _audience_call(
+        self,
+        method: str,
+        audience_id: str,
+        edge: str,
+        rows: Sequence[Sequence[str]],
+        session: dict[str, Any] | None = None,
+    ) -> AudienceBatchResult:
+        body: dict[str, Any] = {"payload": audiences.payload(rows)}
+        if session is not None:
+            body["session"] = session
+        response = await self.request(
+            method, self.url(audience_id, edge), params=self.auth_params(), json=body
+        )
+        if not response.is_success:
+            raise classify(response, self.mask)
+        try:
+            answer: Any = response.json()
+        except ValueError:
+            answer = None
+        return audiences.read_result(answer, len(rows), self.mask)
+
+
+__all__ = ["MetaConnector", "appsecret_proof"]

@@ -1,0 +1,255 @@
+"""The ``x`` connector: X Conversions API and Custom Audiences over the X Ads API v12."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import httpx
+
+from connectors.base import BaseConnector, isolate
+from relay.exceptions import (
+    AuthRejectedError,
+    PermanentDeliveryError,
+    UnavailableError,
+)
+from relay.settings import ConnectorSettings
+from relay.types import (
+    AudienceBatchResult,
+    AudienceMember,
+    Capability,
+    Delivered,
+    Failed,
+    OutboundEvent,
+    Outcome,
+    Skipped,
+)
+
+from . import audiences
+from .audiences import AudienceTally, Chunk, OperationType
+from .conversions import NO_IDENTIFIER, identifiers, no_tag_reason, to_conversion
+from .errors import classify, json_body, rate_limit_wait
+from .oauth1 import OAuth1Auth, OAuth1Credentials
+from .ratelimit import XRateLimiter
+from .settings import XSettings
+
+API_VERSION = "12"
+log = logging.getLogger("relay.connectors.x")
+
+
+class XConnector(BaseConnector[XSettings]):
+    """Delivers conversions to X and keeps X Custom Audiences in sync."""
+
+    type_name: ClassVar[str] = "x"
+    settings_model: ClassVar[type[ConnectorSettings]] = XSettings
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"conversions", "audiences"})
+    platform_max_batch: ClassVar[int] = 500
+    max_audience_batch: ClassVar[int] = audiences.MAX_OPERATIONS
+    #: X has no replace-all upload: a full sync is adds plus the relay's computed removals
+    supports_replace: ClassVar[bool] = False
+
+    def __init__(self, name: str, settings: XSettings, client: httpx.AsyncClient) -> None:
+        super().__init__(name, settings, client)
+        self.auth = _oauth(settings)
+        self.limiter = XRateLimiter()  # 60,000 events per 15 minutes per account
+        self.audience_limiter = XRateLimiter(max_units=1_500, window=60.0)  # requests per minute
+
+    # -- conversions -----------------------------------------------------------------------------
+
+    def skip_reason(self, event_name: str) -> str | None:
+        return None if event_name in self.settings.event_tags else no_tag_reason(event_name)
+
+    def secrets(self) -> Sequence[str]:
+        return self.settings.secret_values()
+
+    @property
+    def conversions_url(self) -> str:
+        return f"{self.settings.api_base}/{API_VERSION}/measurement/conversions/{self.settings.pixel_id}"
+
+    async def deliver(self, events: Sequence[OutboundEvent]) -> Sequence[Outcome]:
+        """Skip what X cannot take, send the rest in requests of at most ``max_batch`` conversions,
+        bisecting a rejected request so that only the bad conversions fail."""
+        outcomes: list[Outcome | None] = [self._skip(event) for event in events]
+        pending = [i for i, outcome in enumerate(outcomes) if outcome is None]
+        for start in range(0, len(pending), self.max_batch):
+            chunk = pending[start : start + self.max_batch]
+            for index, outcome in zip(
+                chunk, await self._deliver_chunk([events[i] for i in chunk]), strict=True
+            ):
+                outcomes[index] = outcome
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    async def _deliver_chunk(self, events: Sequence[OutboundEvent]) -> Sequence[Outcome]:
+        try:
+            return await isolate(events, self.send_batch)
+        except AuthRejectedError:
+            raise
+        except PermanentDeliveryError as exc:  # e.g. an unknown pixel: nothing in this request can pass
+            return [Failed(exc.message, exc.status_code) for _ in events]
+
+    async def send_batch(self, events: Sequence[OutboundEvent]) -> Sequence[Outcome]:
+        """One request for ``events`` (those X cannot take are answered ``Skipped``)."""
+        outcomes: list[Outcome | None] = [self._skip(event) for event in events]
+        sendable = [event for event, outcome in zip(events, outcomes, strict=True) if outcome is None]
+        if sendable:
+            body = self.request_body(sendable)
+            response = await self._post(self.conversions_url, body, self.limiter, len(sendable))
+            delivered = self._accepted(response, sendable)
+            outcomes = [outcome or delivered for outcome in outcomes]
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def request_body(self, events: Sequence[OutboundEvent]) -> dict[str, Any]:
+        """The JSON body for ``events``, which must all be sendable (see :meth:`deliver`)."""
+        tags = self.settings.event_tags
+        return {"conversions": [to_conversion(event, tags[event.event_name]) for event in events]}
+
+    def _skip(self, event: OutboundEvent) -> Skipped | None:
+        reason = self.skip_reason(event.event_name)
+        if reason is None and not identifiers(event):
+            reason = NO_IDENTIFIER
+        return Skipped(reason) if reason else None
+
+    def _accepted(self, response: httpx.Response, sent: Sequence[OutboundEvent]) -> Delivered:
+        data = (json_body(response) or {}).get("data") or {}
+        processed, debug_id = data.get("conversions_processed"), data.get("debug_id")
+        extra = {"connector": self.name, "debug_id": debug_id, "event_ids": [e.event_id for e in sent]}
+        if processed != len(sent):
+            log.warning(
+                "X processed %s of %d conversions (debug_id %s)", processed, len(sent), debug_id, extra=extra
+            )
+        else:
+            log.info("X accepted %d conversions (debug_id %s)", len(sent), debug_id, extra=extra)
+        return Delivered(response.status_code, f"conversions_processed={processed} debug_id={debug_id}")
+
+    # -- HTTP --------------------------------------------------------------------------------------
+
+    async def _post(self, url: str, body: Any, limiter: XRateLimiter, cost: int) -> httpx.Response:
+        """POST JSON within the rate limit; raise the relay error an X error answer means."""
+        response = await self._call(url, _encode(body), limiter, cost)
+        error = classify(response, now=time.time(), mask=self.mask)
+        if error is not None:
+            raise error
+        return response
+
+    async def _call(self, url: str, content: bytes, limiter: XRateLimiter, cost: int) -> httpx.Response:
+        await limiter.acquire(cost)
+        headers = {"Content-Type": "application/json"}
+        if self.auth is None and self.settings.pixel_token is not None:
+            headers["X-Pixel-Token"] = self.settings.pixel_token.get_secret_value()
+        response = await self.request("POST", url, content=content, headers=headers, auth=self.auth)
+        limiter.observe(response.headers)
+        if response.status_code == 429:
+            limiter.block(rate_limit_wait(response.headers, time.time()))
+        if response.status_code >= 300:
+            log.warning(
+                "X answered %d", response.status_code, extra={"connector": self.name, "url": self.mask(url)}
+            )
+        return response
+
+    # -- audiences ---------------------------------------------------------------------------------
+
+    def audience_url(self, audience_id: str) -> str:
+        account = self.settings.ads_account_id
+        return (
+            f"{self.settings.api_base}/{API_VERSION}/accounts/{account}/custom_audiences/{audience_id}/users"
+        )
+
+    async def audience_add(self, audience_id: str, members: Sequence[AudienceMember]) -> AudienceBatchResult:
+        return await self._audience("Update", audience_id, members)
+
+    async def audience_remove(
+        self, audience_id: str, members: Sequence[AudienceMember]
+    ) -> AudienceBatchResult:
+        return await self._audience("Delete", audience_id, members)
+
+    async def audience_replace(
+        self,
+        audience_id: str,
+        members: Sequence[AudienceMember],
+        *,
+        session_id: int,
+        batch_seq: int,
+        last: bool,
+        estimated_total: int,
+    ) -> AudienceBatchResult:
+        """X has no replace session: members are (re)added; removals come from the relay's diff."""
+        return await self._audience("Update", audience_id, members)
+
+    async def _audience(
+        self, op_type: OperationType, audience_id: str, members: Sequence[AudienceMember]
+    ) -> AudienceBatchResult:
+        problem = self.settings.audience_problem()
+        if problem:
+            raise PermanentDeliveryError(problem)
+        tally = AudienceTally(len(members))
+        times = self._audience_times() if op_type == "Update" else {}
+        ops = []
+        for index, member in enumerate(members):
+            user = audiences.member_user(member)
+            if user is None:
+                tally.fail(index, audiences.NO_KEY)
+            else:
+                ops.append((index, audiences.operation(op_type, user, **times)))
+        for chunk in audiences.chunk_operations(ops):
+            await self._audience_chunk(self.audience_url(audience_id), chunk, tally)
+        return tally.result()
+
+    def _audience_times(self) -> dict[str, str]:
+        days = self.settings.audience_expiry_days
+        if days is None:
+            return {}
+        now = time.time()
+        return {"effective_at": audiences.iso_time(now), "expires_at": audiences.iso_time(now + days * 86400)}
+
+    async def _audience_chunk(
+        self, url: str, chunk: Chunk, tally: AudienceTally, *, again: bool = True
+    ) -> None:
+        response = await self._call(url, chunk.body, self.audience_limiter, 1)
+        body = json_body(response)
+        errors = audiences.operation_errors(body)
+        for position, message in errors.items():
+            if position < len(chunk.indexes):
+                tally.fail(chunk.indexes[position], self.mask(message))
+        if errors and response.status_code == 400:
+            # the batch failed as a unit: send the good operations once more, without the bad ones
+            rest = chunk.without(set(errors))
+            if rest.indexes and again:
+                await self._audience_chunk(url, rest, tally, again=False)
+            return
+        error = classify(response, now=time.time(), mask=self.mask)
+        if error is not None:
+            raise error
+        self._check_counts(body, len(chunk.indexes), len(errors))
+
+    def _check_counts(self, body: Any, sent: int, failed: int) -> None:
+        success, total = audiences.counts(body)
+        if failed and success == sent - failed:
+            return
+        if not failed and success == total == sent:
+            return
+        raise UnavailableError(
+            f"X processed success_count={success} total_count={total} of {sent} users; retrying the batch"
+        )
+
+
+def _oauth(settings: XSettings) -> OAuth1Auth | None:
+    if not settings.has_oauth:
+        return None
+    secrets = [
+        settings.consumer_key,
+        settings.consumer_secret,
+        settings.access_token,
+        settings.access_token_secret,
+    ]
+    values = [s.get_secret_value() for s in secrets if s is not None]
+    return OAuth1Auth(OAuth1Credentials(*values))
+
+
+def _encode(body: Any) -> bytes:
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+__all__ = ["API_VERSION", "XConnector"]

@@ -1,0 +1,136 @@
+"""The ASGI application: routes, and the lifespan that builds and tears down the relay's parts."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.routing import BaseRoute, Route
+
+from relay.admin import api as admin_api
+from relay.admin import dashboard
+from relay.auth import load_credentials
+from relay.delivery.worker import Worker
+from relay.ingest import browser, server_api
+from relay.ingest.identity import ProxyList
+from relay.ingest.pipeline import Ingestor
+from relay.ingest.writer import GroupCommitWriter
+from relay.metrics import Metrics
+from relay.ops import healthz, metrics, readyz
+from relay.registry import ConnectorType
+from relay.settings import Settings
+from relay.state import RelayState, build_connectors, make_client
+from relay.storage import queries
+from relay.storage.db import Database
+
+log = logging.getLogger("relay.app")
+
+
+def routes(sandbox: list[BaseRoute]) -> list[BaseRoute]:
+    return [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/metrics", metrics),
+        Route("/p.gif", browser.pixel_gif, methods=["GET"]),
+        Route("/pixel.js", browser.pixel_js, methods=["GET"]),
+        Route("/v1/collect", browser.collect, methods=["POST"]),
+        Route("/v1/collect", browser.collect_preflight, methods=["OPTIONS"]),
+        Route("/v1/events", server_api.post_events, methods=["POST"]),
+        Route("/admin", dashboard.dashboard),
+        Route("/admin/", dashboard.dashboard),
+        Route("/admin/login", dashboard.login, methods=["POST"]),
+        Route("/admin/logout", dashboard.logout),
+        Route("/admin/api/deliveries", admin_api.deliveries),
+        Route("/admin/api/replay", admin_api.replay, methods=["POST"]),
+        Route("/admin/api/stats", admin_api.stats),
+        Route("/admin/api/events/{event_id:path}", admin_api.event_trace),
+        Route("/admin/api/connectors", admin_api.connectors),
+        Route("/admin/api/connectors/{name}/resume", admin_api.resume, methods=["POST"]),
+        *sandbox,
+    ]
+
+
+def create_app(
+    settings: Settings,
+    *,
+    run_worker: bool = True,
+    types: dict[str, ConnectorType] | None = None,
+    announce: Any = print,
+) -> Starlette:
+    """Build the app; storage, connectors and the worker start in its lifespan."""
+    from relay.sandbox import build_sandbox
+
+    fakes, sandbox_routes = build_sandbox(settings) if settings.sandbox else ({}, [])
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        relay = await start(settings, types=types, announce=announce)
+        relay.extras["sandbox"] = fakes
+        app.state.relay = relay
+        worker_task = None
+        if run_worker:
+            worker = Worker(
+                relay.db,
+                relay.connectors,
+                settings.delivery,
+                relay.metrics,
+                config_hashes=relay.config_hashes,
+            )
+            relay.extras["worker"] = worker
+            worker_task = asyncio.create_task(worker.run(), name="relay-worker")
+        try:
+            yield
+        finally:
+            if worker_task is not None:
+                relay.extras["worker"].stop()
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(worker_task, settings.delivery.lease_seconds)
+            await stop(relay)
+
+    app = Starlette(routes=routes(sandbox_routes), lifespan=lifespan)
+    app.state.sandbox = fakes
+    return app
+
+
+async def start(
+    settings: Settings, *, types: dict[str, ConnectorType] | None = None, announce: Any = print
+) -> RelayState:
+    """Open storage (migrating it), load credentials, build connectors: the parts every command shares."""
+    db = Database(settings.storage.url)
+    await db.run(db.migrate)
+    credentials = await db.run(load_credentials, db, settings.server)
+    for name, value in credentials.generated:
+        label = "API key" if name == "api_key" else "admin token"
+        announce(f"relay: generated {label} (shown once, store it now): {value}")
+    metrics = Metrics()
+    metrics.watch_outbox(lambda: queries.pending_counts(db.engine))
+    client = make_client(settings)
+    connectors = build_connectors(settings, client, types)
+    relay = RelayState(
+        settings=settings,
+        db=db,
+        metrics=metrics,
+        client=client,
+        connectors=connectors,
+        credentials=credentials,
+        proxies=ProxyList(settings.server.trusted_proxies),
+        ingestor=Ingestor(settings, connectors, metrics),
+        writer=GroupCommitWriter(db),
+    )
+    resumed = await db.run(queries.resume_reconfigured, db.engine, relay.config_hashes)
+    for name in resumed:
+        log.info("connector resumed: its configuration changed", extra={"connector": name})
+    relay.writer.start()
+    return relay
+
+
+async def stop(relay: RelayState) -> None:
+    await relay.writer.aclose()
+    for connector in relay.connectors.values():
+        await connector.aclose()
+    await relay.client.aclose()
+    await asyncio.get_running_loop().run_in_executor(None, relay.db.close)

@@ -1,0 +1,132 @@
+"""Bit-level reading shared by the IAB decoders: URL-safe base64 and a bit reader.
+
+IAB strings (TCF, GPP) are big-endian bit streams written six bits per URL-safe base64
+character. The whole segment is turned into a ``str`` of ``"0"``/``"1"`` with one
+C-level ``str.translate`` call; fields are then read with ``int(slice, 2)``. This is much
+faster in CPython than shifting a big integer or reading bit by bit, and ingest is a hot path.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+_SIX_BITS = str.maketrans({c: format(i, "06b") for i, c in enumerate(ALPHABET)})
+_VALID_CHARS = frozenset(ALPHABET)
+#: Longest segment accepted (characters). Real TC strings stay under a few KB; this bounds the work per event.
+MAX_SEGMENT_CHARS = 16384
+
+# Fibonacci code weights 1, 2, 3, 5, 8, ... (GPP section ids); 40 terms go far beyond any real value.
+_FIB: list[int] = [1, 2]
+while len(_FIB) < 40:
+    _FIB.append(_FIB[-1] + _FIB[-2])
+
+
+class DecodeError(ValueError):
+    """A consent string does not follow its format.
+
+    Internal to the decoders: every public decoder catches it and returns an invalid result
+    whose ``error`` is this message (short, never containing the input).
+    """
+
+
+def base64url_bits(text: str) -> str:
+    """The bit string (``"0"``/``"1"`` characters) of one URL-safe base64 segment.
+
+    Trailing ``=`` padding is tolerated (CMPs do not write it, some libraries do).
+    """
+    stripped = text.rstrip("=")
+    if not stripped:
+        raise DecodeError("empty segment")
+    if len(stripped) > MAX_SEGMENT_CHARS:
+        raise DecodeError("segment too long")
+    if not _VALID_CHARS.issuperset(stripped):
+        raise DecodeError("not url-safe base64")
+    return stripped.translate(_SIX_BITS)
+
+
+def ids_of(bits: str) -> frozenset[int]:
+    """1-based positions of the ``1`` bits: bit i-1 set means id i is in the set."""
+    if len(bits) <= 64:
+        return _small_ids_of(bits)
+    found: list[int] = []
+    pos = bits.find("1")
+    while pos >= 0:
+        found.append(pos + 1)
+        pos = bits.find("1", pos + 1)
+    return frozenset(found)
+
+
+@lru_cache(maxsize=4096)
+def _small_ids_of(bits: str) -> frozenset[int]:
+    # purposes and special features repeat across events: cache the few distinct masks seen
+    return frozenset(i + 1 for i, c in enumerate(bits) if c == "1")
+
+
+class BitReader:
+    """Reads fields left to right from a bit string; raises :class:`DecodeError` past the end."""
+
+    __slots__ = ("bits", "pos")
+
+    def __init__(self, bits: str, pos: int = 0) -> None:
+        self.bits = bits
+        self.pos = pos
+
+    @property
+    def remaining(self) -> int:
+        """Bits left after the current position."""
+        return len(self.bits) - self.pos
+
+    def read_bits(self, width: int) -> str:
+        """The next ``width`` raw bits."""
+        end = self.pos + width
+        if end > len(self.bits):
+            raise DecodeError(f"truncated at bit {self.pos}")
+        chunk = self.bits[self.pos : end]
+        self.pos = end
+        return chunk
+
+    def read_int(self, width: int) -> int:
+        """An unsigned big-endian integer of ``width`` bits."""
+        return int(self.read_bits(width), 2)
+
+    def read_bool(self) -> bool:
+        """One bit as a boolean."""
+        if self.pos >= len(self.bits):
+            raise DecodeError(f"truncated at bit {self.pos}")
+        bit = self.bits[self.pos]
+        self.pos += 1
+        return bit == "1"
+
+    def read_ids(self, width: int) -> frozenset[int]:
+        """A fixed-width bitfield as the set of 1-based ids whose bit is set."""
+        return ids_of(self.read_bits(width))
+
+    def read_int_list(self, count: int, width: int = 2) -> tuple[int, ...]:
+        """``count`` integers of ``width`` bits each."""
+        chunk = self.read_bits(count * width)
+        return tuple(int(chunk[i : i + width], 2) for i in range(0, len(chunk), width))
+
+    def read_letters(self, count: int) -> str:
+        """``count`` letters of 6 bits each, A = 0 ... Z = 25."""
+        letters = []
+        for _ in range(count):
+            value = self.read_int(6)
+            if value > 25:
+                raise DecodeError(f"invalid letter code {value} at bit {self.pos - 6}")
+            letters.append(chr(65 + value))
+        return "".join(letters)
+
+    def read_fibonacci(self) -> int:
+        """A Fibonacci-coded positive integer (weights 1, 2, 3, 5, ...; ends with ``11``)."""
+        end = self.bits.find("11", self.pos)
+        if end < 0:
+            raise DecodeError(f"unterminated fibonacci code at bit {self.pos}")
+        code = self.bits[self.pos : end + 1]
+        if len(code) > len(_FIB):
+            raise DecodeError(f"fibonacci code too long at bit {self.pos}")
+        self.pos = end + 2
+        return sum(_FIB[i] for i, c in enumerate(code) if c == "1")
+
+
+__all__ = ["ALPHABET", "MAX_SEGMENT_CHARS", "BitReader", "DecodeError", "base64url_bits", "ids_of"]

@@ -1,0 +1,407 @@
+"""A fake of Meta's Graph API: Conversions API ``/events`` and Custom Audience ``/users``.
+
+It validates like the real API (meta.md): the access token (and ``appsecret_proof`` when given an
+app secret), the version, the batch and every event in it, rejecting the whole batch with code
+100 and a message naming the event's index when one event is invalid. Routes are relative to the
+app's root, so the relay can mount it at ``/sandbox/meta`` and tests can serve it alone; the
+connector's ``api_base`` is then that mount's URL.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import secrets
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+from pydantic import SecretStr
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from relay.sandbox.base import FakePlatform
+from relay.settings import Settings
+
+ACTION_SOURCES = frozenset(
+    {"email", "website", "app", "phone_call", "chat", "physical_store", "system_generated"}
+    | {"business_messaging", "other"}
+)
+HASHED_USER_KEYS = frozenset(
+    {"em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country", "fi", "doby", "dobm", "dobd"}
+    | {"f5first", "f5last"}
+)
+AUDIENCE_KEYS = frozenset(
+    {"EMAIL", "PHONE", "FN", "LN", "FI", "ZIP", "CT", "ST", "COUNTRY", "DOBY", "DOBM", "DOBD", "GEN"}
+    | {"EXTERN_ID", "MADID", "APPUID"}
+)
+RAW_AUDIENCE_KEYS = frozenset({"EXTERN_ID", "MADID", "APPUID"})
+MAX_EVENTS = 1000
+MAX_ROWS = 10000
+DAY = 86400
+_HASH = re.compile(r"[0-9a-f]{64}(?:\.[A-Za-z0-9_-]{2,16})?")
+_VERSION = re.compile(r"v(\d+)\.\d+")
+
+Row = tuple[tuple[str, str], ...]
+
+
+class GraphFault(Exception):
+    """An error the fake answers in the Graph envelope."""
+
+    def __init__(self, message: str, code: int = 100, subcode: int | None = None, status: int = 400) -> None:
+        super().__init__(message)
+        self.code, self.subcode, self.status = code, subcode, status
+
+    def response(self) -> JSONResponse:
+        error: dict[str, Any] = {"message": str(self), "type": "OAuthException", "code": self.code}
+        if self.subcode is not None:
+            error["error_subcode"] = self.subcode
+        error["fbtrace_id"] = _trace_id()
+        return JSONResponse({"error": error}, status_code=self.status)
+
+
+def _secret(value: Any) -> str | None:
+    """The plain text of a ``SecretStr`` (or ``str``) setting, None when unset or empty."""
+    text = value.get_secret_value() if isinstance(value, SecretStr) else value
+    return text if isinstance(text, str) and text else None
+
+
+def _trace_id() -> str:
+    return secrets.token_urlsafe(9)
+
+
+@dataclass
+class ReplaceSession:
+    session_id: int
+    batch_seq: int
+    rows: set[Row] = field(default_factory=set)
+
+
+class FakeMeta(FakePlatform):
+    """The fake Graph API, with the state tests assert on: :attr:`events` and :attr:`audiences`."""
+
+    def __init__(
+        self,
+        *,
+        access_token: str | None = None,
+        app_secret: str | None = None,
+        credentials: Mapping[str, str | None] | None = None,
+        blocked_audiences: Iterable[str] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        """``access_token``: the token every call must carry (None: any non-empty token);
+        ``app_secret``: when set, ``appsecret_proof`` is checked; ``credentials``: several
+        accepted tokens, each with its app secret or None."""
+        super().__init__()
+        #: accepted token → its app secret (or None); empty accepts any non-empty token
+        self.credentials: dict[str, str | None] = dict(credentials or {})
+        if access_token is not None:
+            self.credentials[access_token] = app_secret
+        self.app_secret = app_secret
+        self.blocked_audiences = set(blocked_audiences)
+        self.clock = clock
+        #: accepted events, each with ``pixel_id`` (and ``test_event_code`` when sent) added
+        self.events: list[dict[str, Any]] = []
+        #: audience id → its members, each a row as sorted ``(column, value)`` pairs
+        self.audiences: dict[str, set[Row]] = {}
+        self.sessions: dict[str, ReplaceSession] = {}
+        self.app = Starlette(
+            routes=[
+                Route("/_state", self._state, methods=["GET"]),
+                Route("/{version}/{node}/events", self._events, methods=["POST"]),
+                Route("/{version}/{node}/users", self._users, methods=["POST", "DELETE"]),
+                Route("/{version}/{node}/usersreplace", self._replace, methods=["POST"]),
+            ]
+        )
+
+    @classmethod
+    def for_settings(cls, settings: Settings, *, mount: str = "/sandbox/meta") -> FakeMeta:
+        """The sandbox fake of ``relay serve``: it expects the credentials of the ``meta`` connectors
+        whose ``api_base`` points at ``mount`` (any non-empty token when none does)."""
+        credentials: dict[str, str | None] = {}
+        for block in settings.connectors.values():
+            if block.type != "meta" or not urlsplit(block.api_base).path.rstrip("/").endswith(mount):
+                continue
+            token = _secret(getattr(block, "access_token", None))
+            if token:
+                credentials[token] = _secret(getattr(block, "app_secret", None))
+        return cls(credentials=credentials)
+
+    def reset(self) -> None:
+        super().reset()
+        self.events.clear()
+        self.audiences.clear()
+        self.sessions.clear()
+
+    # -- request plumbing
+
+    async def _handle(
+        self, request: Request, handler: Callable[[str, dict[str, Any]], dict[str, Any]]
+    ) -> Response:
+        await self.record(request)
+        scripted = await self.scripted()
+        if scripted is not None:
+            return scripted
+        try:
+            params = await _params(request)
+            self._authorise(params)
+            _check_version(request.path_params["version"])
+            return JSONResponse(handler(request.path_params["node"], params))
+        except GraphFault as fault:
+            return fault.response()
+
+    def _authorise(self, params: dict[str, Any]) -> None:
+        token = params.get("access_token")
+        if not token:
+            raise GraphFault("An access token is required to request this resource.", code=104)
+        if self.credentials and token not in self.credentials:
+            raise GraphFault("Invalid OAuth access token - Cannot parse access token", code=190)
+        app_secret = self.credentials.get(token) if self.credentials else self.app_secret
+        if app_secret is None:
+            return
+        proof = params.get("appsecret_proof")
+        if not proof:
+            raise GraphFault("API calls from the server require an appsecret_proof argument")
+        expected = hmac.new(app_secret.encode(), str(token).encode(), hashlib.sha256).hexdigest()
+        if not hmac.compare_digest(str(proof), expected):
+            raise GraphFault("Invalid appsecret_proof provided in the API argument")
+
+    async def _state(self, request: Request) -> Response:
+        audiences = {aid: len(rows) for aid, rows in self.audiences.items()}
+        return JSONResponse({"events": len(self.events), "audiences": audiences})
+
+    # -- conversions
+
+    async def _events(self, request: Request) -> Response:
+        return await self._handle(request, self._accept_events)
+
+    def _accept_events(self, pixel_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        data = params.get("data")
+        if not isinstance(data, list) or not 1 <= len(data) <= MAX_EVENTS:
+            raise GraphFault(f"Invalid parameter: data must be an array of 1 to {MAX_EVENTS} events")
+        now = self.clock()
+        for index, event in enumerate(data):
+            problem = event_problem(event, now)
+            if problem:
+                subcode = 2804050 if "user_data" in problem and "at least one" in problem else None
+                raise GraphFault(f"Invalid parameter: event {index}: {problem}", subcode=subcode)
+        extra = {"test_event_code": params["test_event_code"]} if params.get("test_event_code") else {}
+        self.events.extend({**event, "pixel_id": pixel_id, **extra} for event in data)
+        return {"events_received": len(data), "messages": [], "fbtrace_id": _trace_id()}
+
+    # -- custom audiences
+
+    async def _users(self, request: Request) -> Response:
+        if request.method == "DELETE":
+            return await self._handle(request, self._remove)
+        return await self._handle(request, self._add)
+
+    async def _replace(self, request: Request) -> Response:
+        return await self._handle(request, self._replace_batch)
+
+    def _add(self, audience_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        rows, answer = self._upload(audience_id, params)
+        self.audiences.setdefault(audience_id, set()).update(rows)
+        return answer
+
+    def _remove(self, audience_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        rows, answer = self._upload(audience_id, params)
+        self.audiences.setdefault(audience_id, set()).difference_update(rows)
+        return answer
+
+    def _replace_batch(self, audience_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        session = params.get("session")
+        if not isinstance(session, dict) or not isinstance(session.get("session_id"), int):
+            raise GraphFault(
+                "Invalid parameter: session with session_id, batch_seq and last_batch_flag required"
+            )
+        seq = session.get("batch_seq")
+        current = self.sessions.get(audience_id)
+        if seq == 1 and (
+            current is None or current.session_id != session["session_id"] or current.batch_seq != 1
+        ):
+            current = self.sessions[audience_id] = ReplaceSession(session["session_id"], 1)
+        elif not (
+            isinstance(seq, int)
+            and current is not None
+            and current.session_id == session["session_id"]
+            and seq >= current.batch_seq
+        ):
+            raise GraphFault("Invalid parameter: batch_seq must start at 1 and increase within a session")
+        rows, answer = self._upload(audience_id, params, session_id=current.session_id)
+        current.batch_seq = seq
+        current.rows.update(rows)
+        if session.get("last_batch_flag") is True:
+            del self.sessions[audience_id]
+            if not current.rows:
+                raise GraphFault("Invalid parameter: a replace session must upload at least one valid user")
+            self.audiences[audience_id] = set(current.rows)
+        return answer
+
+    def _upload(
+        self, audience_id: str, params: dict[str, Any], *, session_id: int | None = None
+    ) -> tuple[set[Row], dict[str, Any]]:
+        """The valid rows of the request's ``payload`` and the answer Meta gives for it."""
+        if audience_id in self.blocked_audiences:
+            raise GraphFault("Audience Upload Blocked", subcode=1713230)
+        schema, data = _payload(params.get("payload"))
+        rows: set[Row] = set()
+        samples: dict[str, str] = {}
+        invalid = 0
+        for index, row in enumerate(data):
+            problem = row_problem(schema, row)
+            if problem is None:
+                rows.add(tuple(sorted((k, v) for k, v in zip(schema, row, strict=True) if v)))
+                continue
+            invalid += 1
+            if len(samples) < 10:
+                samples[str(index)] = problem
+        answer = {
+            "audience_id": audience_id,
+            "session_id": session_id if session_id is not None else secrets.randbits(48),
+            "num_received": len(data),
+            "num_invalid_entries": invalid,
+            "invalid_entry_samples": samples,
+        }
+        return rows, answer
+
+
+# -- validation, as the Graph API does it
+
+
+def _check_version(version: str) -> None:
+    match = _VERSION.fullmatch(version)
+    if not match:
+        raise GraphFault(f"Unknown path components: /{version}", code=2500)
+    if int(match.group(1)) <= 24:
+        raise GraphFault(
+            "(#2635) You are calling a deprecated version of the Ads API. "
+            "Please update to the latest version: v26.0.",
+            code=2635,
+        )
+
+
+def _is_hash_list(value: Any) -> bool:
+    values = value if isinstance(value, list) else [value]
+    return bool(values) and all(isinstance(v, str) and _HASH.fullmatch(v) for v in values)
+
+
+def event_problem(event: Any, now: float) -> str | None:
+    """Why Meta would refuse ``event``, or None."""
+    if not isinstance(event, dict):
+        return "is not an object"
+    if not isinstance(event.get("event_name"), str) or not event["event_name"]:
+        return "event_name is required"
+    source = event.get("action_source")
+    if source not in ACTION_SOURCES:
+        return f"action_source must be one of {', '.join(sorted(ACTION_SOURCES))}"
+    problem = _time_problem(event.get("event_time"), source, now)
+    if problem:
+        return problem
+    user = event.get("user_data")
+    if not isinstance(user, dict) or not user:
+        return "user_data must contain at least one customer information parameter"
+    if source == "website" and not event.get("event_source_url"):
+        return "event_source_url is required for website events"
+    if source == "website" and not user.get("client_user_agent"):
+        return "user_data.client_user_agent is required for website events"
+    for key in sorted(HASHED_USER_KEYS & user.keys()):
+        if not _is_hash_list(user[key]):
+            return (
+                f"user_data.{key} must be SHA-256 hashed (64 lowercase hex characters); unhashed data refused"
+            )
+    if "custom_data" in event and not isinstance(event["custom_data"], dict):
+        return "custom_data must be an object"
+    return _ldu_problem(event)
+
+
+def _time_problem(event_time: Any, action_source: str, now: float) -> str | None:
+    if not isinstance(event_time, int) or isinstance(event_time, bool):
+        return "event_time must be a Unix timestamp in seconds (integer)"
+    days = 62 if action_source == "physical_store" else 7
+    if now - event_time > days * DAY:
+        return f"event_time is more than {days} days in the past"
+    if event_time - now > 60:
+        return "event_time is in the future"
+    return None
+
+
+def _ldu_problem(event: dict[str, Any]) -> str | None:
+    options = event.get("data_processing_options", [])
+    if not isinstance(options, list) or any(o != "LDU" for o in options):
+        return 'data_processing_options must be [] or ["LDU"]'
+    country = event.get("data_processing_options_country")
+    state = event.get("data_processing_options_state")
+    if "LDU" not in options:
+        if country is not None or state is not None:
+            return "data_processing_options_country/state are set without LDU"
+        return None
+    if country not in (0, 1):
+        return "data_processing_options_country must be 1 (USA) or 0 (geolocate) with LDU"
+    if state not in (0, 1000):
+        return "data_processing_options_state must be 1000 (California) or 0 (geolocate) with LDU"
+    return None
+
+
+def _payload(payload: Any) -> tuple[list[str], list[list[Any]]]:
+    if not isinstance(payload, dict):
+        raise GraphFault("(#100) The parameter payload is required")
+    schema, data = payload.get("schema"), payload.get("data")
+    if isinstance(schema, str):
+        schema, data = [schema], [[v] for v in data] if isinstance(data, list) else data
+    if not isinstance(schema, list) or not schema or any(k not in AUDIENCE_KEYS for k in schema):
+        raise GraphFault(f"Invalid parameter: payload.schema must list keys among {sorted(AUDIENCE_KEYS)}")
+    if not isinstance(data, list) or not data:
+        raise GraphFault("Invalid parameter: payload.data must be a non-empty array")
+    if len(data) > MAX_ROWS:
+        raise GraphFault(f"Invalid parameter: at most {MAX_ROWS} users per request")
+    return schema, data
+
+
+def row_problem(schema: list[str], row: Any) -> str | None:
+    """Why Meta would count ``row`` as an invalid entry, or None (no raw value is quoted)."""
+    if not isinstance(row, list) or len(row) != len(schema) or not all(isinstance(v, str) for v in row):
+        return "row does not match the schema"
+    if not any(row):
+        return "row has no value"
+    for key, value in zip(schema, row, strict=True):
+        if value and key not in RAW_AUDIENCE_KEYS and not _HASH.fullmatch(value):
+            return f"{key} is not a SHA-256 hash"
+    return None
+
+
+async def _params(request: Request) -> dict[str, Any]:
+    """Query and body parameters merged; form values that hold JSON (``data``, ``payload``) decoded."""
+    params: dict[str, Any] = dict(request.query_params)
+    body = await request.body()
+    if not body:
+        return params
+    if request.headers.get("content-type", "").startswith("application/json"):
+        try:
+            decoded = json.loads(body)
+        except ValueError:
+            raise GraphFault("Invalid parameter: the body is not valid JSON") from None
+        if not isinstance(decoded, dict):
+            raise GraphFault("Invalid parameter: the body must be a JSON object")
+        return {**params, **decoded}
+    for key, value in parse_qsl(body.decode(errors="replace"), keep_blank_values=True):
+        params[key] = _maybe_json(value) if key in ("data", "payload", "session") else value
+    if isinstance(params.get("data"), list):  # the SDK form: each element a JSON-encoded string
+        params["data"] = [_maybe_json(e) if isinstance(e, str) else e for e in params["data"]]
+    return params
+
+
+def _maybe_json(value: str) -> Any:
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+__all__ = ["FakeMeta", "GraphFault", "event_problem", "row_problem"]

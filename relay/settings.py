@@ -1,0 +1,159 @@
+"""The configuration tree: pydantic models, frozen, ``extra="forbid"``.
+
+Each connector block is validated twice: here against :class:`ConnectorSettings` (the keys
+every connector has) and, once the connector types are known, against its own type's
+settings model (see ``relay.config``).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
+
+from relay.duration import parse_duration
+
+
+class Model(BaseModel):
+    """Base of every settings model: frozen, unknown keys refused."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerSettings(Model):
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+    allowed_origins: tuple[str, ...] = ()
+    trusted_proxies: tuple[str, ...] = ()
+    cookie_domain: str | None = None
+    default_country: str | None = None
+    api_keys: tuple[SecretStr, ...] = ()
+    admin_token: SecretStr | None = None
+    country_header: str | None = None
+    region_header: str | None = None
+    max_body_bytes: int = Field(65536, gt=0)
+    max_batch: int = Field(100, gt=0)
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _drop_empty_keys(cls, value: Any) -> Any:
+        # "${RELAY_API_KEY:-}" left empty means "none configured", not an empty key
+        if isinstance(value, list | tuple):
+            return tuple(v for v in value if v not in ("", None))
+        return value
+
+    @field_validator("admin_token", mode="before")
+    @classmethod
+    def _empty_token_is_unset(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+    @field_validator("default_country")
+    @classmethod
+    def _country_code(cls, value: str | None) -> str | None:
+        if value is not None and not re.fullmatch(r"[A-Za-z]{2}", value):
+            raise ValueError("must be an ISO 3166-1 alpha-2 country code such as US")
+        return value.upper() if value else value
+
+
+class StorageSettings(Model):
+    url: str = "sqlite:///relay.db"
+    retention_days: int = Field(30, gt=0)
+
+
+class DeliverySettings(Model):
+    max_attempts: int = Field(12, gt=0)
+    max_age_hours: float = Field(72, gt=0)
+    backoff_base_seconds: float = Field(2, ge=0)
+    backoff_max_seconds: float = Field(3600, ge=0)
+    lease_seconds: float = Field(60, gt=0)
+    poll_interval_ms: int = Field(200, gt=0)
+    request_timeout_seconds: float = Field(30, gt=0)
+
+
+DefaultDecision = Literal["allow", "deny"]
+
+
+class ConsentDefaults(Model):
+    """What to decide when an event carries no consent signal at all, per region."""
+
+    eu: DefaultDecision = "deny"
+    us: DefaultDecision = "allow"
+    other: DefaultDecision = "allow"
+    unknown: DefaultDecision = "deny"
+
+
+class ConsentSettings(Model):
+    default: ConsentDefaults = ConsentDefaults()
+
+
+GcmFlag = Literal["ad_storage", "ad_user_data", "ad_personalization", "analytics_storage"]
+
+
+class ConnectorConsentSettings(Model):
+    """A connector's consent requirements (CONTRACT §5.1)."""
+
+    tcf_purposes: tuple[int, ...] = (1,)
+    tcf_vendor_id: int | None = None
+    gcm: tuple[GcmFlag, ...] = ()
+    us_opt_out: Literal["drop", "ldu", "strip"] = "drop"
+
+    @field_validator("tcf_purposes")
+    @classmethod
+    def _purpose_range(cls, value: tuple[int, ...]) -> tuple[int, ...]:
+        bad = [p for p in value if not 1 <= p <= 24]
+        if bad:
+            raise ValueError(f"TCF purposes are numbered 1 to 24, got {bad}")
+        return value
+
+
+class ConnectorSettings(Model):
+    """Keys every connector block has; each type extends this with its own."""
+
+    type: str
+    api_base: str
+    enabled: bool = True
+    batch_size: int | None = Field(None, gt=0)
+    consent: ConnectorConsentSettings = ConnectorConsentSettings()
+
+
+class AudienceSourceSettings(Model):
+    type: Literal["csv", "sql", "api", "events"]
+    path: str | None = None
+    url: str | None = None
+    query: str | None = None
+    include: tuple[str, ...] = ()
+    exclude: tuple[str, ...] = ()
+    window: str | None = None
+
+
+class AudienceDestinationSettings(Model):
+    audience_id: str
+
+
+class AudienceSettings(Model):
+    source: AudienceSourceSettings
+    schedule: str = "manual"
+    destinations: dict[str, AudienceDestinationSettings] = {}
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        if value != "manual":
+            parse_duration(value)
+        return value
+
+
+class Settings(Model):
+    """The whole configuration file."""
+
+    server: ServerSettings = ServerSettings()
+    storage: StorageSettings = StorageSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    sandbox: bool = False
+    consent: ConsentSettings = ConsentSettings()
+    #: raw blocks; ``relay.config.load_settings`` validates each with its type's model
+    connectors: dict[str, ConnectorSettings] = {}
+    audiences: dict[str, AudienceSettings] = {}
+
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)

@@ -1,0 +1,346 @@
+"""The outbox: events and their fan-out deliveries written in one transaction, claimed in batches
+with a lease, completed with the platform's answer. Only the storage package knows SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Connection, Engine, and_, bindparam, insert, or_, select, update
+
+from relay.storage.tables import AttemptRow, ConnectorStateRow, DeliveryRow, EventRow
+
+events = EventRow.__table__  # type: ignore[attr-defined]
+deliveries = DeliveryRow.__table__  # type: ignore[attr-defined]
+attempts_t = AttemptRow.__table__  # type: ignore[attr-defined]
+states = ConnectorStateRow.__table__  # type: ignore[attr-defined]
+
+DEDUP_WINDOW_SECONDS = 48 * 3600
+OPEN_STATUSES = ("pending", "in_flight")
+#: columns a later copy of an event may fill in while the event's deliveries are pending
+_ENRICHABLE = ("event_source_url", "referrer_url", "ip", "user_agent")
+
+
+@dataclass
+class NewDelivery:
+    connector: str
+    status: str  # pending | skipped
+    decision: str
+    reason: str
+    mode: str | None = None
+    ldu: tuple[int, int] | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class NewEvent:
+    """An event ready to store: validated, contact details hashed, consent decided per connector."""
+
+    event_id: str
+    event_name: str
+    event_time: int
+    received_at: float
+    action_source: str
+    source: str
+    event_source_url: str | None = None
+    referrer_url: str | None = None
+    opt_out: bool = False
+    hashed: dict[str, list[str]] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+    ip: str | None = None
+    user_agent: str | None = None
+    custom: dict[str, Any] = field(default_factory=dict)
+    consent: dict[str, Any] = field(default_factory=dict)
+    deliveries: list[NewDelivery] = field(default_factory=list)
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.event_name}\x1f{self.event_id}"
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "event_id": self.event_id,
+            "event_name": self.event_name,
+            "dedup_key": self.dedup_key,
+            "event_time": self.event_time,
+            "received_at": self.received_at,
+            "action_source": self.action_source,
+            "source": self.source,
+            "event_source_url": self.event_source_url,
+            "referrer_url": self.referrer_url,
+            "opt_out": self.opt_out,
+            "hashed": self.hashed,
+            "ids": self.ids,
+            "ip": self.ip,
+            "user_agent": self.user_agent,
+            "custom": self.custom,
+            "consent": self.consent,
+            "pii_purged": False,
+        }
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    event_pk: int
+    duplicate: bool
+
+
+def store_events(engine: Engine, batch: Sequence[NewEvent], now: float) -> list[StoreResult]:
+    """Store a batch of events and their deliveries in ONE transaction (group commit)."""
+    with engine.begin() as conn:
+        existing = _existing(conn, {ev.dedup_key for ev in batch}, now)
+        results: list[StoreResult] = []
+        fresh: list[NewEvent] = []
+        for ev in batch:
+            found = existing.get(ev.dedup_key)
+            if found is not None:
+                results.append(StoreResult(found, duplicate=True))
+                _enrich(conn, found, ev)
+            else:
+                existing[ev.dedup_key] = -1 - len(fresh)  # placeholder until inserted
+                fresh.append(ev)
+                results.append(StoreResult(-1, duplicate=False))
+        ids = _insert_events(conn, fresh, now)
+        by_key = {ev.dedup_key: pk for ev, pk in zip(fresh, ids, strict=True)}
+        return [
+            StoreResult(by_key[ev.dedup_key] if r.event_pk < 0 else r.event_pk, r.duplicate)
+            for ev, r in zip(batch, results, strict=True)
+        ]
+
+
+def _existing(conn: Connection, keys: set[str], now: float) -> dict[str, int]:
+    if not keys:
+        return {}
+    rows = conn.execute(
+        select(events.c.id, events.c.dedup_key, events.c.received_at).where(events.c.dedup_key.in_(keys))
+    ).all()
+    found: dict[str, int] = {}
+    stale: list[int] = []
+    for row in rows:
+        if row.received_at >= now - DEDUP_WINDOW_SECONDS:
+            found[row.dedup_key] = row.id
+        else:
+            stale.append(row.id)
+    if stale:
+        # outside the 48 h window the same key is a new event: release the key
+        conn.execute(update(events).where(events.c.id.in_(stale)).values(dedup_key=None))
+    return found
+
+
+def _insert_events(conn: Connection, fresh: Sequence[NewEvent], now: float) -> list[int]:
+    if not fresh:
+        return []
+    stmt = insert(events).returning(events.c.id, sort_by_parameter_order=True)
+    ids = [row.id for row in conn.execute(stmt, [ev.row() for ev in fresh])]
+    rows = [
+        {
+            "event_pk": pk,
+            "connector": d.connector,
+            "status": d.status,
+            "attempts": 0,
+            "next_attempt_at": now,
+            "consent_decision": d.decision,
+            "consent_reason": d.reason,
+            "consent_mode": d.mode,
+            "ldu_country": d.ldu[0] if d.ldu else None,
+            "ldu_state": d.ldu[1] if d.ldu else None,
+            "last_error": d.last_error,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for ev, pk in zip(fresh, ids, strict=True)
+        for d in ev.deliveries
+    ]
+    if rows:
+        conn.execute(insert(deliveries), rows)
+    return ids
+
+
+def _enrich(conn: Connection, event_pk: int, copy: NewEvent) -> None:
+    """Merge what a later copy adds into a stored event whose deliveries are still pending."""
+    if event_pk < 0:
+        return  # a duplicate inside the same batch: the first copy wins
+    pending = conn.execute(
+        select(deliveries.c.id)
+        .where(deliveries.c.event_pk == event_pk, deliveries.c.status == "pending")
+        .limit(1)
+    ).first()
+    if pending is None:
+        return
+    row = conn.execute(select(events).where(events.c.id == event_pk)).one()
+    if row.pii_purged:
+        return
+    values: dict[str, Any] = {}
+    for key in ("hashed", "ids", "custom"):
+        merged = {**getattr(copy, key), **dict(getattr(row, key) or {})}
+        if merged != dict(getattr(row, key) or {}):
+            values[key] = merged
+    for column in _ENRICHABLE:
+        if getattr(row, column) is None and getattr(copy, column) is not None:
+            values[column] = getattr(copy, column)
+    if values:
+        conn.execute(update(events).where(events.c.id == event_pk).values(**values))
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery claimed by a worker, with its event."""
+
+    delivery_id: int
+    connector: str
+    attempts: int
+    created_at: float
+    decision: str
+    reason: str
+    mode: str | None
+    ldu: tuple[int, int] | None
+    event: dict[str, Any]
+
+
+def claim(
+    engine: Engine, connector: str, limit: int, now: float, lease_seconds: float, worker_id: str
+) -> list[Claimed]:
+    """Claim up to ``limit`` due deliveries (pending and due, or in flight with an expired lease)."""
+    d = deliveries
+    due = (
+        select(d.c.id)
+        .where(
+            d.c.connector == connector,
+            or_(
+                and_(d.c.status == "pending", d.c.next_attempt_at <= now),
+                and_(d.c.status == "in_flight", d.c.lease_until < now),
+            ),
+        )
+        .order_by(d.c.next_attempt_at, d.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    stmt = (
+        update(d)
+        .where(d.c.id.in_(due.scalar_subquery()))
+        .values(
+            status="in_flight",
+            lease_until=now + lease_seconds,
+            worker_id=worker_id,
+            attempts=d.c.attempts + 1,
+            updated_at=now,
+        )
+        .returning(
+            d.c.id,
+            d.c.event_pk,
+            d.c.attempts,
+            d.c.created_at,
+            d.c.consent_decision,
+            d.c.consent_reason,
+            d.c.consent_mode,
+            d.c.ldu_country,
+            d.c.ldu_state,
+        )
+    )
+    with engine.begin() as conn:
+        claimed = conn.execute(stmt).all()
+        if not claimed:
+            return []
+        pks = {row.event_pk for row in claimed}
+        rows = {row.id: row._asdict() for row in conn.execute(select(events).where(events.c.id.in_(pks)))}
+    out = [
+        Claimed(
+            delivery_id=row.id,
+            connector=connector,
+            attempts=row.attempts,
+            created_at=row.created_at,
+            decision=row.consent_decision,
+            reason=row.consent_reason,
+            mode=row.consent_mode,
+            ldu=(row.ldu_country, row.ldu_state) if row.ldu_country is not None else None,
+            event=rows[row.event_pk],
+        )
+        for row in claimed
+    ]
+    out.sort(key=lambda c: c.delivery_id)
+    return out
+
+
+@dataclass(frozen=True)
+class Completion:
+    """What happened to one claimed delivery."""
+
+    delivery_id: int
+    status: str  # pending | delivered | dead | skipped
+    outcome: str  # delivered | retryable | permanent | skipped | paused
+    next_attempt_at: float = 0.0
+    last_error: str | None = None
+    status_code: int | None = None
+    response: str | None = None
+    latency_ms: float | None = None
+    #: -1 gives back the attempt counted at claim (the delivery was not really tried)
+    attempts_delta: int = 0
+
+
+def complete(engine: Engine, connector: str, worker_id: str, done: Sequence[Completion], now: float) -> int:
+    """Record outcomes for deliveries this worker still holds; returns how many rows it updated."""
+    if not done:
+        return 0
+    d = deliveries
+    stmt = (
+        update(d)
+        .where(d.c.id == bindparam("b_id"), d.c.worker_id == worker_id, d.c.status == "in_flight")
+        .values(
+            status=bindparam("b_status"),
+            next_attempt_at=bindparam("b_next"),
+            last_error=bindparam("b_error"),
+            attempts=d.c.attempts + bindparam("b_delta"),
+            lease_until=None,
+            updated_at=now,
+            delivered_at=bindparam("b_delivered"),
+        )
+    )
+    params = [
+        {
+            "b_id": c.delivery_id,
+            "b_status": c.status,
+            "b_next": c.next_attempt_at,
+            "b_error": c.last_error,
+            "b_delta": c.attempts_delta,
+            "b_delivered": now if c.status == "delivered" else None,
+        }
+        for c in done
+    ]
+    tried = list(done)
+    with engine.begin() as conn:
+        updated = conn.execute(stmt, params).rowcount
+        if tried:
+            conn.execute(
+                insert(attempts_t),
+                [
+                    {
+                        "delivery_id": c.delivery_id,
+                        "at": now,
+                        "outcome": c.outcome,
+                        "status_code": c.status_code,
+                        "response": c.response if c.response is not None else c.last_error,
+                        "latency_ms": c.latency_ms,
+                    }
+                    for c in tried
+                ],
+            )
+        _note_connector(conn, connector, done, now)
+    return int(updated or 0)
+
+
+def _note_connector(conn: Connection, connector: str, done: Sequence[Completion], now: float) -> None:
+    values: dict[str, Any] = {}
+    if any(c.outcome == "delivered" for c in done):
+        values["last_success_at"] = now
+    errors = [c.last_error for c in done if c.outcome in ("retryable", "permanent") and c.last_error]
+    if errors:
+        values.update(last_error=errors[-1], last_error_at=now)
+    if values:
+        ensure_state(conn, connector)
+        conn.execute(update(states).where(states.c.name == connector).values(**values))
+
+
+def ensure_state(conn: Connection, connector: str) -> None:
+    if conn.execute(select(states.c.name).where(states.c.name == connector)).first() is None:
+        conn.execute(insert(states).values(name=connector, state="active"))

@@ -1,0 +1,270 @@
+"""Reads and maintenance: listings, stats, traces, replay, connector states, secrets, retention."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine, delete, func, insert, select, update
+
+from relay.storage.outbox import attempts_t, deliveries, ensure_state, events, states
+from relay.storage.tables import SecretRow
+
+secrets_t = SecretRow.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True)
+class DeliveryFilter:
+    status: str | None = None
+    connector: str | None = None
+    event_id: str | None = None
+    since: float | None = None
+    until: float | None = None
+    limit: int = 100
+
+
+def _filtered(stmt: Any, f: DeliveryFilter) -> Any:
+    d = deliveries
+    if f.status:
+        stmt = stmt.where(d.c.status == f.status)
+    if f.connector:
+        stmt = stmt.where(d.c.connector == f.connector)
+    if f.event_id:
+        stmt = stmt.where(d.c.event_pk.in_(select(events.c.id).where(events.c.event_id == f.event_id)))
+    if f.since is not None:
+        stmt = stmt.where(d.c.created_at >= f.since)
+    if f.until is not None:
+        stmt = stmt.where(d.c.created_at <= f.until)
+    return stmt
+
+
+def list_deliveries(engine: Engine, f: DeliveryFilter) -> list[dict[str, Any]]:
+    d, e = deliveries, events
+    stmt = (
+        select(
+            d.c.id,
+            e.c.event_id,
+            e.c.event_name,
+            d.c.connector,
+            d.c.status,
+            d.c.attempts,
+            d.c.last_error,
+            d.c.consent_decision,
+            d.c.consent_reason,
+            d.c.consent_mode,
+            d.c.created_at,
+            d.c.updated_at,
+            d.c.next_attempt_at,
+        )
+        .join(e, e.c.id == d.c.event_pk)
+        .order_by(d.c.id.desc())
+        .limit(f.limit)
+    )
+    with engine.connect() as conn:
+        rows = conn.execute(_filtered(stmt, f)).all()
+    return [
+        {
+            "id": r.id,
+            "event_id": r.event_id,
+            "event_name": r.event_name,
+            "connector": r.connector,
+            "status": r.status,
+            "attempts": r.attempts,
+            "last_error": r.last_error,
+            "consent": {"decision": r.consent_decision, "reason": r.consent_reason, "mode": r.consent_mode},
+            "created_at": r.created_at,
+            "updated_at": r.updated_at,
+            "next_attempt_at": r.next_attempt_at,
+        }
+        for r in rows
+    ]
+
+
+def replay(engine: Engine, f: DeliveryFilter, now: float) -> int:
+    """Requeue matching deliveries with attempts reset; consent skips are never replayed."""
+    d = deliveries
+    status = f.status or "dead"
+    stmt = update(d).where(d.c.status == status, d.c.consent_decision != "deny")
+    stmt = _filtered(stmt, DeliveryFilter(None, f.connector, f.event_id, f.since, f.until))
+    stmt = stmt.values(
+        status="pending", attempts=0, next_attempt_at=now, last_error=None, lease_until=None, updated_at=now
+    )
+    with engine.begin() as conn:
+        return int(conn.execute(stmt).rowcount or 0)
+
+
+def stats(engine: Engine, now: float) -> dict[str, Any]:
+    d, e = deliveries, events
+    with engine.connect() as conn:
+        by_status = conn.execute(
+            select(d.c.connector, d.c.status, func.count()).group_by(d.c.connector, d.c.status)
+        )
+        decisions = conn.execute(
+            select(d.c.connector, d.c.consent_decision, func.count()).group_by(
+                d.c.connector, d.c.consent_decision
+            )
+        )
+        counts: dict[str, dict[str, int]] = {}
+        for connector, status, n in by_status:
+            counts.setdefault(connector, {})[status] = n
+        consent: dict[str, dict[str, int]] = {}
+        for connector, decision, n in decisions:
+            consent.setdefault(connector, {})[decision] = n
+        received_1m = conn.execute(select(func.count()).where(e.c.received_at >= now - 60)).scalar_one()
+        received_1h = conn.execute(select(func.count()).where(e.c.received_at >= now - 3600)).scalar_one()
+        delivered_1m = conn.execute(
+            select(func.count()).where(d.c.status == "delivered", d.c.delivered_at >= now - 60)
+        ).scalar_one()
+        delivered_1h = conn.execute(
+            select(func.count()).where(d.c.status == "delivered", d.c.delivered_at >= now - 3600)
+        ).scalar_one()
+    return {
+        "deliveries": counts,
+        "consent": consent,
+        "ingest": {
+            "last_minute": received_1m,
+            "last_hour": received_1h,
+            "per_second": round(received_1m / 60, 3),
+        },
+        "delivery": {
+            "last_minute": delivered_1m,
+            "last_hour": delivered_1h,
+            "per_second": round(delivered_1m / 60, 3),
+        },
+    }
+
+
+def pending_counts(engine: Engine) -> dict[str, int]:
+    d = deliveries
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(d.c.connector, func.count())
+            .where(d.c.status.in_(("pending", "in_flight")))
+            .group_by(d.c.connector)
+        )
+        return {connector: n for connector, n in rows}
+
+
+def event_trace(engine: Engine, event_id: str) -> list[dict[str, Any]]:
+    """Every stored event with this id: when it was received, the decision and attempts per connector."""
+    e, d, a = events, deliveries, attempts_t
+    with engine.connect() as conn:
+        rows = conn.execute(select(e).where(e.c.event_id == event_id).order_by(e.c.id)).all()
+        out = []
+        for ev in rows:
+            dels = conn.execute(select(d).where(d.c.event_pk == ev.id).order_by(d.c.id)).all()
+            tries = (
+                conn.execute(
+                    select(a).where(a.c.delivery_id.in_([x.id for x in dels])).order_by(a.c.id)
+                ).all()
+                if dels
+                else []
+            )
+            out.append(
+                {
+                    "event_id": ev.event_id,
+                    "event_name": ev.event_name,
+                    "event_time": ev.event_time,
+                    "received_at": ev.received_at,
+                    "source": ev.source,
+                    "action_source": ev.action_source,
+                    "identifiers": sorted(ev.hashed) + sorted(ev.ids),
+                    "consent": ev.consent,
+                    "deliveries": [
+                        {
+                            "id": x.id,
+                            "connector": x.connector,
+                            "status": x.status,
+                            "attempts": x.attempts,
+                            "last_error": x.last_error,
+                            "consent": {
+                                "decision": x.consent_decision,
+                                "reason": x.consent_reason,
+                                "mode": x.consent_mode,
+                            },
+                            "attempt_log": [
+                                {
+                                    "at": t.at,
+                                    "outcome": t.outcome,
+                                    "status_code": t.status_code,
+                                    "response": t.response,
+                                    "latency_ms": t.latency_ms,
+                                }
+                                for t in tries
+                                if t.delivery_id == x.id
+                            ],
+                        }
+                        for x in dels
+                    ],
+                }
+            )
+    return out
+
+
+def connector_states(engine: Engine) -> dict[str, dict[str, Any]]:
+    with engine.connect() as conn:
+        return {row.name: row._asdict() for row in conn.execute(select(states))}
+
+
+def pause_connector(engine: Engine, name: str, reason: str, config_hash: str) -> None:
+    with engine.begin() as conn:
+        ensure_state(conn, name)
+        conn.execute(
+            update(states)
+            .where(states.c.name == name)
+            .values(state="paused", reason=reason, config_hash=config_hash)
+        )
+
+
+def resume_connector(engine: Engine, name: str) -> bool:
+    """Resume a paused connector; False when it was not paused."""
+    with engine.begin() as conn:
+        ensure_state(conn, name)
+        result = conn.execute(
+            update(states)
+            .where(states.c.name == name, states.c.state == "paused")
+            .values(state="active", reason=None)
+        )
+        return bool(result.rowcount)
+
+
+def resume_reconfigured(engine: Engine, hashes: dict[str, str]) -> list[str]:
+    """Resume paused connectors whose configuration changed since they were paused."""
+    resumed = []
+    for name, state in connector_states(engine).items():
+        if state["state"] == "paused" and name in hashes and state["config_hash"] != hashes[name]:
+            resume_connector(engine, name)
+            resumed.append(name)
+    return resumed
+
+
+def secret_digests(engine: Engine) -> dict[str, str]:
+    with engine.connect() as conn:
+        return {row.name: row.digest for row in conn.execute(select(secrets_t))}
+
+
+def save_secret(engine: Engine, name: str, digest: str, now: float) -> None:
+    with engine.begin() as conn:
+        conn.execute(delete(secrets_t).where(secrets_t.c.name == name))
+        conn.execute(insert(secrets_t).values(name=name, digest=digest, created_at=now))
+
+
+def purge(engine: Engine, cutoff: float) -> dict[str, int]:
+    """Delete events received before ``cutoff`` whose deliveries are all finished, with their trail;
+    strip IP and user agent from older events still in the queue."""
+    e, d, a = events, deliveries, attempts_t
+    open_events = select(d.c.event_pk).where(d.c.status.in_(("pending", "in_flight")))
+    old = select(e.c.id).where(e.c.received_at < cutoff, e.c.id.not_in(open_events))
+    with engine.begin() as conn:
+        ids = [row.id for row in conn.execute(old)]
+        removed = 0
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            dels = select(d.c.id).where(d.c.event_pk.in_(chunk))
+            conn.execute(delete(a).where(a.c.delivery_id.in_(dels)))
+            conn.execute(delete(d).where(d.c.event_pk.in_(chunk)))
+            removed += conn.execute(delete(e).where(e.c.id.in_(chunk))).rowcount or 0
+        stripped = conn.execute(
+            update(e).where(e.c.received_at < cutoff, e.c.ip.is_not(None)).values(ip=None, user_agent=None)
+        ).rowcount
+    return {"events_deleted": int(removed), "events_stripped": int(stripped or 0)}

@@ -1,0 +1,149 @@
+"""Values that cross the boundary between the relay and its connectors.
+
+A connector receives :class:`OutboundEvent` objects (consented, normalised, contact
+details already hashed) and answers one :data:`Outcome` per event, in the same order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Decision = Literal["allow", "limited", "deny"]
+LimitedMode = Literal["ldu", "strip"]
+Capability = Literal["conversions", "audiences"]
+
+#: Keys of :attr:`OutboundEvent.hashed` and :attr:`AudienceMember.hashed`. Every value is a
+#: list of lowercase SHA-256 hex digests of the normalised value (see ``relay.normalize``).
+HASHED_KEYS = (
+    "em",  # email: trimmed, lowercased
+    "ph",  # phone: digits only with the country code (Meta, Snap, Pinterest ...)
+    "ph_e164",  # phone: E.164 with the leading "+" (X, TikTok)
+    "fn",  # first name
+    "ln",  # last name
+    "fi",  # first initial
+    "ge",  # gender: f or m
+    "db",  # date of birth YYYYMMDD
+    "doby",  # year of birth YYYY
+    "dobm",  # month of birth MM
+    "dobd",  # day of birth DD
+    "ct",  # city
+    "st",  # state
+    "zp",  # zip / postal code
+    "country",  # ISO 3166-1 alpha-2, lowercase
+    "external_id",  # trimmed, lowercased
+)
+
+#: Keys of :attr:`OutboundEvent.ids`: device and click ids, kept as given.
+ID_KEYS = ("fbp", "fbc", "twclid", "ttclid", "ttp", "subscription_id", "lead_id", "madid")
+
+
+@dataclass(frozen=True, slots=True)
+class ConsentVerdict:
+    """What consent allows for one (event, connector)."""
+
+    decision: Decision
+    reason: str
+    mode: LimitedMode | None = None
+    #: Meta Limited Data Use geography: (country, state), e.g. (1, 1000) for California, (0, 0) to geolocate.
+    ldu: tuple[int, int] | None = None
+
+
+ALLOW = ConsentVerdict("allow", "allowed")
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundEvent:
+    """One event on its way to one connector."""
+
+    delivery_id: int
+    event_id: str
+    event_name: str
+    event_time: int
+    action_source: str = "website"
+    event_source_url: str | None = None
+    referrer_url: str | None = None
+    opt_out: bool = False
+    hashed: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    ids: Mapping[str, str] = field(default_factory=dict)
+    ip: str | None = None
+    user_agent: str | None = None
+    custom: Mapping[str, Any] = field(default_factory=dict)
+    consent: ConsentVerdict = ALLOW
+    received_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """The platform acknowledged the event."""
+
+    status_code: int | None = None
+    response: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Retry:
+    """A failure that may pass: the event is tried again later."""
+
+    message: str
+    retry_after: float | None = None
+    status_code: int | None = None
+    response: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A permanent failure: the platform refused this event."""
+
+    message: str
+    status_code: int | None = None
+    response: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Skipped:
+    """Not sent by policy (no mapping for the event, no identifier the platform accepts)."""
+
+    reason: str
+
+
+Outcome = Delivered | Retry | Failed | Skipped
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceMember:
+    """One person of an audience: hashed contact details (keys of :data:`HASHED_KEYS`) and a madid."""
+
+    hashed: Mapping[str, Sequence[str]]
+    madid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AudienceBatchResult:
+    """The platform's answer to one audience batch."""
+
+    received: int
+    invalid: int = 0
+    invalid_samples: Mapping[str, str] = field(default_factory=dict)
+    #: indexes (in the batch) of members the platform reported as failed
+    failed_indexes: Sequence[int] = ()
+
+
+__all__ = [
+    "ALLOW",
+    "HASHED_KEYS",
+    "ID_KEYS",
+    "AudienceBatchResult",
+    "AudienceMember",
+    "Capability",
+    "ConsentVerdict",
+    "Decision",
+    "Delivered",
+    "Failed",
+    "LimitedMode",
+    "OutboundEvent",
+    "Outcome",
+    "Retry",
+    "Skipped",
+]
