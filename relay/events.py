@@ -82,12 +82,30 @@ class EventIn(_Strict):
     consent: ConsentIn = ConsentIn()
     opt_out: bool = False
 
+    @field_validator("custom")
+    @classmethod
+    def _money(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for key in ("value", "predicted_ltv"):
+            if key in value:
+                value[key] = _finite_number(value[key], key)
+        return value
+
     @field_validator("event_time")
     @classmethod
     def _finite(cls, value: int | float | str | None) -> int | float | str | None:
         if isinstance(value, float) and not math.isfinite(value):
             raise ValueError("must be a finite number")
         return value
+
+
+def _finite_number(raw: Any, key: str) -> float:
+    try:
+        number = float(raw) if not isinstance(raw, bool) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise ValueError(f"{key} must be a number")
+    return number
 
 
 class EventError(ValueError):

@@ -24,7 +24,9 @@ async def serve(
 ) -> AsyncIterator[str]:
     """Serve ``app`` with uvicorn on 127.0.0.1 inside the running event loop; yields its base URL."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan)
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan, proxy_headers=False
+    )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:

@@ -113,7 +113,9 @@ class XConnector(BaseConnector[XSettings]):
         return Skipped(reason) if reason else None
 
     def _accepted(self, response: httpx.Response, sent: Sequence[OutboundEvent]) -> Delivered:
-        data = (json_body(response) or {}).get("data") or {}
+        body = json_body(response)
+        data = body.get("data") if isinstance(body, dict) else None
+        data = data if isinstance(data, dict) else {}
         processed, debug_id = data.get("conversions_processed"), data.get("debug_id")
         extra = {"connector": self.name, "debug_id": debug_id, "event_ids": [e.event_id for e in sent]}
         if processed != len(sent):

@@ -144,7 +144,8 @@ def _decode(text: str) -> GppString:
             raise DecodeError(f"section {sid} is empty")
         decoded = decode_gpp_section(sid, part)
         if not decoded.valid:
-            raise DecodeError(f"section {SECTION_NAMES.get(sid, sid)}: {getattr(decoded, 'error', '')}")
+            name, error = SECTION_NAMES.get(sid, str(sid)), getattr(decoded, "error", None) or "invalid"
+            raise DecodeError(error if error.startswith(f"{name}:") else f"{name}: {error}")
         sections[sid] = decoded
     return GppString(True, None, version, ids, MappingProxyType(sections))
 

@@ -1,4 +1,4 @@
-"""X Conversions API: settings, golden payloads, hashing vectors, and delivery to the fake X over real HTTP."""
+"""X Conversions API: settings, golden payloads, hashing vectors, delivery to the fake X over real HTTP."""
 
 from __future__ import annotations
 
@@ -14,11 +14,11 @@ from typing import Any
 
 import httpx
 import pytest
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 
 from connectors.x import XConnector, XRateLimiter, XSettings
 from connectors.x.conversions import NO_IDENTIFIER, conversion_time, no_tag_reason, to_conversion
-from relay.exceptions import AuthRejectedError
+from relay.exceptions import AuthRejectedError, RateLimitedError
 from relay.normalize import hash_user
 from relay.sandbox.base import ScriptedResponse
 from relay.sandbox.x import FakeX
@@ -31,7 +31,13 @@ CONSUMER_KEY, CONSUMER_SECRET = "ck-relay-0123456789", "cs-relay-secret-01234567
 ACCESS_TOKEN, TOKEN_SECRET = "1234-at-relay-0123456789", "ats-relay-secret-0123456789"
 PIXEL_TOKEN = "px-token-0123456789abcdef"
 PIXEL, ACCOUNT = "o8z6j", "18ce54d4x5t"
-TAGS = {"Purchase": "o87ne", "Lead": "tw-o8z6j-o87nf", "AddToCart": "o87ng", "Bundle": "o8set", "Alien": "o9zzz"}
+TAGS = {
+    "Purchase": "o87ne",
+    "Lead": "tw-o8z6j-o87nf",
+    "AddToCart": "o87ng",
+    "Bundle": "o8set",
+    "Alien": "o9zzz",
+}
 NOW = 1_790_000_000
 UA = "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"
 TWCLID = "23opevjt88psuo13lu8d020qkn"
@@ -95,7 +101,10 @@ def test_settings_accept_both_auth_modes_and_mask_secrets() -> None:
     token = XSettings.model_validate({"type": "x", "pixel_id": PIXEL, "pixel_token": PIXEL_TOKEN})
     assert oauth.has_oauth and not token.has_oauth
     assert oauth.api_base == "https://ads-api.x.com"
-    assert token.audience_problem() == "X Custom Audiences need OAuth 1.0a credentials (the pixel_token does not apply)"
+    assert (
+        token.audience_problem()
+        == "X Custom Audiences need OAuth 1.0a credentials (the pixel_token does not apply)"
+    )
     assert oauth.audience_problem() is None
     assert make_settings(ads_account_id="").audience_problem() == "X Custom Audiences need ads_account_id"
     connector = XConnector("x", oauth, httpx.AsyncClient())
@@ -144,7 +153,11 @@ def test_full_purchase() -> None:
     event = make_event(
         event_id="order-1001",
         event_time=1645146840,
-        hashed={"em": [sha("jane.doe@example.com")], "ph": [sha("16505551212")], "ph_e164": [sha("+16505551212")]},
+        hashed={
+            "em": [sha("jane.doe@example.com")],
+            "ph": [sha("16505551212")],
+            "ph_e164": [sha("+16505551212")],
+        },
         ids={"twclid": TWCLID, "fbp": "fb.1.1596403881668.1116446470"},
         custom={
             "value": 42.5,
@@ -173,7 +186,9 @@ def test_full_purchase() -> None:
                 "price_currency": "EUR",
                 "number_items": 2,
                 "description": "Mug",
-                "contents": [{"content_id": "sku-1", "content_name": "Mug", "content_price": 10.0, "num_items": 2}],
+                "contents": [
+                    {"content_id": "sku-1", "content_name": "Mug", "content_price": 10.0, "num_items": 2}
+                ],
             }
         ]
     }
@@ -216,7 +231,11 @@ def test_contents_mapping() -> None:
         {"content_id": "sku-2", "content_type": "paper"},
         {"num_items": 1},
     ]
-    assert (conversion["value"], conversion["number_items"], conversion["description"]) == (19.9, 4, "back to school")
+    assert (conversion["value"], conversion["number_items"], conversion["description"]) == (
+        19.9,
+        4,
+        "back to school",
+    )
     assert "price_currency" not in conversion
     by_ids = to_conversion(make_event(custom={"content_ids": ["a", "", "b"], "currency": "EURO"}), "o87ne")
     assert by_ids["contents"] == [{"content_id": "a"}, {"content_id": "b"}] and "price_currency" not in by_ids
@@ -228,7 +247,7 @@ def test_minimal_twclid_only_conversion_and_the_long_tag_form() -> None:
     assert body == {
         "conversions": [
             {
-                "conversion_time": "2026-09-21T12:53:20.000Z",
+                "conversion_time": "2026-09-21T14:13:20.000Z",
                 "event_id": "tw-o8z6j-o87nf",
                 "identifiers": [{"twclid": TWCLID}],
                 "conversion_id": "order-0",
@@ -310,22 +329,29 @@ async def test_a_rejected_conversion_is_isolated() -> None:
     assert "event_id (o8set) is not a single event tag (SET)" in bad_set.message
     assert isinstance(bad_foreign, Failed) and bad_foreign.status_code == 404
     assert "does not belong to provided account" in bad_foreign.message
-    assert sorted(c["conversion_id"] for c in fake.conversions) == [f"order-{i}" for i in range(10) if i not in (3, 8)]
+    assert sorted(c["conversion_id"] for c in fake.conversions) == [
+        f"order-{i}" for i in range(10) if i not in (3, 8)
+    ]
     assert fake.requests[0].json["conversions"][3]["event_id"] == "o8set"
 
 
 @pytest.mark.anyio
 async def test_pixel_token_auth() -> None:
     fake = make_fake(consumer_key=None, pixel_token=PIXEL_TOKEN)
-    settings = XSettings.model_validate({"type": "x", "pixel_id": PIXEL, "event_tags": TAGS, "pixel_token": PIXEL_TOKEN})
+    settings = XSettings.model_validate(
+        {"type": "x", "pixel_id": PIXEL, "event_tags": TAGS, "pixel_token": PIXEL_TOKEN}
+    )
     async with served(fake, settings=settings) as connector:
         outcomes = list(await connector.deliver([make_event(1)]))
-    wrong = settings.model_copy(update={"pixel_token": type(settings.pixel_token)("wrong-token-123")})
+    wrong = settings.model_copy(update={"pixel_token": SecretStr("wrong-token-123")})
     async with served(fake, settings=wrong) as connector:
         with pytest.raises(AuthRejectedError) as refused:
             await connector.deliver([make_event(2)])
     assert statuses(outcomes) == ["Delivered"]
-    assert fake.requests[0].headers["x-pixel-token"] == PIXEL_TOKEN and "authorization" not in fake.requests[0].headers
+    assert (
+        fake.requests[0].headers["x-pixel-token"] == PIXEL_TOKEN
+        and "authorization" not in fake.requests[0].headers
+    )
     assert refused.value.status_code == 401 and "wrong-token-123" not in refused.value.message
     assert [c["conversion_id"] for c in fake.conversions] == ["order-1"]
 
@@ -336,7 +362,9 @@ async def test_pixel_token_auth() -> None:
 )
 async def test_auth_errors_pause_the_connector(status: int, code: str) -> None:
     fake = make_fake()
-    fake.script(ScriptedResponse(status, {"errors": [{"code": code, "message": f"denied {CONSUMER_SECRET}"}]}))
+    fake.script(
+        ScriptedResponse(status, {"errors": [{"code": code, "message": f"denied {CONSUMER_SECRET}"}]})
+    )
     async with served(fake) as connector:
         with pytest.raises(AuthRejectedError) as raised:
             await connector.deliver([make_event(i) for i in range(4)])
@@ -348,7 +376,7 @@ async def test_auth_errors_pause_the_connector(status: int, code: str) -> None:
 @pytest.mark.anyio
 async def test_wrong_credentials_are_refused_by_the_fakes_signature_check() -> None:
     fake = make_fake()
-    async with served(fake, consumer_secret=type(make_settings().consumer_secret)("not-the-secret")) as connector:
+    async with served(fake, consumer_secret=SecretStr("not-the-secret")) as connector:
         with pytest.raises(AuthRejectedError, match="UNAUTHORIZED_ACCESS"):
             await connector.deliver([make_event(1)])
     assert fake.conversions == []
@@ -376,9 +404,13 @@ async def test_unknown_pixel_fails_the_batch_without_bisecting() -> None:
         (502, {}, None),
     ],
 )
-async def test_transient_errors_are_retried(status: int, headers: dict[str, str], retry_after: float | None) -> None:
+async def test_transient_errors_are_retried(
+    status: int, headers: dict[str, str], retry_after: float | None
+) -> None:
     fake = make_fake()
-    fake.script(ScriptedResponse(status, {"errors": [{"code": "INTERNAL_ERROR", "message": "oops"}]}, headers))
+    fake.script(
+        ScriptedResponse(status, {"errors": [{"code": "INTERNAL_ERROR", "message": "oops"}]}, headers)
+    )
     async with served(fake) as connector:
         outcomes = list(await connector.deliver([make_event(i) for i in range(3)]))
     assert outcomes == [Retry(f"X answered {status}: INTERNAL_ERROR: oops", retry_after, status)] * 3
@@ -391,7 +423,9 @@ async def test_429_waits_until_the_reset_and_holds_back(prefix: str) -> None:
     fake = make_fake()
     reset = int(time.time()) + 120
     headers = {f"{prefix}-limit": "60000", f"{prefix}-remaining": "0", f"{prefix}-reset": str(reset)}
-    fake.script(ScriptedResponse(429, {"errors": [{"code": "TOO_MANY_REQUESTS", "message": "slow down"}]}, headers))
+    fake.script(
+        ScriptedResponse(429, {"errors": [{"code": "TOO_MANY_REQUESTS", "message": "slow down"}]}, headers)
+    )
     async with served(fake) as connector:
         first = list(await connector.deliver([make_event(1), make_event(2)]))
         second = list(await connector.deliver([make_event(3)]))
@@ -460,3 +494,20 @@ async def test_low_remaining_budget_slows_down_before_a_429() -> None:
     assert statuses(held) == ["Retry"] * 16
     assert isinstance(held[0], Retry) and held[0].retry_after is not None and 590 < held[0].retry_after <= 600
     assert len(fake.requests) == 4 and len(fake.conversions) == 4
+
+
+@pytest.mark.anyio
+async def test_local_window_keeps_under_60000_events_per_15_minutes() -> None:
+    now = [1_000.0]
+    limiter = XRateLimiter(clock=lambda: now[0])
+    for step in range(120):
+        now[0] = 1_000.0 + step  # 500 events a second for two minutes
+        await limiter.acquire(500)
+    with pytest.raises(RateLimitedError) as raised:
+        await limiter.acquire(1)
+    assert raised.value.retry_after == 900 - 119  # when the first 500 leave the window
+    now[0] = 1_000.0 + 900
+    await limiter.acquire(500)
+    with pytest.raises(RateLimitedError) as again:
+        await limiter.acquire(501)
+    assert again.value.retry_after == 2.0  # two more seconds free 1,000 events

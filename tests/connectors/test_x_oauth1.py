@@ -10,6 +10,8 @@ from typing import Any
 import httpx
 import pytest
 from oauthlib.oauth1.rfc5849 import utils
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from connectors.x.oauth1 import OAuth1Auth, OAuth1Credentials, base_string, hmac_sha1
 from relay.sandbox.x import FakeX
@@ -17,7 +19,9 @@ from relay.testing import serve
 
 pytestmark = pytest.mark.connectors
 
-CREDENTIALS = OAuth1Credentials("ck-relay-test", "cs-relay-test-secret", "123-at-relay-test", "ats-relay-secret")
+CREDENTIALS = OAuth1Credentials(
+    "ck-relay-test", "cs-relay-test-secret", "123-at-relay-test", "ats-relay-secret"
+)
 CONVERSIONS_PATH = "/12/measurement/conversions/o8z6j"
 GENERATED = ("oauth_consumer_key", "oauth_token", "oauth_nonce", "oauth_timestamp", "oauth_signature_method")
 
@@ -101,7 +105,9 @@ def test_json_body_is_neither_signed_nor_hashed(vectors_dir: Path) -> None:
 
 def test_header_percent_encodes_the_signature() -> None:
     auth = OAuth1Auth(CREDENTIALS, nonce=lambda: "n+o/n=ce", timestamp=lambda: "1700000000")
-    header = signed(auth, httpx.Request("POST", "https://ads-api.x.com" + CONVERSIONS_PATH)).headers["authorization"]
+    header = signed(auth, httpx.Request("POST", "https://ads-api.x.com" + CONVERSIONS_PATH)).headers[
+        "authorization"
+    ]
     assert 'oauth_nonce="n%2Bo%2Fn%3Dce"' in header
     assert 'oauth_signature_method="HMAC-SHA1"' in header and 'oauth_version="1.0"' in header
     signature = header.split('oauth_signature="')[1].split('"')[0]
@@ -214,4 +220,25 @@ async def test_a_signed_form_body_verifies_on_the_fake() -> None:
         refused = await client.send(tampered, auth=None)
     # authenticated, then refused for the body (X wants JSON there): not a 401
     assert response.status_code == 400
+    assert refused.status_code == 401
+
+
+@pytest.mark.anyio
+async def test_signature_verifies_when_the_fake_is_mounted_under_a_prefix() -> None:
+    """The relay mounts the fake at /sandbox/x: the signed URL is the full one, prefix included."""
+    fake = make_fake()
+    app = Starlette(routes=[Mount("/sandbox/x", app=fake.app)])
+    headers = {"Content-Type": "application/json"}
+    async with serve(app) as base, httpx.AsyncClient(auth=OAuth1Auth(CREDENTIALS)) as client:
+        response = await client.post(base + "/sandbox/x" + CONVERSIONS_PATH, content=BODY, headers=headers)
+        unprefixed = signed(OAuth1Auth(CREDENTIALS), httpx.Request("POST", base + CONVERSIONS_PATH))
+        moved = httpx.Request(
+            "POST",
+            base + "/sandbox/x" + CONVERSIONS_PATH,
+            headers={**headers, "Authorization": unprefixed.headers["authorization"]},
+            content=BODY,
+        )
+        refused = await client.send(moved, auth=None)
+    assert response.status_code == 200, response.text
+    assert fake.requests[0].url == base + "/sandbox/x" + CONVERSIONS_PATH
     assert refused.status_code == 401

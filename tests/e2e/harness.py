@@ -117,6 +117,7 @@ class Relay:
 
 
 def write_config(tmp_path: Path, port: int, **overrides: Any) -> Path:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     path = tmp_path / "relay.yaml"
     path.write_text(yaml.safe_dump(config_dict(port, tmp_path / "relay.db", **overrides)))
     return path
