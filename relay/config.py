@@ -83,7 +83,7 @@ def parse_settings(raw: Any, types: Mapping[str, ConnectorType] | None = None) -
         settings = Settings.model_validate({**raw, "connectors": {}})
     except ValidationError as exc:
         raise _first_error(exc, "") from None
-    _check_audiences(settings, connectors)
+    _check_audiences(settings, connectors, types)
     return settings.model_copy(update={"connectors": connectors})
 
 
@@ -104,7 +104,9 @@ def _connector_settings(name: str, block: Any, types: Mapping[str, ConnectorType
         raise _first_error(exc, base) from None
 
 
-def _check_audiences(settings: Settings, connectors: Mapping[str, ConnectorSettings]) -> None:
+def _check_audiences(
+    settings: Settings, connectors: Mapping[str, ConnectorSettings], types: Mapping[str, ConnectorType]
+) -> None:
     for name, audience in settings.audiences.items():
         source = audience.source
         base = f"audiences.{name}.source"
@@ -115,8 +117,14 @@ def _check_audiences(settings: Settings, connectors: Mapping[str, ConnectorSetti
         if source.type == "events" and not source.include:
             raise ConfigError("an events source needs include", key=f"{base}.include")
         for dest in audience.destinations:
+            key = f"audiences.{name}.destinations.{dest}"
             if dest not in connectors:
-                raise ConfigError(f"no connector named {dest!r}", key=f"audiences.{name}.destinations.{dest}")
+                raise ConfigError(f"no connector named {dest!r}", key=key)
+            if "audiences" not in types[connectors[dest].type].capabilities:
+                raise ConfigError(f"connector {dest!r} ({connectors[dest].type}) cannot sync audiences", key=key)
+            problem = getattr(connectors[dest], "audience_problem", None)
+            if callable(problem) and (text := problem()):
+                raise ConfigError(f"connector {dest!r} cannot sync audiences: {text}", key=key)
 
 
 def load_settings(path: str | Path, types: Mapping[str, ConnectorType] | None = None) -> Settings:

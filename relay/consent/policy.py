@@ -86,8 +86,9 @@ def _ldu_geography(region: str, region_code: str | None) -> tuple[int, int]:
     return LDU_CALIFORNIA if code == "CA" and region in ("us", "unknown") else LDU_GEOLOCATE
 
 
-def _opt_out(parsed: ParsedSignals, region: str, region_code: str | None, policy: ConnectorConsentSettings
-             ) -> ConsentVerdict | None:  # fmt: skip
+def _opt_out(
+    parsed: ParsedSignals, region: str, region_code: str | None, policy: ConnectorConsentSettings
+) -> ConsentVerdict | None:
     if not parsed.opt_outs:
         return None
     reason = f"{parsed.opt_outs[0]} opt-out, region {region}"

@@ -25,7 +25,7 @@ _UNKNOWN = frozenset({"XX", "T1", ""})
 def region_of(country: str | None, parsed: ParsedSignals) -> Region:
     """Which region's consent rules apply to this event."""
     code = country.strip().upper() if isinstance(country, str) else ""
-    if code in _UNKNOWN or len(code) != 2 or not code.isalnum():
+    if code in _UNKNOWN or len(code) != 2 or not (code.isascii() and code.isalpha()):
         return "eu" if parsed.gdpr_applies else "unknown"
     if code in EU_REGION:
         return "eu"

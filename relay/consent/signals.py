@@ -52,14 +52,13 @@ class ParsedSignals:
     opt_outs: tuple[str, ...] = ()
     #: a valid GPP string, a valid US Privacy string or consent mode flags are present
     has_non_tcf_signal: bool = False
+    #: gpp_sid as given, parsed (None when absent or unreadable)
+    gpp_sid: tuple[int, ...] | None = None
 
     @property
     def tcf(self) -> TCString | None:
         """The TC string of the ``tcf`` field, decoded (None when the field is absent)."""
         return next((tc for source, tc in self.tc_strings if source == "tcf"), None)
-
-    #: gpp_sid as given (None when absent or unreadable)
-    gpp_sid: tuple[int, ...] | None = None
 
     @property
     def gdpr_applies(self) -> bool:

@@ -23,8 +23,27 @@ from tests.e2e.harness import API_KEY, write_config
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-KEYS = ["event_name", "event_id", "event_time", "action_source", "event_source_url", "referrer_url", "user",
-        "custom", "consent", "opt_out", "events", "email", "phone", "tcf", "gpp", "gcm", "usp", "value", "x"]  # fmt: skip
+KEYS = [
+    "event_name",
+    "event_id",
+    "event_time",
+    "action_source",
+    "event_source_url",
+    "referrer_url",
+    "user",
+    "custom",
+    "consent",
+    "opt_out",
+    "events",
+    "email",
+    "phone",
+    "tcf",
+    "gpp",
+    "gcm",
+    "usp",
+    "value",
+    "x",
+]
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=40),
     lambda inner: (
@@ -57,12 +76,12 @@ events = st.fixed_dictionaries(
             ),
             json_values,
             max_size=5,
-        ),  # fmt: skip
+        ),
         "consent": st.dictionaries(
             st.sampled_from(["tcf", "gpp", "gpp_sid", "usp", "gcm", "gcs", "gpc"]),
             consent_strings | json_values,
             max_size=4,
-        ),  # fmt: skip
+        ),
         "custom": st.dictionaries(st.text(max_size=8), json_values, max_size=4),
         "event_source_url": st.text(max_size=60) | st.just("https://shop.example/?fbclid=abc&twclid=x"),
     },
@@ -141,7 +160,7 @@ def test_random_bodies_never_give_5xx(relay_url: str, client: httpx.Client, body
                 "gcs",
                 "zz",
             ]
-        ),  # fmt: skip
+        ),
         st.text(max_size=40),
         max_size=8,
     )

@@ -78,9 +78,12 @@ async def test_cors_is_limited_to_allowed_origins(tmp_path: Path) -> None:
     async with run_relay(tmp_path) as relay:
         pre = await relay.client.options(
             f"{relay.base}/v1/collect",
-            headers={"origin": ORIGIN, "access-control-request-method": "POST",
-                     "access-control-request-headers": "content-type"},
-        )  # fmt: skip
+            headers={
+                "origin": ORIGIN,
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "content-type",
+            },
+        )
         assert pre.status_code == 204
         assert pre.headers["access-control-allow-origin"] == ORIGIN
         assert pre.headers["access-control-allow-credentials"] == "true"
@@ -165,10 +168,19 @@ async def test_pixel_gif_always_answers_a_gif(tmp_path: Path) -> None:
     async with run_relay(tmp_path, run_worker=False) as relay:
         gif = await relay.client.get(
             f"{relay.base}/p.gif",
-            params={"ev": "Purchase", "eid": "g1", "url": "https://shop.example/done", "value": "9.5",
-                    "currency": "EUR", "order_id": "o-9", "ids": "a,b", "xid": "cust-1", "gcs": "G111"},
+            params={
+                "ev": "Purchase",
+                "eid": "g1",
+                "url": "https://shop.example/done",
+                "value": "9.5",
+                "currency": "EUR",
+                "order_id": "o-9",
+                "ids": "a,b",
+                "xid": "cust-1",
+                "gcs": "G111",
+            },
             headers={"user-agent": UA},
-        )  # fmt: skip
+        )
         assert gif.status_code == 200 and gif.headers["content-type"] == "image/gif"
         assert gif.content.startswith(b"GIF89a") and "no-store" in gif.headers["cache-control"]
         [stored] = (await relay.admin("events/g1")).json()["events"]
@@ -217,7 +229,7 @@ async def test_server_and_browser_copies_merge_into_one_event(tmp_path: Path) ->
         assert response.json()["accepted"] == 1
         [stored] = (await relay.admin("events/order-77")).json()["events"]
         assert {"em", "fbp"} <= set(stored["identifiers"])
-        assert len((await relay.deliveries(event_id="order-77"))) == 1  # one delivery, not two
+        assert len(await relay.deliveries(event_id="order-77")) == 1  # one delivery, not two
 
 
 async def test_gpc_header_and_region_headers(tmp_path: Path) -> None:
@@ -257,6 +269,6 @@ async def test_health_readiness_and_metrics(tmp_path: Path) -> None:
             "relay_delivery_latency_seconds_bucket",
             "relay_outbox_pending",
         ):
-            assert name in text  # fmt: skip
+            assert name in text
         assert 'relay_delivery_attempts_total{connector="meta",outcome="delivered"} 1.0' in text
         assert 'relay_deliveries_total{connector="meta",status="delivered"} 1.0' in text

@@ -108,4 +108,7 @@ def test_random_gcm_never_raises(value: dict[str, object]) -> None:
 @given(st.text(max_size=10))
 def test_random_gcs_never_raises(value: str) -> None:
     mode = decode_gcs(value)
-    assert mode.valid is bool(len(value.strip()) == 4 and value.strip().startswith("G1") and mode.valid)
+    if mode.valid:
+        assert len(value.strip()) == 4 and value.strip().startswith("G1")
+    else:
+        assert mode.error == "not a G1xy value" and not mode.flags

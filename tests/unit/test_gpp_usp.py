@@ -14,8 +14,8 @@ from relay.consent import (
     SECTION_NAMES,
     US_SECTION_IDS,
     GppString,
-    TCString,
     TcfCaString,
+    TCString,
     UsPrivacy,
     UsSection,
     decode_gpp,
@@ -27,7 +27,16 @@ from relay.consent import (
     parse_gpp_sid,
 )
 from relay.consent.bits import ALPHABET
-from tests.consent_encoders import consented_tc, fibonacci, gpp_string, to_base64url, uint, usnat
+from tests.consent_encoders import (
+    USNAT_SCALARS,
+    USNAT_TAIL,
+    consented_tc,
+    fibonacci,
+    gpp_string,
+    to_base64url,
+    uint,
+    usnat,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -263,20 +272,16 @@ def test_usnat_round_trip(
     sdp_len, child_len = (16, 3) if v2 else (12, 2)
     sdp = data.draw(st.lists(_two_bit, min_size=sdp_len, max_size=sdp_len))
     child = data.draw(st.lists(_two_bit, min_size=child_len, max_size=child_len))
-    names = ("SharingNotice", "SaleOptOutNotice", "SharingOptOutNotice", "TargetedAdvertisingOptOutNotice",
-             "SensitiveDataProcessingOptOutNotice", "SensitiveDataLimitUseNotice", "SaleOptOut", "SharingOptOut",
-             "TargetedAdvertisingOptOut")  # fmt: skip
-    fields: dict[str, Any] = {"Version": version, **dict(zip(names, scalars, strict=True))}
+    fields: dict[str, Any] = {"Version": version, **dict(zip(USNAT_SCALARS, scalars, strict=True))}
     fields |= {"SensitiveDataProcessing": sdp, "KnownChildSensitiveDataConsents": child}
-    fields |= dict(zip(("PersonalDataConsents", "MspaCoveredTransaction", "MspaOptOutOptionMode",
-                        "MspaServiceProviderMode"), tail, strict=True))  # fmt: skip
+    fields |= dict(zip(USNAT_TAIL, tail, strict=True))
     section = decode_us_section("usnat", usnat(fields, gpc))
     assert section.valid, section.error
     got = section.to_dict()
     # lists are reported at the Version's length (v1: 12 + 2, later: 16 + 3), zero padded
     want_sdp, want_child = (12, 2) if version == 1 else (16, 3)
-    assert got["SensitiveDataProcessing"] == (sdp + [0] * 4)[:want_sdp]
-    assert got["KnownChildSensitiveDataConsents"] == (child + [0])[:want_child]
+    assert got["SensitiveDataProcessing"] == [*sdp, 0, 0, 0, 0][:want_sdp]
+    assert got["KnownChildSensitiveDataConsents"] == [*child, 0][:want_child]
     assert {k: got[k] for k in fields if not isinstance(fields[k], list)} == {
         k: v for k, v in fields.items() if not isinstance(v, list)
     }

@@ -205,11 +205,19 @@ _purposes = st.sets(st.integers(1, 24), max_size=24)
 )
 def test_core_round_trip(**kw: Any) -> None:
     core = TcCore(
-        purpose_consents=kw["purposes"], purpose_li=kw["li"], special_feature_optins=kw["features"],
-        vendor_consents=kw["vendors"], vendor_li=kw["vendors_li"], vendor_consent_encoding=kw["encoding"],
-        vendor_li_encoding=kw["li_encoding"], cmp_id=kw["cmp_id"], tcf_policy_version=kw["policy"],
-        created=kw["created"], consent_language=kw["language"], restrictions=kw["restrictions"],
-    )  # fmt: skip
+        purpose_consents=kw["purposes"],
+        purpose_li=kw["li"],
+        special_feature_optins=kw["features"],
+        vendor_consents=kw["vendors"],
+        vendor_li=kw["vendors_li"],
+        vendor_consent_encoding=kw["encoding"],
+        vendor_li_encoding=kw["li_encoding"],
+        cmp_id=kw["cmp_id"],
+        tcf_policy_version=kw["policy"],
+        created=kw["created"],
+        consent_language=kw["language"],
+        restrictions=kw["restrictions"],
+    )
     tc = decode_tc_string(tc_string(core))
     assert tc.valid, tc.error
     assert (tc.purpose_consents, tc.purpose_li) == (kw["purposes"], kw["li"])
