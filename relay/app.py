@@ -14,6 +14,7 @@ from starlette.routing import BaseRoute, Route
 from relay.admin import api as admin_api
 from relay.admin import dashboard
 from relay.auth import load_credentials
+from relay.delivery.housekeeping import Housekeeper
 from relay.delivery.worker import Worker
 from relay.ingest import browser, server_api
 from relay.ingest.identity import ProxyList
@@ -126,6 +127,37 @@ async def start(
         log.info("connector resumed: its configuration changed", extra={"connector": name})
     relay.writer.start()
     return relay
+
+
+class Background:
+    """The delivery worker and the housekeeper, running as tasks of the current loop."""
+
+    def __init__(self, relay: RelayState) -> None:
+        settings = relay.settings
+        self.worker = Worker(
+            relay.db, relay.connectors, settings.delivery, relay.metrics, config_hashes=relay.config_hashes
+        )
+        self.housekeeper = Housekeeper(relay.db, settings.storage.retention_days)
+        self.grace = settings.delivery.lease_seconds
+        self.tasks = [
+            asyncio.create_task(self.worker.run(), name="relay-worker"),
+            asyncio.create_task(self.housekeeper.run(), name="relay-housekeeping"),
+        ]
+        relay.extras["worker"] = self.worker
+
+    async def wait(self) -> None:
+        await asyncio.gather(*self.tasks)
+
+    async def aclose(self) -> None:
+        """Stop claiming; a batch in flight finishes (or its lease returns it after ``grace``)."""
+        self.worker.stop()
+        self.housekeeper.stop()
+        with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+            await asyncio.wait_for(asyncio.gather(*self.tasks), self.grace)
+
+
+def start_background(relay: RelayState) -> Background:
+    return Background(relay)
 
 
 async def stop(relay: RelayState) -> None:

@@ -121,7 +121,9 @@ def _check_audiences(
             if dest not in connectors:
                 raise ConfigError(f"no connector named {dest!r}", key=key)
             if "audiences" not in types[connectors[dest].type].capabilities:
-                raise ConfigError(f"connector {dest!r} ({connectors[dest].type}) cannot sync audiences", key=key)
+                raise ConfigError(
+                    f"connector {dest!r} ({connectors[dest].type}) cannot sync audiences", key=key
+                )
             problem = getattr(connectors[dest], "audience_problem", None)
             if callable(problem) and (text := problem()):
                 raise ConfigError(f"connector {dest!r} cannot sync audiences: {text}", key=key)

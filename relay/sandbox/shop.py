@@ -43,7 +43,9 @@ PRODUCTS = {
         Product("mug", "Morning mug", 14.0, "kitchen", "Stoneware, 350 ml, keeps coffee warm.", "#e76f51"),
         Product("teapot", "Quiet teapot", 32.0, "kitchen", "A one-litre teapot that never drips.", "#2a9d8f"),
         Product("tee", "Relay T-shirt", 24.0, "apparel", "Organic cotton, printed in Lisbon.", "#264653"),
-        Product("socks", "Cookie socks", 9.5, "apparel", "Warm socks with a consent-banner pattern.", "#e9c46a"),
+        Product(
+            "socks", "Cookie socks", 9.5, "apparel", "Warm socks with a consent-banner pattern.", "#e9c46a"
+        ),
         Product("poster", "Signal poster", 18.5, "decor", "A 50×70 cm print of a TC string.", "#8e7dbe"),
     )
 }
@@ -129,7 +131,7 @@ async def product(request: Request) -> HTMLResponse:
         f'<div><p class="muted"><a href="{escape(base)}/">Shop</a> / {p.category}</p>'
         f"<h1>{escape(p.name)}</h1><p>{escape(p.blurb)}</p>"
         f'<p class="price big">{_money(p.price)}</p>'
-        f'<form id="add-to-cart" class="row"><label>Quantity <select name="qty">{options}</select></label>'
+        f'<form id="add-to-cart" class="buy"><label>Quantity <select name="qty">{options}</select></label>'
         '<button type="submit">Add to cart</button></form></div></article>'
     )
     return _page(request, "product", p.name, main, {"product": asdict(p)})
@@ -178,7 +180,11 @@ async def thanks(request: Request) -> HTMLResponse:
     order = request.query_params.get("order", "")
     main = (
         '<section class="panel"><h1>Thank you!</h1>'
-        + (f"<p>Order <code id='order-id'>{escape(order)}</code> is confirmed (not really).</p>" if order else "")
+        + (
+            f"<p>Order <code id='order-id'>{escape(order)}</code> is confirmed (not really).</p>"
+            if order
+            else ""
+        )
         + "<p>Its Purchase event used the order id as <code>event_id</code>: the same id a site gives "
         "<code>fbq</code>, <code>twq</code> and <code>ttq</code> so each platform counts the order once.</p>"
         f'<p><a class="button" href="{escape(base)}/">Keep shopping</a></p></section>'

@@ -1,0 +1,94 @@
+"""A member's canonical text and its key: the unit the diff engine stores, compares and sends.
+
+The canonical text is compact JSON of the member's hashed identifiers (keys sorted, values in their
+order, at most :data:`MAX_VALUES` each) plus ``madid``; the member key is the first 128 bits of its
+SHA-256. Two source rows that hash to the same identifiers are one member; a member whose details
+change gets a new key (the diff removes the old one and adds the new one, which is what Meta needs:
+a row is removed by sending the row that was added).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from relay.normalize import digest_of
+from relay.types import HASHED_KEYS, AudienceMember
+
+#: hashed keys an audience keeps: every key a connector sends (the full date of birth is not one)
+MEMBER_KEYS = tuple(k for k in HASHED_KEYS if k != "db")
+#: keys that identify a person on their own (matched by updates, removals and erasure)
+STRONG_KEYS = ("em", "ph", "ph_e164", "external_id")
+MAX_VALUES = 10
+_dumps = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode
+
+
+@dataclass(frozen=True, slots=True)
+class Encoded:
+    """A member ready to store: its key and canonical text."""
+
+    key: str
+    text: str
+
+
+def canonical(hashed: Mapping[str, Sequence[str]], madid: str | None) -> dict[str, object]:
+    """The member's identifiers as stored: known keys, non-empty lists, bounded."""
+    out: dict[str, object] = {}
+    for key in MEMBER_KEYS:
+        values = hashed.get(key)
+        if values:
+            out[key] = list(values[:MAX_VALUES])
+    if madid:
+        out["madid"] = madid
+    return out
+
+
+def encode(member: AudienceMember) -> Encoded:
+    """The key and canonical text of ``member``."""
+    text = _dumps(canonical(member.hashed, member.madid))
+    return Encoded(hashlib.sha256(text.encode()).hexdigest()[:32], text)
+
+
+def decode(text: str) -> AudienceMember:
+    """The member a canonical text describes."""
+    data = json.loads(text)
+    madid = data.pop("madid", None)
+    return AudienceMember(hashed=data, madid=madid)
+
+
+def idents(member: AudienceMember) -> set[str]:
+    """The identifiers that name this person alone: hashed email, phone (both forms), external id, and the
+    device id as ``madid:<id>``."""
+    found = {digest_of(v) for key in STRONG_KEYS for v in member.hashed.get(key, ())}
+    if member.madid:
+        found.add(f"madid:{member.madid}")
+    return found
+
+
+def text_idents(text: str) -> set[str]:
+    """:func:`idents` of a canonical text."""
+    return idents(decode(text))
+
+
+def is_suppressed(member: AudienceMember, suppressed: Iterable[str] | set[str]) -> bool:
+    """Whether any identifier of ``member`` belongs to a person who asked to be deleted."""
+    if not suppressed:
+        return False
+    pool = suppressed if isinstance(suppressed, set | frozenset) else set(suppressed)
+    return not pool.isdisjoint(idents(member))
+
+
+__all__ = [
+    "MAX_VALUES",
+    "MEMBER_KEYS",
+    "STRONG_KEYS",
+    "Encoded",
+    "canonical",
+    "decode",
+    "encode",
+    "idents",
+    "is_suppressed",
+    "text_idents",
+]
