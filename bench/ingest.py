@@ -31,6 +31,8 @@ EVENT = {
     "custom": {"content_ids": ["sku-42"], "value": 19.9, "currency": "EUR"},
     "consent": {"tcf": TC, "gdpr_applies": True, "gcm": {"ad_storage": "granted", "ad_user_data": "granted"}},
 }
+#: a returning visitor: the first-party cookies are already set
+COOKIES = "_rl_id=bench-visitor-0123456789; _fbp=fb.1.1767000000000.1234567890"
 GIF_QUERY = "ev=PageView&url=https%3A%2F%2Fshop.example%2F&gcs=G111"
 WRK_SCRIPT = """
 counter = 0
@@ -38,6 +40,7 @@ wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Origin"] = "%s"
 wrk.headers["User-Agent"] = "Mozilla/5.0 (bench)"
+wrk.headers["Cookie"] = "%s"
 local template = '%s'
 request = function()
   counter = counter + 1
@@ -87,8 +90,7 @@ def relay_config(tmp: Path, port: int) -> Path:
 
 def wrk(url: str, script: Path | None, seconds: int, connections: int) -> dict[str, float]:
     cmd = [need("wrk"), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    if script:
-        cmd += ["-s", str(script)]
+    cmd += ["-s", str(script)] if script else ["-H", f"Cookie: {COOKIES}", "-H", "User-Agent: Mozilla/5.0 (bench)"]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
@@ -108,6 +110,7 @@ def hey(url: str, body: Path | None, seconds: int, rate: int) -> dict[str, float
     cmd = [need("hey"), "-z", f"{seconds}s", "-c", str(workers), "-q", str(rate // workers)]
     if body:
         cmd += ["-m", "POST", "-T", "application/json", "-H", f"Origin: {ORIGIN}", "-D", str(body)]
+    cmd += ["-H", f"Cookie: {COOKIES}", "-H", "User-Agent: Mozilla/5.0 (bench)"]
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     pct = {m.group(1): float(m.group(2)) * 1000 for m in re.finditer(r"(\d+)%+ in ([\d.]+) secs", out)}
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
@@ -133,7 +136,7 @@ def main(argv: list[str] | None = None) -> None:
     try:
         script = tmp / "collect.lua"
         event_json = json.dumps({**EVENT, "event_id": "EVENT_ID"}).replace("'", "\\'")
-        script.write_text(WRK_SCRIPT % (ORIGIN, event_json))
+        script.write_text(WRK_SCRIPT % (ORIGIN, COOKIES, event_json))
         body = tmp / "event.json"
         body.write_text(json.dumps(EVENT))
         results: dict[tuple[str, str, str], list[dict[str, float]]] = {}

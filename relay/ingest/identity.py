@@ -4,7 +4,6 @@ and the first-party cookies the relay sets (CONTRACT §6)."""
 from __future__ import annotations
 
 import ipaddress
-import random
 import secrets
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -91,8 +90,9 @@ def merge_click_ids(cookies: Mapping[str, str], url: str | None, now: float) -> 
     return ids
 
 
-def new_fbp(now: float, rng: random.Random | None = None) -> str:
-    number = (rng or random.SystemRandom()).randint(1_000_000_000, 2_147_483_647)
+def new_fbp(now: float) -> str:
+    """A ``_fbp`` value in Meta's format: ``fb.1.<creation ms>.<random 10 digits>``."""
+    number = 1_000_000_000 + secrets.randbelow(1_147_483_647)
     return f"fb.1.{int(now * 1000)}.{number}"
 
 

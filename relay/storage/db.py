@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TypeVar
 
+import orjson
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event, text
@@ -36,11 +37,12 @@ def make_engine(url: str) -> Engine:
     """An engine for ``url``; SQLite files get WAL mode and full fsync (a 202 means durable)."""
     url = _normalise_url(url)
     parsed = make_url(url)
+    json_options: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=4)
+        return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=4, **json_options)
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **json_options)
 
     @event.listens_for(engine, "connect")
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -52,6 +54,16 @@ def make_engine(url: str) -> Engine:
         cursor.close()
 
     return engine
+
+
+def _json_dumps(value: Any) -> str:
+    # orjson: the JSON columns are on the ingest hot path; non-str keys and big ints fall back to json
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:
+        import json
+
+        return json.dumps(value)
 
 
 def upgrade(engine: Engine) -> None:

@@ -185,7 +185,7 @@
   function run(a) {
     if (a[0] == 'track') return track(a[1], a[2], a[3], a[4]);
     if (a[0] == 'identify') user = a[1] ? pick(a[1], USER, user) : {};
-    else if (a[0] == 'consent') { manual = pick(a[1], CONSENT, manual || {}); later(); }
+    else if (a[0] == 'consent') { manual = Object.assign(manual || {}, a[1]); later(); }
     else if (w.console) console.warn('relay: unknown command', a[0]);
   }
   var api = function () { return run(arguments); };

@@ -1,0 +1,283 @@
+"""The diff engine for one destination: send only what changed, and remember only what was acknowledged.
+
+The staged source set and the destination's acknowledged state are both tables keyed by member key;
+adds (staged, not acknowledged) and removes (acknowledged, no longer staged) are read as keyset pages of
+the connector's batch size, removes first (on X an update merges with a member sharing an identifier,
+so an old version must leave before its new version arrives). After each batch the platform
+acknowledged, the state is committed: a crash resumes from there, resending at most the batch that was
+in flight. ``--full`` re-sends everything: a Meta ``usersreplace`` session (whose progress is stored, so
+a crash resumes the session) or, where the platform has no replace, every member re-added after the
+removes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import random
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from connectors.base import AudienceConnector
+from relay.audiences.context import SyncEnv, SyncOptions
+from relay.audiences.members import decode
+from relay.audiences.progress import Progress
+from relay.audiences.results import DestinationResult
+from relay.exceptions import PayloadRejectedError, PermanentDeliveryError, RelayError, RetryableDeliveryError
+from relay.settings import AudienceDestinationSettings
+from relay.storage import audiences as store
+from relay.types import AudienceBatchResult, AudienceMember
+
+#: a replace session older than this is not resumed (Meta closes idle sessions after 90 minutes)
+SESSION_TTL = 3600.0
+Call = Callable[[Sequence[AudienceMember]], Awaitable[AudienceBatchResult]]
+
+
+class LockLostError(RelayError):
+    """Another process took this audience's sync over (the lease expired); this run stopped."""
+
+
+def batch_size(connector: Any, destination: AudienceDestinationSettings, options: SyncOptions) -> int:
+    """The connector's audience batch limit, lowered by the run's or the destination's ``batch_size``."""
+    size = int(getattr(connector, "max_audience_batch", 1000))
+    for cap in (options.batch_size, getattr(destination, "batch_size", None)):
+        if cap:
+            size = min(size, int(cap))
+    return max(size, 1)
+
+
+async def _retrying(
+    call: Call, members: Sequence[AudienceMember], options: SyncOptions
+) -> AudienceBatchResult:
+    for attempt in range(max(options.attempts, 1)):
+        try:
+            return await call(members)
+        except RetryableDeliveryError as exc:
+            if attempt + 1 >= max(options.attempts, 1):
+                raise
+            wait = exc.retry_after if exc.retry_after is not None else options.retry_wait * 2**attempt
+            await asyncio.sleep(min(wait * random.uniform(0.8, 1.2), options.max_retry_wait))
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+async def send_isolated(
+    call: Call, members: Sequence[AudienceMember], options: SyncOptions
+) -> AudienceBatchResult:
+    """Send a batch; when the platform refuses it whole for its payload, halve it until only the members
+    it refuses are left out (reported as invalid), so one bad member never fails its batch."""
+    try:
+        return await _retrying(call, members, options)
+    except PayloadRejectedError as exc:
+        if len(members) == 1:
+            return AudienceBatchResult(0, 1, {"0": exc.message[:200]}, [0])
+    middle = len(members) // 2
+    left = await send_isolated(call, members[:middle], options)
+    right = await send_isolated(call, members[middle:], options)
+    samples = {
+        **left.invalid_samples,
+        **{str(int(k) + middle) if k.isdigit() else k: v for k, v in right.invalid_samples.items()},
+    }
+    return AudienceBatchResult(
+        left.received + right.received,
+        left.invalid + right.invalid,
+        samples,
+        [*left.failed_indexes, *(i + middle for i in right.failed_indexes)],
+    )
+
+
+class DestinationSync:
+    """Brings one destination of one audience in line with the staged source set."""
+
+    def __init__(
+        self,
+        env: SyncEnv,
+        audience: str,
+        scope: str,
+        destination: str,
+        settings: AudienceDestinationSettings,
+        options: SyncOptions,
+        progress: Progress,
+        check_lease: Callable[[], None],
+    ) -> None:
+        self.env, self.audience, self.scope, self.name = env, audience, scope, destination
+        self.audience_id = settings.audience_id
+        self.settings, self.options, self.progress = settings, options, progress
+        self.check_lease = check_lease
+        self.connector: Any = env.connectors.get(destination)
+
+    async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await self.env.db.run(functools.partial(fn, self.env.db.engine, *args, **kwargs))
+
+    async def run(self, result: DestinationResult) -> None:
+        """Plan the diff, then (unless a dry run) send it; ``result`` is filled as it goes."""
+        if not isinstance(self.connector, AudienceConnector):
+            raise PermanentDeliveryError(f"connector {self.name!r} cannot sync custom audiences")
+        self.size = batch_size(self.connector, self.settings, self.options)
+        if not self.options.dry_run:
+            await self._db(store.bind_target, self.audience, self.name, self.audience_id, self.env.clock())
+        counts: store.DiffCounts = await self._db(store.diff_counts, self.audience, self.scope, self.name)
+        result.staged, result.to_add, result.to_remove = counts.staged, counts.adds, counts.removes
+        result.unchanged = counts.unchanged
+        replace = (
+            self.options.full and getattr(self.connector, "supports_replace", True) and counts.staged > 0
+        )
+        result.mode = "replace" if replace else "full" if self.options.full else "incremental"
+        if self.options.dry_run:
+            result.status = "dry-run"
+            return
+        total = counts.staged if self.options.full else counts.adds
+        self.progress.planned(self.audience, self.name, total + counts.removes)
+        if replace:
+            await self._replace(result, counts)
+        else:
+            await self._removes(result)
+            await (self._full_adds(result) if self.options.full else self._adds(result))
+        result.status = "ok"
+
+    # -- sending ----------------------------------------------------------------------------------
+
+    async def _send(
+        self, call: Call, page: store.Page, op: str, result: DestinationResult, *, isolate: bool = True
+    ) -> None:
+        self.check_lease()
+        members = [decode(text) for _, text in page]
+        answer = await (
+            send_isolated(call, members, self.options) if isolate else _retrying(call, members, self.options)
+        )
+        result.sent += len(members)
+        result.note_invalid(answer.invalid, dict(answer.invalid_samples))
+        acknowledged = max(len(members) - answer.invalid, 0)
+        if acknowledged:
+            self.env.metrics.audience_members_synced.labels(self.audience, self.name, op).inc(acknowledged)
+        self.progress.sent(self.audience, self.name, len(members))
+
+    def _call(self, op: str) -> Call:
+        method = self.connector.audience_add if op == "add" else self.connector.audience_remove
+        return functools.partial(method, self.audience_id)
+
+    # -- incremental ------------------------------------------------------------------------------
+
+    async def _removes(self, result: DestinationResult) -> None:
+        after = ""
+        while page := await self._db(
+            store.page_removes, self.audience, self.scope, self.name, after, self.size
+        ):
+            await self._send(self._call("remove"), page, "remove", result)
+            await self._db(store.ack_removes, self.audience, self.name, [k for k, _ in page])
+            result.removed += len(page)
+            after = page[-1][0]
+
+    async def _adds(self, result: DestinationResult) -> None:
+        after = ""
+        while page := await self._db(store.page_adds, self.audience, self.scope, self.name, after, self.size):
+            await self._send(self._call("add"), page, "add", result)
+            result.added += await self._db(store.ack_adds, self.audience, self.name, [k for k, _ in page])
+            after = page[-1][0]
+
+    # -- full -------------------------------------------------------------------------------------
+
+    async def _fingerprint(self) -> str:
+        """A digest of the staged set, so that a full sync resumes only over the same members."""
+        digest, after = hashlib.sha256(), ""
+        while keys := await self._db(store.staged_keys, self.audience, self.scope, after, 50_000):
+            digest.update("\n".join(keys).encode() + b"\n")
+            after = keys[-1]
+        return digest.hexdigest()
+
+    async def _resumable(self, mode: str, fingerprint: str) -> dict[str, Any] | None:
+        saved: dict[str, Any] = await self._db(store.target, self.audience, self.name)
+        fresh = self.env.clock() - float(saved["updated_at"] or 0) < SESSION_TTL or mode == "full"
+        if saved["mode"] == mode and saved["fingerprint"] == fingerprint and fresh:
+            return saved
+        return None
+
+    async def _full_adds(self, result: DestinationResult) -> None:
+        """Re-add every staged member (platforms without a replace upload), resumable by key."""
+        fingerprint = await self._fingerprint()
+        saved = await self._resumable("full", fingerprint)
+        after = saved["resume_after"] if saved else ""
+        if saved is None:
+            await self._db(
+                store.save_progress,
+                self.audience,
+                self.name,
+                mode="full",
+                fingerprint=fingerprint,
+                resume_after="",
+                updated_at=self.env.clock(),
+            )
+        while page := await self._db(store.page_staged, self.audience, self.scope, after, self.size):
+            await self._send(self._call("add"), page, "add", result)
+            result.added += await self._db(store.ack_adds, self.audience, self.name, [k for k, _ in page])
+            after = page[-1][0]
+            await self._db(
+                store.save_progress, self.audience, self.name, resume_after=after, updated_at=self.env.clock()
+            )
+        await self._db(store.clear_progress, self.audience, self.name)
+
+    async def _replace(self, result: DestinationResult, counts: store.DiffCounts) -> None:
+        """One ``usersreplace`` session over the staged set; the state becomes that set when it closes."""
+        fingerprint = await self._fingerprint()
+        saved = await self._resumable("replace", fingerprint)
+        if saved is not None and saved["session_id"]:
+            session, seq, after, sent = (
+                int(saved["session_id"]),
+                int(saved["batch_seq"]),
+                saved["resume_after"],
+                int(saved["sent"]),
+            )
+        else:
+            session, seq, after, sent = secrets.randbelow(2**52) + 1, 0, "", 0
+            await self._db(
+                store.save_progress,
+                self.audience,
+                self.name,
+                mode="replace",
+                session_id=session,
+                batch_seq=0,
+                resume_after="",
+                sent=0,
+                fingerprint=fingerprint,
+                updated_at=self.env.clock(),
+            )
+        total = counts.staged
+        try:
+            while sent < total and (
+                page := await self._db(store.page_staged, self.audience, self.scope, after, self.size)
+            ):
+                seq, last = seq + 1, sent + len(page) >= total
+                call = functools.partial(
+                    self.connector.audience_replace,
+                    self.audience_id,
+                    session_id=session,
+                    batch_seq=seq,
+                    last=last,
+                    estimated_total=total,
+                )
+                await self._send(call, page, "add", result, isolate=False)
+                sent, after = sent + len(page), page[-1][0]
+                if last:
+                    await self._db(store.replace_state, self.audience, self.scope, self.name)
+                else:
+                    await self._db(
+                        store.save_progress,
+                        self.audience,
+                        self.name,
+                        batch_seq=seq,
+                        resume_after=after,
+                        sent=sent,
+                        updated_at=self.env.clock(),
+                    )
+        except PermanentDeliveryError:
+            await self._db(store.clear_progress, self.audience, self.name)  # the session cannot be finished
+            raise
+        result.added, result.removed = counts.adds, counts.removes
+        if counts.removes:
+            self.env.metrics.audience_members_synced.labels(self.audience, self.name, "remove").inc(
+                counts.removes
+            )
+
+
+__all__ = ["SESSION_TTL", "DestinationSync", "LockLostError", "batch_size", "send_isolated"]

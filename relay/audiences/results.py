@@ -1,0 +1,110 @@
+"""What a sync did: per destination and per audience, as shown by the CLI, the admin API and the logs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from relay.audiences.sources import SourceStats
+
+MAX_SAMPLES = 10
+
+
+@dataclass
+class DestinationResult:
+    """One destination of one run. ``to_add``/``to_remove``/``unchanged`` are the diff before sending;
+    ``added``/``removed`` what the platform acknowledged."""
+
+    destination: str
+    audience_id: str
+    source: SourceStats
+    mode: str = "incremental"  # incremental | replace | full
+    status: str = "pending"  # ok | failed | dry-run
+    to_add: int = 0
+    to_remove: int = 0
+    unchanged: int = 0
+    staged: int = 0
+    added: int = 0
+    removed: int = 0
+    sent: int = 0
+    platform_invalid: int = 0
+    samples: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+    def note_invalid(self, invalid: int, samples: dict[str, str]) -> None:
+        self.platform_invalid += invalid
+        for key, value in samples.items():
+            if len(self.samples) >= MAX_SAMPLES:
+                break
+            self.samples.setdefault(key, value)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "audience_id": self.audience_id,
+            "mode": self.mode,
+            "status": self.status,
+            "to_add": self.to_add,
+            "to_remove": self.to_remove,
+            "unchanged": self.unchanged,
+            "added": self.added,
+            "removed": self.removed,
+            "sent": self.sent,
+            "platform_invalid": self.platform_invalid,
+            "platform_invalid_samples": dict(self.samples),
+            "error": self.error,
+        }
+
+
+@dataclass
+class AudienceRun:
+    """One run of one audience."""
+
+    audience: str
+    source_type: str
+    dry_run: bool = False
+    full: bool = False
+    status: str = "running"  # ok | partial | failed | busy | dry-run
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    error: str | None = None
+    destinations: list[DestinationResult] = field(default_factory=list)
+    sources: dict[str, SourceStats] = field(default_factory=dict)
+
+    def conclude(self) -> None:
+        """Set :attr:`status` from the destinations' outcomes (unless the run already failed)."""
+        if self.status in ("failed", "busy"):
+            return
+        if self.dry_run:
+            self.status = "dry-run"
+            return
+        failed = [d for d in self.destinations if d.status == "failed"]
+        if not failed:
+            self.status = "ok"
+        else:
+            self.status = "failed" if len(failed) == len(self.destinations) else "partial"
+        if failed and self.error is None:
+            self.error = "; ".join(f"{d.destination}: {d.error}" for d in failed)
+
+    def as_dict(self) -> dict[str, Any]:
+        """The run as JSON: what ``GET /admin/api/stats`` shows under ``audiences``."""
+        rows = {scope: stats.as_dict() for scope, stats in self.sources.items()}
+        return {
+            "status": self.status,
+            "source": self.source_type,
+            "full": self.full,
+            "started_at": self.started_at,
+            "finished_at": self.finished_at,
+            "duration_seconds": round(max(self.finished_at - self.started_at, 0.0), 3),
+            "error": self.error,
+            "rows": rows.get("*") or next(iter(rows.values()), {}),
+            "destinations": {
+                d.destination: {
+                    **d.as_dict(),
+                    **({"rows": rows[d.destination]} if d.destination in rows else {}),
+                }
+                for d in self.destinations
+            },
+        }
+
+
+__all__ = ["AudienceRun", "DestinationResult"]

@@ -1,0 +1,64 @@
+"""Last run status per audience, read from the database so every process shows the same thing."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from relay.audiences.context import SyncEnv
+from relay.duration import parse_duration
+from relay.settings import AudienceSettings
+from relay.storage import audiences as store
+
+#: how soon a failed scheduled run is tried again (unless its schedule is shorter)
+RETRY_AFTER_FAILURE = 300.0
+
+
+def next_run_at(audience: AudienceSettings, row: Mapping[str, Any] | None, now: float) -> float | None:
+    """When the scheduler runs the audience next (None for ``schedule: manual``)."""
+    if audience.schedule == "manual":
+        return None
+    interval = parse_duration(audience.schedule)
+    if row is None or row.get("started_at") is None:
+        return now
+    if row.get("owner") and (row.get("lease_until") or 0) > now:
+        return float(row["lease_until"])  # running elsewhere: look again when its lease would end
+    if row.get("status") in ("failed", "partial") and row.get("finished_at"):
+        return float(row["finished_at"]) + min(interval, RETRY_AFTER_FAILURE)
+    return float(row["started_at"]) + interval
+
+
+def describe(
+    name: str, audience: AudienceSettings, row: Mapping[str, Any] | None, now: float
+) -> dict[str, Any]:
+    """One audience's entry of ``GET /admin/api/stats`` → ``audiences``."""
+    summary: dict[str, Any] = json.loads(row["summary"]) if row and row.get("summary") else {}
+    status = row["status"] if row else "never"
+    if row and row.get("owner") and (row.get("lease_until") or 0) > now:
+        status = "running"
+    elif status == "running":
+        status = "interrupted"  # its process stopped before it finished; the next run resumes
+    return {
+        **summary,
+        "status": status,
+        "source": audience.source.type,
+        "schedule": audience.schedule,
+        "destinations_configured": sorted(audience.destinations),
+        "started_at": row.get("started_at") if row else None,
+        "finished_at": row.get("finished_at") if row else None,
+        "next_run_at": next_run_at(audience, row, now),
+        "error": row.get("error") if row else None,
+    }
+
+
+async def audience_status(env: SyncEnv, names: Iterable[str] | None = None) -> dict[str, dict[str, Any]]:
+    """The status of the configured audiences (all, or ``names``)."""
+    rows = await env.db.run(store.sync_rows, env.db.engine)
+    now = env.clock()
+    audiences = env.settings.audiences
+    wanted = audiences if names is None else [n for n in names if n in audiences]
+    return {name: describe(name, audiences[name], rows.get(name), now) for name in wanted}
+
+
+__all__ = ["RETRY_AFTER_FAILURE", "audience_status", "describe", "next_run_at"]
