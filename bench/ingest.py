@@ -72,17 +72,33 @@ def start(cmd: list[str], url: str, env: dict[str, str] | None = None) -> subpro
 
 def relay_config(tmp: Path, port: int) -> Path:
     config = {
-        "server": {"host": "127.0.0.1", "port": port, "allowed_origins": [ORIGIN], "api_keys": ["bench-key"],
-                   "admin_token": "bench-admin"},
+        "server": {
+            "host": "127.0.0.1",
+            "port": port,
+            "allowed_origins": [ORIGIN],
+            "api_keys": ["bench-key"],
+            "admin_token": "bench-admin",
+        },
         "storage": {"url": f"sqlite:///{tmp / 'bench.db'}"},
         "sandbox": True,
         "connectors": {
-            "meta": {"type": "meta", "pixel_id": "1", "access_token": "t", "api_base": f"http://127.0.0.1:{port}/sandbox/meta",
-                     "consent": {"tcf_purposes": [1, 3, 4, 7]}},
-            "x": {"type": "x", "pixel_id": "o8z6j", "event_tags": {"ViewContent": "o87ne"}, "pixel_token": "t",
-                  "api_base": f"http://127.0.0.1:{port}/sandbox/x", "consent": {"tcf_purposes": [1, 3, 4, 7]}},
+            "meta": {
+                "type": "meta",
+                "pixel_id": "1",
+                "access_token": "t",
+                "api_base": f"http://127.0.0.1:{port}/sandbox/meta",
+                "consent": {"tcf_purposes": [1, 3, 4, 7]},
+            },
+            "x": {
+                "type": "x",
+                "pixel_id": "o8z6j",
+                "event_tags": {"ViewContent": "o87ne"},
+                "pixel_token": "t",
+                "api_base": f"http://127.0.0.1:{port}/sandbox/x",
+                "consent": {"tcf_purposes": [1, 3, 4, 7]},
+            },
         },
-    }  # fmt: skip
+    }
     path = tmp / "bench.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -90,11 +106,20 @@ def relay_config(tmp: Path, port: int) -> Path:
 
 def wrk(url: str, script: Path | None, seconds: int, connections: int) -> dict[str, float]:
     cmd = [need("wrk"), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
-    cmd += ["-s", str(script)] if script else ["-H", f"Cookie: {COOKIES}", "-H", "User-Agent: Mozilla/5.0 (bench)"]
+    cmd += (
+        ["-s", str(script)]
+        if script
+        else ["-H", f"Cookie: {COOKIES}", "-H", "User-Agent: Mozilla/5.0 (bench)"]
+    )
     out = subprocess.run([*cmd, url], capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
-    return {"rps": rps, "p50": _wrk_ms(out, "50%"), "p99": _wrk_ms(out, "99%"), "errors": float(non2xx.group(1)) if non2xx else 0}
+    return {
+        "rps": rps,
+        "p50": _wrk_ms(out, "50%"),
+        "p99": _wrk_ms(out, "99%"),
+        "errors": float(non2xx.group(1)) if non2xx else 0,
+    }
 
 
 def _wrk_ms(out: str, pct: str) -> float:
@@ -116,7 +141,12 @@ def hey(url: str, body: Path | None, seconds: int, rate: int) -> dict[str, float
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     codes = dict(re.findall(r"\[(\d{3})\]\s+(\d+) responses", out))
     bad = sum(int(n) for code, n in codes.items() if not code.startswith("2"))
-    return {"rps": rps, "p50": pct.get("50", float("nan")), "p99": pct.get("99", float("nan")), "errors": float(bad)}
+    return {
+        "rps": rps,
+        "p50": pct.get("50", float("nan")),
+        "p99": pct.get("99", float("nan")),
+        "errors": float(bad),
+    }
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -129,10 +159,34 @@ def main(argv: list[str] | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="relay-bench-"))
     relay_port, bare_port = 18081, 18082
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    relay = start([sys.executable, "-m", "relay", "serve", "--no-worker", "--config", str(relay_config(tmp, relay_port))],
-                  f"http://127.0.0.1:{relay_port}/healthz", env)  # fmt: skip
-    bare = start([sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port), "--log-level", "warning",
-                  "--no-access-log"], f"http://127.0.0.1:{bare_port}/p.gif", env)  # fmt: skip
+    relay = start(
+        [
+            sys.executable,
+            "-m",
+            "relay",
+            "serve",
+            "--no-worker",
+            "--config",
+            str(relay_config(tmp, relay_port)),
+        ],
+        f"http://127.0.0.1:{relay_port}/healthz",
+        env,
+    )
+    bare = start(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "bench.bare_app:app",
+            "--port",
+            str(bare_port),
+            "--log-level",
+            "warning",
+            "--no-access-log",
+        ],
+        f"http://127.0.0.1:{bare_port}/p.gif",
+        env,
+    )
     try:
         script = tmp / "collect.lua"
         event_json = json.dumps({**EVENT, "event_id": "EVENT_ID"}).replace("'", "\\'")
@@ -144,11 +198,14 @@ def main(argv: list[str] | None = None) -> None:
             for name, port in (("relay", relay_port), ("bare", bare_port)):
                 base = f"http://127.0.0.1:{port}"
                 results.setdefault(("collect", "wrk", name), []).append(
-                    wrk(f"{base}/v1/collect", script, opts.seconds, opts.connections))
+                    wrk(f"{base}/v1/collect", script, opts.seconds, opts.connections)
+                )
                 results.setdefault(("gif", "wrk", name), []).append(
-                    wrk(f"{base}/p.gif?{GIF_QUERY}", None, opts.seconds, opts.connections))
+                    wrk(f"{base}/p.gif?{GIF_QUERY}", None, opts.seconds, opts.connections)
+                )
                 results.setdefault(("collect", "hey", name), []).append(
-                    hey(f"{base}/v1/collect", body, opts.seconds, opts.rate))  # fmt: skip
+                    hey(f"{base}/v1/collect", body, opts.seconds, opts.rate)
+                )
         report(results, opts)
     finally:
         for proc in (relay, bare):
@@ -162,14 +219,19 @@ def report(results: dict[tuple[str, str, str], list[dict[str, float]]], opts: ar
         return statistics.median(r[field] for r in results[key])
 
     print(f"ingest benchmark: {opts.rounds} alternating rounds of {opts.seconds}s, median shown")
-    print(f"{'endpoint':<22}{'relay req/s':>12}{'bare req/s':>12}{'ratio':>8}{'relay p50/p99 ms':>20}{'bare p50/p99 ms':>18}")
-    for endpoint, tool, label in (("collect", "wrk", f"POST /v1/collect (c={opts.connections})"),
-                                  ("gif", "wrk", f"GET /p.gif (c={opts.connections})"),
-                                  ("collect", "hey", f"POST /v1/collect @{opts.rate}/s")):  # fmt: skip
+    head = f"{'endpoint':<26}{'relay req/s':>12}{'bare req/s':>12}{'ratio':>8}"
+    print(f"{head}{'relay p50/p99 ms':>20}{'bare p50/p99 ms':>18}")
+    for endpoint, tool, label in (
+        ("collect", "wrk", f"POST /v1/collect (c={opts.connections})"),
+        ("gif", "wrk", f"GET /p.gif (c={opts.connections})"),
+        ("collect", "hey", f"POST /v1/collect @{opts.rate}/s"),
+    ):
         r, b = (endpoint, tool, "relay"), (endpoint, tool, "bare")
         ratio = med(r, "rps") / med(b, "rps")
-        print(f"{label:<22}{med(r, 'rps'):>12.0f}{med(b, 'rps'):>12.0f}{ratio:>8.2f}"
-              f"{med(r, 'p50'):>10.1f}/{med(r, 'p99'):<9.1f}{med(b, 'p50'):>8.1f}/{med(b, 'p99'):<9.1f}")  # fmt: skip
+        print(
+            f"{label:<22}{med(r, 'rps'):>12.0f}{med(b, 'rps'):>12.0f}{ratio:>8.2f}"
+            f"{med(r, 'p50'):>10.1f}/{med(r, 'p99'):<9.1f}{med(b, 'p50'):>8.1f}/{med(b, 'p99'):<9.1f}"
+        )
         errors = sum(x["errors"] for x in results[r])
         if errors:
             print(f"  warning: {errors:.0f} non-2xx answers from the relay")

@@ -27,19 +27,32 @@ def overrides(port_placeholder: str = "") -> dict[str, Any]:
 def connectors(base: str) -> dict[str, Any]:
     return {
         "meta": {
-            "type": "meta", "pixel_id": "1234567890", "access_token": "sandbox-meta-token",
+            "type": "meta",
+            "pixel_id": "1234567890",
+            "access_token": "sandbox-meta-token",
             "api_base": f"{base}/sandbox/meta",
-            "consent": {"tcf_purposes": [1, 3, 4, 7], "gcm": ["ad_storage", "ad_user_data"], "us_opt_out": "ldu"},
+            "consent": {
+                "tcf_purposes": [1, 3, 4, 7],
+                "gcm": ["ad_storage", "ad_user_data"],
+                "us_opt_out": "ldu",
+            },
         },
         "x": {
-            "type": "x", "pixel_id": "o8z6j", "event_tags": {"Purchase": "o87ne"}, "pixel_token": "sandbox-pixel",
-            "api_base": f"{base}/sandbox/x", "consent": {"tcf_purposes": [1, 3, 4, 7], "us_opt_out": "drop"},
+            "type": "x",
+            "pixel_id": "o8z6j",
+            "event_tags": {"Purchase": "o87ne"},
+            "pixel_token": "sandbox-pixel",
+            "api_base": f"{base}/sandbox/x",
+            "consent": {"tcf_purposes": [1, 3, 4, 7], "us_opt_out": "drop"},
         },
         "meta_strict": {
-            "type": "meta", "pixel_id": "999", "access_token": "sandbox-meta-token",
-            "api_base": f"{base}/sandbox/meta", "consent": {"tcf_purposes": [1], "us_opt_out": "strip"},
+            "type": "meta",
+            "pixel_id": "999",
+            "access_token": "sandbox-meta-token",
+            "api_base": f"{base}/sandbox/meta",
+            "consent": {"tcf_purposes": [1], "us_opt_out": "strip"},
         },
-    }  # fmt: skip
+    }
 
 
 def purchase(event_id: str, consent: dict[str, Any] | None = None) -> dict[str, Any]:

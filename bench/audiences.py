@@ -1,0 +1,215 @@
+"""Audience sync at scale: normalisation + hashing throughput, and a full sync's time and peak memory.
+
+Run: ``python bench/audiences.py [--rows N]`` (default 1,000,000; ``make bench`` runs it through
+``bench/run.py``). It writes a CSV shaped like a CRM export into a temporary directory, then
+
+1. times reading + normalising + hashing every row (``relay.audiences.sources``: the code a sync runs),
+   against a plain ``csv.reader`` pass over the same file (the baseline), and against the budget of
+   45 s for 1,000,000 rows;
+2. runs a full first sync, then an incremental one with nothing changed, of that file into a destination
+   that builds Meta's payloads and drops them (no network), in a child process, and reads the child's
+   peak RSS (``resource.getrusage``) against a child that only imports the relay (the baseline) and the
+   300 MB budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import csv
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+HASH_BUDGET_SECONDS = 45.0  # for 1,000,000 rows
+MEMORY_BUDGET_MB = 300.0
+_FIRST = ["Jane", "John", "Mary", "José", "Valéry", "정", "Anne-Marie", "O'Neil", "Zoë", "Mohammed"]
+_LAST = ["Doe", "Smith", "García", "Müller", "Nguyen", "O'Brien", "Dupont", "Kim", "Rossi", "Kowalski"]
+_CITIES = ["Menlo Park", "New York", "Paris", "London", "São Paulo", "München", "Seoul", "Austin"]
+_STATES = ["CA", "California", "NY", "tx", "Bavaria", "Île-de-France"]
+_COUNTRIES = ["US", "us", "United States", "GB", "DE", "France", ""]
+_DATES = ["1990-02-16", "2/16/1997", "16.02.1985", "19700101", "March 3, 1962"]
+HEADER = [
+    "email", "phone", "first_name", "last_name", "gender", "date_of_birth", "city", "state", "zip",
+    "country", "external_id", "loyalty_tier",
+]  # fmt: skip
+
+
+def write_csv(path: Path, rows: int, seed: int = 7) -> None:
+    """``rows`` CRM-like rows (every field, the usual mix of formats, one unknown column), streamed."""
+    rng = random.Random(seed)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        out = csv.writer(handle)
+        out.writerow(HEADER)
+        for i in range(rows):
+            out.writerow(
+                [
+                    f"  Customer.{i}@Example.com ",
+                    f"+1 (650) 555-{i % 10000:04d}" if i % 3 else f"0770 090 {i % 10000:04d}",
+                    rng.choice(_FIRST),
+                    rng.choice(_LAST),
+                    rng.choice(["f", "M", "Female", "male", ""]),
+                    rng.choice(_DATES),
+                    rng.choice(_CITIES),
+                    rng.choice(_STATES),
+                    rng.choice(["94025", "94025-1234", "M1 1AE", "75018"]),
+                    rng.choice(_COUNTRIES),
+                    f"cust-{i}",
+                    rng.choice(["gold", "silver"]),
+                ]
+            )
+
+
+def baseline_read(path: Path) -> float:
+    """Seconds for a bare ``csv.reader`` pass: the floor any CSV source pays."""
+    start = time.perf_counter()
+    with path.open(newline="", encoding="utf-8") as handle:
+        for _ in csv.reader(handle):
+            pass
+    return time.perf_counter() - start
+
+
+def hash_file(path: Path) -> tuple[float, int, int]:
+    """Seconds to read, normalise, hash and encode every row; members and invalid rows."""
+    from relay.audiences.sources import SourceContext, SourceStats, csv_rows, hash_rows
+
+    stats = SourceStats()
+    ctx = SourceContext("bench", "*", None, None, "GB", frozenset(), time.time())  # type: ignore[arg-type]
+    start = time.perf_counter()
+    for _ in hash_rows(csv_rows(str(path), stats, "bench"), ctx, stats):
+        pass
+    return time.perf_counter() - start, stats.members, sum(stats.invalid.values())
+
+
+class NullDestination:
+    """A destination that builds Meta's request bodies and drops them: the sync's cost without a network."""
+
+    max_audience_batch = 10_000
+
+    async def _take(self, members: Sequence[Any]) -> Any:
+        from connectors.meta.audiences import build_rows, payload
+        from relay.types import AudienceBatchResult
+
+        json.dumps(payload(build_rows(members).rows))
+        return AudienceBatchResult(received=len(members))
+
+    async def audience_add(self, audience_id: str, members: Sequence[Any]) -> Any:
+        return await self._take(members)
+
+    async def audience_remove(self, audience_id: str, members: Sequence[Any]) -> Any:
+        return await self._take(members)
+
+    async def audience_replace(self, audience_id: str, members: Sequence[Any], **session: Any) -> Any:
+        return await self._take(members)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+async def _child_sync(csv_path: str, db_path: str) -> dict[str, Any]:
+    from relay.audiences import SyncEnv, sync_audience
+    from relay.metrics import Metrics
+    from relay.settings import (
+        AudienceDestinationSettings,
+        AudienceSettings,
+        AudienceSourceSettings,
+        Settings,
+        StorageSettings,
+    )
+    from relay.storage.db import Database
+
+    audience = AudienceSettings(
+        source=AudienceSourceSettings(type="csv", path=csv_path),
+        destinations={"sink": AudienceDestinationSettings(audience_id="1")},
+    )
+    settings = Settings(storage=StorageSettings(url=f"sqlite:///{db_path}"), audiences={"bench": audience})
+    db = Database(settings.storage.url)
+    await db.run(db.migrate)
+    env = SyncEnv(settings, db, {"sink": NullDestination()}, Metrics())  # type: ignore[dict-item]
+    figures: dict[str, Any] = {}
+    for label in ("first", "unchanged"):
+        start = time.perf_counter()
+        run = await sync_audience(env, "bench")
+        dest = run.destinations[0]
+        figures[label] = {
+            "seconds": round(time.perf_counter() - start, 2),
+            "status": run.status,
+            "added": dest.added,
+            "sent": dest.sent,
+            "peak_rss_mb": round(_peak_mb(), 1),
+        }
+    db.close()
+    return figures
+
+
+def child(argv: Sequence[str]) -> int:
+    if argv[0] == "--child-idle":
+        import relay.audiences  # noqa: F401  (what the sync child imports, doing nothing)
+
+        print(json.dumps({"peak_rss_mb": round(_peak_mb(), 1)}))
+        return 0
+    print(json.dumps(asyncio.run(_child_sync(argv[1], argv[2]))))
+    return 0
+
+
+def _run_child(*args: str) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, __file__, *args], capture_output=True, text=True, check=True, cwd=str(ROOT)
+    )
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return result
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print its figures; exit 1 when a budget is exceeded."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0].startswith("--child"):
+        return child(argv)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    rows = parser.parse_args(argv).rows
+    with tempfile.TemporaryDirectory(prefix="relay-bench-audiences-") as tmp:
+        path = Path(tmp) / "audience.csv"
+        write_csv(path, rows)
+        size_mb = path.stat().st_size / 1e6
+        print(f"audiences: {rows:,} rows, CSV {size_mb:,.0f} MB")
+        floor = baseline_read(path)
+        seconds, members, invalid = hash_file(path)
+        per_million = seconds * 1_000_000 / rows
+        print(
+            f"  normalise + hash: {seconds:.1f} s = {rows / seconds:,.0f} rows/s ({members:,} members, "
+            f"{invalid:,} invalid); {per_million:.1f} s per 1M rows = {per_million / HASH_BUDGET_SECONDS:.2f}"
+            f" of the {HASH_BUDGET_SECONDS:.0f} s budget; {seconds / floor:.1f}x a bare csv.reader pass"
+            f" ({floor:.2f} s)"
+        )
+        idle = _run_child("--child-idle")["peak_rss_mb"]
+        sync = _run_child("--child-sync", str(path), str(Path(tmp) / "relay.db"))
+        first, again = sync["first"], sync["unchanged"]
+        print(
+            f"  full sync: {first['seconds']:.1f} s, {first['sent']:,} members sent; unchanged re-sync: "
+            f"{again['seconds']:.1f} s, {again['sent']:,} sent"
+        )
+        peak = max(first["peak_rss_mb"], again["peak_rss_mb"])
+        print(
+            f"  peak RSS: {peak:.0f} MB = {peak / MEMORY_BUDGET_MB:.2f} of the {MEMORY_BUDGET_MB:.0f} MB "
+            f"budget; {peak - idle:.0f} MB over an idle relay process ({idle:.0f} MB)"
+        )
+    ok = per_million <= HASH_BUDGET_SECONDS and peak <= MEMORY_BUDGET_MB
+    print(f"  budgets: {'met' if ok else 'EXCEEDED'}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
