@@ -20,6 +20,7 @@ from relay.normalize import digest_of, hash_user, member_from_row
 from relay.responses import error
 from relay.state import RelayState
 from relay.storage import audiences as store
+from relay.storage.db import Database
 
 log = logging.getLogger("relay.audiences")
 
@@ -147,6 +148,26 @@ def _event_matches(digests: set[str]) -> Any:
     return matches
 
 
+async def erase_person(
+    db: Database, user: Mapping[str, Any], default_country: str | None
+) -> tuple[int, set[str]]:
+    """Strip the person's identifiers from every stored event, drop them from api-source members and
+    suppress them from every audience; ``(events changed, audiences they were in)``. ``ValueError`` when
+    the user object holds no usable email, phone or external_id."""
+    digests = erase_digests(user, default_country)
+    if not digests:
+        raise ValueError("no usable email, phone or external_id after normalisation")
+    changed = await db.run(store.erase_events, db.engine, digests, _event_matches(digests))
+    found = await db.run(
+        store.erase_members,
+        db.engine,
+        digests,
+        lambda text: not digests.isdisjoint(text_idents(text)),
+        time.time(),
+    )
+    return changed, found
+
+
 async def delete_user(request: Request) -> Response:
     """``DELETE /v1/users``: erase a person's identifiers from stored events and queue their removal from
     every synced audience."""
@@ -162,23 +183,14 @@ async def delete_user(request: Request) -> Response:
         return error("invalid_event", problem or "send a user object")
     if not any(k in user for k in ERASE_FIELDS):
         return error("invalid_event", "give the person's email, phone or external_id")
-    digests = erase_digests(user, relay.settings.server.default_country)
-    if not digests:
-        return error("invalid_event", "no usable email, phone or external_id after normalisation")
-    db = relay.db
     try:
-        changed = await db.run(store.erase_events, db.engine, digests, _event_matches(digests))
-        found = await db.run(
-            store.erase_members,
-            db.engine,
-            digests,
-            lambda text: not digests.isdisjoint(text_idents(text)),
-            time.time(),
-        )
+        changed, found = await erase_person(relay.db, user, relay.settings.server.default_country)
     except StorageError:
         return _unavailable()
+    except ValueError as exc:
+        return error("invalid_event", str(exc))
     log.info("data-subject deletion", extra={"events": changed, "audiences": len(found)})
     return JSONResponse({"events": changed, "audiences": len(found)}, status_code=202)
 
 
-__all__ = ["MAX_USERS", "delete_user", "erase_digests", "post_members"]
+__all__ = ["MAX_USERS", "delete_user", "erase_digests", "erase_person", "post_members"]

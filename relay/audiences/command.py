@@ -110,10 +110,13 @@ def _details(run: AudienceRun) -> list[str]:
         staged = next((d.staged for d in run.destinations if d.source is stats), stats.members)
         where = run.audience if scope == "*" else f"{run.audience} → {scope}"
         invalid = sum(stats.invalid.values())
-        text = f"{where}: {stats.read:,} rows read, {staged:,} members"
+        unit, members = ("events", "people") if run.source_type == "events" else ("rows", "members")
+        text = f"{where}: {stats.read:,} {unit} read, {staged:,} {members}"
         if stats.members > staged:
             text += f" ({stats.members - staged:,} duplicate rows)"
-        text += f", {invalid:,} invalid rows, {stats.suppressed:,} suppressed"
+        if invalid or run.source_type != "events":
+            text += f", {invalid:,} invalid rows"
+        text += f", {stats.suppressed:,} suppressed"
         if run.source_type == "events":
             text += f", {stats.excluded:,} excluded by the rule"
         out.append(text)
@@ -125,7 +128,7 @@ def _details(run: AudienceRun) -> list[str]:
             out.append(f"  {d.destination} reported invalid entry {key}: {message}")
         if d.error:
             out.append(f"{run.audience} → {d.destination}: {d.error}")
-    if run.error and not run.destinations:
+    if run.error and not any(d.error for d in run.destinations):
         out.append(f"{run.audience}: {run.status}: {run.error}")
     return out
 

@@ -114,10 +114,10 @@ class DestinationSync:
         """Plan the diff, then (unless a dry run) send it; ``result`` is filled as it goes."""
         if not isinstance(self.connector, AudienceConnector):
             raise PermanentDeliveryError(f"connector {self.name!r} cannot sync custom audiences")
+        if not getattr(getattr(self.connector, "settings", None), "enabled", True):
+            raise PermanentDeliveryError(f"connector {self.name!r} is disabled (enabled: false)")
         self.size = batch_size(self.connector, self.settings, self.options)
-        if not self.options.dry_run:
-            await self._db(store.bind_target, self.audience, self.name, self.audience_id, self.env.clock())
-        counts: store.DiffCounts = await self._db(store.diff_counts, self.audience, self.scope, self.name)
+        counts = await self._counts()
         result.staged, result.to_add, result.to_remove = counts.staged, counts.adds, counts.removes
         result.unchanged = counts.unchanged
         replace = (
@@ -135,6 +135,16 @@ class DestinationSync:
             await self._removes(result)
             await (self._full_adds(result) if self.options.full else self._adds(result))
         result.status = "ok"
+
+    async def _counts(self) -> store.DiffCounts:
+        """The diff's sizes; a destination now pointing at another platform audience starts empty."""
+        if not self.options.dry_run:
+            await self._db(store.bind_target, self.audience, self.name, self.audience_id, self.env.clock())
+        counts: store.DiffCounts = await self._db(store.diff_counts, self.audience, self.scope, self.name)
+        bound = await self._db(store.bound_audience_id, self.audience, self.name)
+        if bound is not None and bound != self.audience_id:  # a dry run does not forget the old state
+            return store.DiffCounts(counts.staged, 0, counts.staged)
+        return counts
 
     # -- sending ----------------------------------------------------------------------------------
 

@@ -10,9 +10,10 @@ a row is removed by sending the row that was added).
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+
+import orjson
 
 from relay.normalize import digest_of
 from relay.types import HASHED_KEYS, AudienceMember
@@ -22,7 +23,6 @@ MEMBER_KEYS = tuple(k for k in HASHED_KEYS if k != "db")
 #: keys that identify a person on their own (matched by updates, removals and erasure)
 STRONG_KEYS = ("em", "ph", "ph_e164", "external_id")
 MAX_VALUES = 10
-_dumps = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,13 +47,13 @@ def canonical(hashed: Mapping[str, Sequence[str]], madid: str | None) -> dict[st
 
 def encode(member: AudienceMember) -> Encoded:
     """The key and canonical text of ``member``."""
-    text = _dumps(canonical(member.hashed, member.madid))
-    return Encoded(hashlib.sha256(text.encode()).hexdigest()[:32], text)
+    data = orjson.dumps(canonical(member.hashed, member.madid), option=orjson.OPT_SORT_KEYS)
+    return Encoded(hashlib.sha256(data).hexdigest()[:32], data.decode())
 
 
 def decode(text: str) -> AudienceMember:
     """The member a canonical text describes."""
-    data = json.loads(text)
+    data = orjson.loads(text)
     madid = data.pop("madid", None)
     return AudienceMember(hashed=data, madid=madid)
 

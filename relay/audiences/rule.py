@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from relay.audiences.members import MAX_VALUES, MEMBER_KEYS, Encoded, encode, idents, is_suppressed
-from relay.audiences.sources import CHUNK, SourceContext, SourceStats
+from relay.audiences.sources import CHUNK, SourceContext, SourceError, SourceStats
 from relay.duration import parse_duration
 from relay.normalize import normalize_madid
 from relay.settings import AudienceSourceSettings
@@ -108,7 +108,10 @@ def rule_members(
     source: AudienceSourceSettings, ctx: SourceContext, stats: SourceStats, size: int = CHUNK
 ) -> Iterator[list[Encoded]]:
     """The people the rule holds for destination ``ctx.scope``, in chunks of encoded members."""
-    since = ctx.now - parse_duration(source.window) if source.window else None
+    try:
+        since = ctx.now - parse_duration(source.window) if source.window else None
+    except ValueError as exc:
+        raise SourceError(f"window: {exc}") from None
     exclude = bool(source.exclude)
     if exclude:
         _set_aside(source, ctx, since)

@@ -133,6 +133,8 @@ async def sync_audience(
         log.exception("audience sync failed", extra={"audience": name})
         run.status, run.error = "failed", f"internal error: {type(exc).__name__}"
     finally:
+        if run.status == "running":  # cancelled (shutdown): what was acknowledged is kept
+            run.status, run.error = "interrupted", "the run was stopped before it finished"
         run.finished_at = env.clock()
         progress.finished(name)
         await _wrap_up(env, name, run, lease)

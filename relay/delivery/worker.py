@@ -11,6 +11,8 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 
+from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
+
 from connectors.base import Connector
 from relay.delivery.retry import RetryPolicy
 from relay.exceptions import AuthRejectedError, PermanentDeliveryError, RetryableDeliveryError, StorageError
@@ -132,9 +134,20 @@ class Worker:
                 ready.append(c)
         if ready:
             done += await self._deliver(name, connector, ready)
-        await self.db.run(outbox.complete, self.db.engine, name, self.worker_id, done, self.clock())
+        await self._record(name, done)
         self._count(name, done)
         return len(claimed)
+
+    async def _record(self, name: str, done: Sequence[Completion]) -> None:
+        """Store outcomes, retrying a failed write briefly: a lost write means a resend after the lease."""
+        async for attempt in AsyncRetrying(
+            retry=retry_if_exception_type(StorageError),
+            stop=stop_after_attempt(4),
+            wait=wait_random_exponential(multiplier=0.05, max=1.0),
+            reraise=True,
+        ):
+            with attempt:
+                await self.db.run(outbox.complete, self.db.engine, name, self.worker_id, done, self.clock())
 
     async def _deliver(self, name: str, connector: Connector, ready: Sequence[Claimed]) -> list[Completion]:
         started = time.monotonic()

@@ -3,13 +3,14 @@ checkout and a thank-you page. Every page loads ``/pixel.js`` with the standard 
 consent banner, so ``make run`` lets a newcomer click through and watch the events arrive in the
 admin dashboard and the fake platforms.
 
-The pages are server-rendered from ``shop/layout.html``; ``shop/static/`` holds the stylesheet,
-the fake CMP (``cmp.js``) and the page logic (``shop.js``, which calls ``relay(...)``).
+The pages are server-rendered from ``shop_assets/layout.html``; ``shop_assets/static/`` holds the
+stylesheet, the fake CMP (``cmp.js``) and the page logic (``shop.js``, which calls ``relay(...)``).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import asdict, dataclass
 from functools import cache
 from html import escape
@@ -21,10 +22,11 @@ from starlette.responses import HTMLResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
-ASSETS = Path(__file__).parent / "shop"
+ASSETS = Path(__file__).parent / "shop_assets"
 MOUNT = "/sandbox/shop"
 CURRENCY = "EUR"
 MAX_QUANTITY = 9
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,7 @@ PRODUCTS = {
         Product(
             "socks", "Cookie socks", 9.5, "apparel", "Warm socks with a consent-banner pattern.", "#e9c46a"
         ),
-        Product("poster", "Signal poster", 18.5, "decor", "A 50×70 cm print of a TC string.", "#8e7dbe"),
+        Product("poster", "Signal poster", 18.5, "decor", "A 50 x 70 cm print of a TC string.", "#8e7dbe"),
     )
 }
 CATEGORIES = ("kitchen", "apparel", "decor")
@@ -77,13 +79,13 @@ def _bases(request: Request) -> tuple[str, str]:
 
 def _page(request: Request, page: str, title: str, main: str, data: Any, status: int = 200) -> HTMLResponse:
     base, root = _bases(request)
-    # JSON inside <script>: "</" must not close the element
-    payload = json.dumps({"page": page, "base": base, "currency": CURRENCY, **data}).replace("</", "<\\/")
-    html = _layout()
-    for key, value in (("main", main), ("data", payload)):
-        html = html.replace("{{" + key + "}}", value)
-    html = html.replace("{{base}}", escape(base)).replace("{{root}}", escape(root))
-    html = html.replace("{{title}}", escape(title)).replace("{{page}}", page)
+    # JSON inside <script>: no "<", ">" or "&" may reach the HTML parser
+    payload = json.dumps({"page": page, "base": base, "currency": CURRENCY, **data})
+    payload = payload.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    values = {"main": main, "data": payload, "page": page}
+    values.update(base=escape(base), root=escape(root), title=escape(title))
+    # one pass over the template: text inserted for one placeholder is never scanned for another
+    html = _PLACEHOLDER.sub(lambda m: values[m.group(1)], _layout())
     return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
 
 
@@ -113,7 +115,8 @@ async def home(request: Request) -> HTMLResponse:
     cards = "".join(_tile(p, base, not chosen or p.category == chosen) for p in PRODUCTS.values())
     main = (
         '<section class="hero"><h1>Small things, honestly measured.</h1>'
-        "<p>Pick a product, check out with any fake details, and follow each event in the panel.</p></section>"
+        "<p>Pick a product, check out with any fake details, and follow each event in the panel.</p>"
+        "</section>"
         f'<div class="chips" role="group" aria-label="Categories">{buttons}</div>'
         f'<div class="grid" id="products">{cards}</div>'
     )
@@ -159,7 +162,7 @@ async def checkout(request: Request) -> HTMLResponse:
     main = (
         '<section class="panel checkout"><h1>Checkout</h1>'
         f'<p class="summary"><span class="tile small" style="--c:{p.colour}">{escape(p.name[0])}</span>'
-        f"{qty} × {escape(p.name)} <strong>{_money(total)}</strong></p>"
+        f"{qty} &times; {escape(p.name)} <strong>{_money(total)}</strong></p>"
         '<form id="checkout-form" autocomplete="off">'
         '<label>Email <input name="email" type="email" required placeholder="jane@example.com"></label>'
         '<div class="row"><label>First name <input name="first_name" required></label>'
@@ -194,5 +197,8 @@ async def thanks(request: Request) -> HTMLResponse:
 
 def _not_found(request: Request) -> HTMLResponse:
     base, _ = _bases(request)
-    main = f'<section class="panel"><h1>Not found</h1><p><a href="{escape(base)}/">Back to the shop</a></p></section>'
+    main = (
+        '<section class="panel"><h1>Not found</h1>'
+        f'<p><a href="{escape(base)}/">Back to the shop</a></p></section>'
+    )
     return _page(request, "not-found", "Not found", main, {}, status=404)

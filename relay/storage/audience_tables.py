@@ -12,6 +12,8 @@ from sqlalchemy import BigInteger, Column, Index, Text
 from sqlmodel import Field, SQLModel
 
 KEY_LENGTH = 32  # hex characters of a member key (128 bits)
+#: narrow tables that are only their primary key: on SQLite, one b-tree instead of a table plus an index
+KEY_ONLY = {"sqlite_with_rowid": False}
 IDENT_LENGTH = 300  # a 64-hex digest, or "madid:" and a device id
 
 
@@ -33,6 +35,7 @@ class AudienceStagingRow(SQLModel, table=True):
     """
 
     __tablename__ = "audience_staging"
+    __table_args__ = KEY_ONLY
 
     audience: str = Field(primary_key=True, max_length=100)
     scope: str = Field(primary_key=True, max_length=100)
@@ -43,6 +46,7 @@ class AudienceStateRow(SQLModel, table=True):
     """A member the platform acknowledged for (audience, destination): the diff engine's memory."""
 
     __tablename__ = "audience_state"
+    __table_args__ = KEY_ONLY
 
     audience: str = Field(primary_key=True, max_length=100)
     destination: str = Field(primary_key=True, max_length=100)
@@ -97,7 +101,7 @@ class AudienceApiIdentRow(SQLModel, table=True):
     """The identifiers of an api member, to find it again by any of them (updates, removals, erasure)."""
 
     __tablename__ = "audience_api_idents"
-    __table_args__ = (Index("ix_audience_api_idents_member", "audience", "member_key"),)
+    __table_args__ = (Index("ix_audience_api_idents_member", "audience", "member_key"), KEY_ONLY)
 
     audience: str = Field(primary_key=True, max_length=100)
     ident: str = Field(primary_key=True, max_length=IDENT_LENGTH)
@@ -108,6 +112,7 @@ class AudienceScratchRow(SQLModel, table=True):
     """Identifiers a sync sets aside while it runs (the people an events rule excludes)."""
 
     __tablename__ = "audience_scratch"
+    __table_args__ = KEY_ONLY
 
     audience: str = Field(primary_key=True, max_length=100)
     scope: str = Field(primary_key=True, max_length=100)

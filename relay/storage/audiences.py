@@ -348,6 +348,16 @@ def bind_target(engine: Engine, audience: str, destination: str, platform_id: st
         return True
 
 
+def bound_audience_id(engine: Engine, audience: str, destination: str) -> str | None:
+    """The platform audience the destination's state describes (None before its first sync)."""
+    t = targets
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(t.c.platform_audience_id).where(t.c.audience == audience, t.c.destination == destination)
+        ).scalar()
+    return None if found is None else str(found)
+
+
 def target(engine: Engine, audience: str, destination: str) -> dict[str, Any]:
     t = targets
     with engine.connect() as conn:
@@ -628,6 +638,7 @@ __all__ = [
     "api_remove",
     "api_upsert",
     "bind_target",
+    "bound_audience_id",
     "clear_progress",
     "clear_staging",
     "diff_counts",

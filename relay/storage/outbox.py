@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, or_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from relay.storage.tables import AttemptRow, ConnectorStateRow, DeliveryRow, EventRow
 
@@ -215,10 +216,13 @@ def claim(
         .order_by(d.c.next_attempt_at, d.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("due")
     )
+    # a CTE, evaluated once: with "id IN (subquery)" PostgreSQL may re-run the locking subquery and
+    # two workers can then claim the same rows
     stmt = (
         update(d)
-        .where(d.c.id.in_(due.scalar_subquery()))
+        .where(d.c.id == due.c.id)
         .values(
             status="in_flight",
             lease_until=now + lease_seconds,
@@ -342,5 +346,7 @@ def _note_connector(conn: Connection, connector: str, done: Sequence[Completion]
 
 
 def ensure_state(conn: Connection, connector: str) -> None:
+    """Create the connector's state row if missing; safe when several workers race to do it."""
     if conn.execute(select(states.c.name).where(states.c.name == connector)).first() is None:
-        conn.execute(insert(states).values(name=connector, state="active"))
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        conn.execute(dialect.insert(states).values(name=connector, state="active").on_conflict_do_nothing())

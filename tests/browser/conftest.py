@@ -1,7 +1,8 @@
 """Headless Chromium (Debian's ``/usr/bin/chromium``, driven by Playwright) against a real relay.
 
 Each test gets its own relay (uvicorn on loopback, SQLite file, built-in sandbox: fake Meta and the
-demo shop) and its own browser, so cookies and storage never leak between tests.
+demo shop) and its own browser context, so cookies and storage never leak between tests; one Chromium
+process serves a whole module.
 """
 
 from __future__ import annotations
@@ -52,7 +53,13 @@ SPY_BEACON = """
 """
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
+def anyio_backend() -> str:
+    """Module-scoped, so one Chromium serves every test of a module (each test gets a fresh context)."""
+    return "asyncio"
+
+
+@pytest.fixture(scope="module")
 async def browser() -> AsyncIterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(
@@ -127,13 +134,14 @@ async def open_context(
     return context, wire
 
 
-def bare_page(head: str = "", body: str = "") -> str:
-    """A bare page with the standard snippet (CONTRACT §6), for scenarios the demo shop does not stage."""
+def bare_page(head: str = "", attributes: str = "") -> str:
+    """A bare page with the standard snippet (CONTRACT §6), for scenarios the demo shop does not stage;
+    ``attributes`` go on the snippet's ``<script>`` tag."""
     return (
         "<!doctype html><html><head><meta charset='utf-8'>"
         f"{head}"
         "<script>window.relay=window.relay||function(){(relay.q=relay.q||[]).push(arguments)};</script>"
-        f"<script async src='/pixel.js'></script></head><body><h1>test page</h1>{body}</body></html>"
+        f"<script async src='/pixel.js' {attributes}></script></head><body><h1>test page</h1></body></html>"
     )
 
 

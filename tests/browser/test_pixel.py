@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gzip
 import hashlib
 import json
 import re
@@ -15,6 +16,7 @@ import pytest
 from playwright.async_api import Browser, Page, Route
 
 from relay.consent import decode_tc_string
+from relay.ingest.browser import SNIPPET
 from tests.browser.conftest import TIMEOUT, bare_page, beacons, open_context, relay_events, serve_page
 from tests.e2e.harness import Relay
 
@@ -23,6 +25,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.anyio]
 SHOP = "/sandbox/shop"
 ACCEPT_TC = "CQuci4AQuci4AAfACBENCNFsAP_gAEPgAAYgLuQAYAAgu4AAAAA.ILuQAYAAgu4A"
 FBP = re.compile(r"fb\.1\.\d{13}\.\d{10}")
+#: a wait_for_function body: has the event with this id been handed over?
+SENT = "(id) => window.__relaySent.some((s) => s.ids.includes(id))"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
@@ -48,16 +52,16 @@ async def first_answer(page: Page) -> None:
 async def test_shop_journey_arrives_with_first_party_cookies(browser: Browser, relay: Relay) -> None:
     context, wire = await open_context(browser, relay, consent="accept")
     page = await context.new_page()
-    await page.goto(f"{SHOP}/?fbclid=FbClick.123&twclid=tw-click-456")
+    await page.goto(f"{SHOP}/?fbclid=FbClick.123&twclid=tw-click-456&ttclid=E.C.P.tt-789")
     await first_answer(page)
 
     cookies = {c["name"]: c for c in await context.cookies()}
-    assert set(cookies) == {"_rl_id", "_fbp", "_fbc", "_twclid"}
+    assert set(cookies) == {"_rl_id", "_fbp", "_fbc", "_twclid", "_ttclid"}
     assert all(c["secure"] and c["sameSite"] == "Lax" and c["path"] == "/" for c in cookies.values())
     assert cookies["_rl_id"]["httpOnly"]
     assert FBP.fullmatch(cookies["_fbp"]["value"])
     assert re.fullmatch(r"fb\.1\.\d{13}\.FbClick\.123", cookies["_fbc"]["value"])
-    assert cookies["_twclid"]["value"] == "tw-click-456"
+    assert cookies["_twclid"]["value"] == "tw-click-456" and cookies["_ttclid"]["value"] == "E.C.P.tt-789"
 
     await page.click(f"a.card[href='{SHOP}/product/mug']")
     await page.select_option("select[name=qty]", "2")
@@ -91,13 +95,18 @@ async def test_shop_journey_arrives_with_first_party_cookies(browser: Browser, r
     # identify data travels only in POST bodies: never in a URL, a cookie or web storage
     assert [e["user"]["email"] for e in beaconed if "user" in e] == ["Jane.Doe@Example.com"]
     assert not [u for u in wire.urls if "jane" in u.lower()]
-    stored = await page.evaluate("document.cookie + JSON.stringify(localStorage)")
+    stored = await page.evaluate(
+        """() => document.cookie + JSON.stringify(localStorage) + Object.keys(sessionStorage)
+              .filter((key) => key !== '__beacons').map((key) => sessionStorage[key]).join()"""
+    )  # (__beacons is this test's own log of the bodies)
     assert "jane" not in stored.lower()
     await context.close()
 
 
 @pytest.mark.parametrize("choice", ["accept", "reject"])
-async def test_events_wait_for_the_cmp_and_follow_its_choice(browser: Browser, relay: Relay, choice: str) -> None:
+async def test_events_wait_for_the_cmp_and_follow_its_choice(
+    browser: Browser, relay: Relay, choice: str
+) -> None:
     context, wire = await open_context(browser, relay, consent=None, config={"cmpTimeout": TIMEOUT * 1000})
     page = await context.new_page()
     await page.goto(f"{SHOP}/product/tee")
@@ -230,6 +239,7 @@ async def test_exposed_event_id_is_the_one_delivered(browser: Browser, relay: Re
     await context.close()
 
 
+GPC_ON = "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: () => true});"
 CMP_STUBS = """
 <script>
   window.dataLayer = window.dataLayer || [];
@@ -246,21 +256,24 @@ CMP_STUBS = """
   };
   window.__gpp = function (command, callback) {
     if (command !== 'addEventListener') return;
-    callback({eventName: 'signalStatus', listenerId: 1, data: 'ready', pingData: {
-      gppVersion: '1.1', cmpStatus: 'loaded', signalStatus: 'ready', gppString: GPP, applicableSections: [7]}}, true);
+    var ping = {gppVersion: '1.1', cmpStatus: 'loaded', signalStatus: 'ready', gppString: GPP,
+                applicableSections: [7]};
+    callback({eventName: 'signalStatus', listenerId: 1, data: 'ready', pingData: ping}, true);
   };
-  window.__uspapi = function (command, version, callback) { callback({version: 1, uspString: '1YNN'}, true); };
+  window.__uspapi = function (command, version, callback) {
+    callback({version: 1, uspString: '1YNN'}, true);
+  };
 </script>
 """
 
 
-async def test_consent_signals_are_read_from_the_page(browser: Browser, relay: Relay, vectors_dir: Path) -> None:
+async def test_consent_signals_are_read_from_the_page(
+    browser: Browser, relay: Relay, vectors_dir: Path
+) -> None:
     vectors = json.loads((vectors_dir / "gpp_usp_public.json").read_text())
     gpp = next(v["gpp_string"] for v in vectors["gpp_valid"] if v["expected"]["section_ids"] == [7])
     context, wire = await open_context(browser, relay, config={"cmpTimeout": TIMEOUT * 1000})
-    await context.add_init_script(
-        "Object.defineProperty(Navigator.prototype, 'globalPrivacyControl', {get: function () { return true; }});"
-    )
+    await context.add_init_script(GPC_ON)
     page = await context.new_page()
     stubs = CMP_STUBS.replace("TC,", json.dumps(ACCEPT_TC) + ",").replace("GPP,", json.dumps(gpp) + ",")
     await serve_page(page, "/landing", bare_page(head=stubs))
@@ -284,18 +297,20 @@ async def test_consent_signals_are_read_from_the_page(browser: Browser, relay: R
           return relay('track', 'Lead');
         }"""
     )
-    await page.wait_for_function(f"window.__relaySent.some(function (s) {{ return s.ids[0] === '{lead}'; }})")
+    await page.wait_for_function(SENT, arg=lead)
     contact = await page.evaluate(
         "relay('consent', {usp: '1YYN', gcm: {ad_storage: 'denied'}, gpp: null}), relay('track', 'Contact')"
     )
-    await page.wait_for_function(f"window.__relaySent.some(function (s) {{ return s.ids[0] === '{contact}'; }})")
+    await page.wait_for_function(SENT, arg=contact)
     consent = {e["event_id"]: e["consent"] for hit in wire.hits for e in hit.events}
-    assert consent[lead]["gcm"]["ad_storage"] == "granted" and consent[lead]["gcm"]["ad_user_data"] == "denied"
+    assert consent[lead]["gcm"] == {
+        "ad_storage": "granted", "ad_user_data": "denied", "ad_personalization": "granted",
+        "analytics_storage": "denied",
+    }  # fmt: skip
     # manual values replace what the page says; null removes a signal
     assert consent[contact]["usp"] == "1YYN" and consent[contact]["gcm"] == {"ad_storage": "denied"}
     assert "gpp" not in consent[contact] and consent[contact]["tcf"] == ACCEPT_TC
-    later = [lead, contact]
-    for event_id in later:  # the relay accepted them and decided
+    for event_id in (lead, contact):  # the relay accepted them and decided
         assert await relay.wait_for(lambda i=event_id: relay.deliveries(event_id=i), TIMEOUT, event_id)
     await context.close()
 
@@ -327,9 +342,9 @@ async def test_a_relay_that_is_down_gets_no_retry_storm(browser: Browser, relay:
     await serve_page(page, "/landing", bare_page())
     await page.route("**/v1/collect", lambda route: route.abort())
     await page.goto("/landing")
-    ids = await page.evaluate("Array.from({length: 20}, function (_, i) { return relay('track', 'Lead', {n: i}); })")
+    ids = await page.evaluate("Array.from({length: 20}, (_, i) => relay('track', 'Lead', {n: i}))")
     await asyncio.sleep(1.5)  # an observation window: how many requests does a dead relay get?
-    # one request at a time, with exponential backoff (50 ms base): a handful, not 21 events × 4 tries
+    # one request at a time, with exponential backoff (50 ms base): a handful, not 21 events times 4 tries
     assert 3 <= len(wire.hits) <= 8
     assert all(len(h.events) == 1 for h in wire.hits)
     attempts = [i for h in wire.hits for i in h.event_ids]
@@ -376,3 +391,37 @@ async def test_demo_shop_screenshot_shows_the_page(browser: Browser, relay: Rela
     assert 0.03 < stats["inked"] < 0.9
     await relay.wait_status(view["event_id"], "meta", "delivered")
     await context.close()
+
+
+async def test_data_attributes_configure_the_snippet(browser: Browser, relay: Relay) -> None:
+    context, wire = await open_context(browser, relay)
+    page = await context.new_page()
+    attributes = f"data-endpoint='{relay.base}/' data-auto-page-view='false' data-cmp-timeout='0'"
+    await serve_page(page, "/landing", bare_page(attributes=attributes))
+    await page.goto("/landing")
+    await page.wait_for_function("window.relay && window.relay.loaded")
+    lead = await page.evaluate("relay('track', 'Lead', {value: 3, currency: 'EUR'})")
+    await relay.wait_status(lead, "meta", "delivered")
+    assert [e["event_name"] for e in await relay_events(page)] == ["Lead"]  # no automatic PageView
+    assert [h.event_ids for h in wire.hits] == [[lead]]
+    await context.close()
+
+
+async def test_snippet_is_served_as_is_and_small(relay: Relay) -> None:
+    response = await relay.client.get(f"{relay.base}/pixel.js")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/javascript")
+    assert response.content == SNIPPET.read_bytes()
+    assert len(gzip.compress(response.content, compresslevel=9)) < 4096
+
+
+async def test_shop_pages_escape_what_the_url_carries(relay: Relay) -> None:
+    nasty = "{{data}}</script><img src=x onerror=alert(1)>"
+    response = await relay.client.get(f"{relay.base}{SHOP}/thanks", params={"order": nasty})
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
+    assert "<img src=x" not in response.text and "</script><img" not in response.text
+    assert "&lt;img src=x onerror=alert(1)&gt;" in response.text
+    for path in ("/", "/?category=kitchen", "/product/mug", "/checkout?product=tee&qty=3", "/checkout"):
+        assert (await relay.client.get(f"{relay.base}{SHOP}{path}")).status_code == 200
+    assert (await relay.client.get(f"{relay.base}{SHOP}/product/nope")).status_code == 404
+    assert (await relay.client.get(f"{relay.base}{SHOP}/static/cmp.js")).status_code == 200

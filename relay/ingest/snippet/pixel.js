@@ -131,9 +131,10 @@
   }
   // fetch waits for the answer (so its cookies are set), and is retried with backoff
   function post(evs) {
+    var b = body(evs);
     busy = 1;
     fetch(url, {
-      method: 'POST', body: body(evs), keepalive: true, credentials: 'include',
+      method: 'POST', body: b, keepalive: true, credentials: 'include',
       headers: { 'Content-Type': 'text/plain' },
     }).then(function (r) {
       if (r.status == 429 || r.status >= 500) throw r.status;
@@ -175,7 +176,8 @@
     var id = String(o.eventID || o.event_id || uuid());
     var ev = { event_name: String(name), event_id: id, event_source_url: loc.href };
     if (ref) ev.referrer_url = ref;
-    if (custom && typeof custom == 'object') ev.custom = custom;
+    // a copy: the event keeps the values it had when tracked
+    if (custom && typeof custom == 'object') ev.custom = JSON.parse(JSON.stringify(custom));
     if (queue.push(ev) > 500) queue.shift();
     emit('relay:event', { event_name: ev.event_name, event_id: id });
     if (typeof cb == 'function') try { cb(id); } catch (e) { /* the site's callback */ }

@@ -23,7 +23,8 @@ def upgrade() -> None:
     sa.Column('audience', sa.String(length=100), nullable=False),
     sa.Column('ident', sa.String(length=300), nullable=False),
     sa.Column('member_key', sa.String(length=32), nullable=False),
-    sa.PrimaryKeyConstraint('audience', 'ident', 'member_key')
+    sa.PrimaryKeyConstraint('audience', 'ident', 'member_key'),
+    sqlite_with_rowid=False
     )
     with op.batch_alter_table('audience_api_idents', schema=None) as batch_op:
         batch_op.create_index('ix_audience_api_idents_member', ['audience', 'member_key'], unique=False)
@@ -45,19 +46,22 @@ def upgrade() -> None:
     sa.Column('audience', sa.String(length=100), nullable=False),
     sa.Column('scope', sa.String(length=100), nullable=False),
     sa.Column('ident', sa.String(length=300), nullable=False),
-    sa.PrimaryKeyConstraint('audience', 'scope', 'ident')
+    sa.PrimaryKeyConstraint('audience', 'scope', 'ident'),
+    sqlite_with_rowid=False
     )
     op.create_table('audience_staging',
     sa.Column('audience', sa.String(length=100), nullable=False),
     sa.Column('scope', sa.String(length=100), nullable=False),
     sa.Column('member_key', sa.String(length=32), nullable=False),
-    sa.PrimaryKeyConstraint('audience', 'scope', 'member_key')
+    sa.PrimaryKeyConstraint('audience', 'scope', 'member_key'),
+    sqlite_with_rowid=False
     )
     op.create_table('audience_state',
     sa.Column('audience', sa.String(length=100), nullable=False),
     sa.Column('destination', sa.String(length=100), nullable=False),
     sa.Column('member_key', sa.String(length=32), nullable=False),
-    sa.PrimaryKeyConstraint('audience', 'destination', 'member_key')
+    sa.PrimaryKeyConstraint('audience', 'destination', 'member_key'),
+    sqlite_with_rowid=False
     )
     op.create_table('audience_suppressions',
     sa.Column('ident', sa.String(length=300), nullable=False),
