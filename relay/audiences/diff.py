@@ -106,6 +106,7 @@ class DestinationSync:
         self.settings, self.options, self.progress = settings, options, progress
         self.check_lease = check_lease
         self.connector: Any = env.connectors.get(destination)
+        self.size = batch_size(self.connector, settings, options)
 
     async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await self.env.db.run(functools.partial(fn, self.env.db.engine, *args, **kwargs))
@@ -116,7 +117,6 @@ class DestinationSync:
             raise PermanentDeliveryError(f"connector {self.name!r} cannot sync custom audiences")
         if not getattr(getattr(self.connector, "settings", None), "enabled", True):
             raise PermanentDeliveryError(f"connector {self.name!r} is disabled (enabled: false)")
-        self.size = batch_size(self.connector, self.settings, self.options)
         counts = await self._counts()
         result.staged, result.to_add, result.to_remove = counts.staged, counts.adds, counts.removes
         result.unchanged = counts.unchanged

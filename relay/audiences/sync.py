@@ -16,7 +16,7 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -78,7 +78,13 @@ class Lease:
 
 
 async def stage(
-    env: SyncEnv, name: str, audience: AudienceSettings, scope: str, stats: SourceStats, progress: Progress
+    env: SyncEnv,
+    name: str,
+    audience: AudienceSettings,
+    scope: str,
+    stats: SourceStats,
+    progress: Progress,
+    check_lease: Callable[[], None] = lambda: None,
 ) -> None:
     """Read the source into the staging table (constant memory: one chunk at a time)."""
     db, loop = env.db, asyncio.get_running_loop()
@@ -93,6 +99,7 @@ async def stage(
     chunks: Iterator[list[Encoded]] = member_chunks(audience.source, ctx, stats)
     try:
         while (chunk := await loop.run_in_executor(pool, next, chunks, None)) is not None:
+            check_lease()
             await db.run(store.stage, db.engine, name, scope, [(e.key, e.text) for e in chunk])
             progress.read(name, scope, stats)
     finally:
@@ -155,7 +162,7 @@ async def _destinations(
         scope = destination if per_destination else store.ALL
         if scope not in run.sources:
             run.sources[scope] = SourceStats()
-            await stage(env, name, audience, scope, run.sources[scope], progress)
+            await stage(env, name, audience, scope, run.sources[scope], progress, lease.check)
         result = DestinationResult(destination, dest.audience_id, run.sources[scope])
         run.destinations.append(result)
         sync = DestinationSync(env, name, scope, destination, dest, options, progress, lease.check)
@@ -177,7 +184,8 @@ async def _destinations(
 async def _wrap_up(env: SyncEnv, name: str, run: AudienceRun, lease: Lease) -> None:
     db = env.db
     try:
-        await db.run(store.finish, db.engine, name)
+        if not lease.lost:  # the staging rows belong to whoever took the lock over
+            await db.run(store.finish, db.engine, name)
     except RelayError as exc:  # the staging rows are cleared by the next run anyway
         log.warning("audience staging not cleared", extra={"audience": name, "error": exc.message})
     if run.dry_run:

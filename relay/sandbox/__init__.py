@@ -24,8 +24,6 @@ def build_sandbox(settings: Settings) -> tuple[dict[str, Any], list[BaseRoute]]:
         "x": FakeX.for_settings(settings),
     }
     mounts: list[BaseRoute] = [Mount(f"/sandbox/{name}", app=fake.app) for name, fake in fakes.items()]
-    try:  # TEMPORARY until the shop lands
-        from relay.sandbox.shop import shop_routes
-    except ImportError:
-        return fakes, mounts
+    from relay.sandbox.shop import shop_routes
+
     return fakes, [*mounts, Mount("/sandbox/shop", routes=shop_routes())]

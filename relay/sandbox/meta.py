@@ -83,6 +83,10 @@ class ReplaceSession:
     rows: set[Row] = field(default_factory=set)
 
 
+#: how many of the latest accepted events ``GET /_state`` shows
+STATE_RECENT = 20
+
+
 class FakeMeta(FakePlatform):
     """The fake Graph API, with the state tests assert on: :attr:`events` and :attr:`audiences`."""
 
@@ -174,7 +178,8 @@ class FakeMeta(FakePlatform):
 
     async def _state(self, request: Request) -> Response:
         audiences = {aid: len(rows) for aid, rows in self.audiences.items()}
-        return JSONResponse({"events": len(self.events), "audiences": audiences})
+        recent = self.events[-STATE_RECENT:][::-1]
+        return JSONResponse({"events": len(self.events), "recent_events": recent, "audiences": audiences})
 
     # -- conversions
 

@@ -308,3 +308,21 @@ async def test_a_new_platform_audience_id_starts_from_an_empty_state(world: Worl
         run = await sync_audience(env, "customers", FAST)
         assert result(run, "meta").added == 2
         assert {v for row in world.meta.audiences["999"] for k, v in row if k == "EMAIL"} == emails(1, 2)
+
+
+async def test_a_run_that_lost_its_lock_stops_and_leaves_the_new_owner_alone(world: World) -> None:
+    source = write_csv(world.tmp / "c.csv", people(1, 2, 3))
+    async with world.env(csv_audience(source, "meta")) as env:
+        world.meta.script(ScriptedResponse(delay=0.4, passthrough=True))
+        options = SyncOptions(attempts=1, batch_size=1, lease_seconds=0.2)
+        task = asyncio.create_task(sync_audience(env, "customers", options))
+        while not audience_requests(world.meta):
+            await asyncio.sleep(0.01)
+        with env.db.engine.begin() as conn:  # another worker took the lock over (our lease had expired)
+            conn.execute(store.syncs.update().values(owner="thief", lease_until=env.clock() + 60))
+        run = await task
+        assert run.status == "failed" and "took this audience's sync over" in (run.error or "")
+        assert len(audience_requests(world.meta)) == 1
+        row = store.sync_rows(env.db.engine)["customers"]
+        assert row["owner"] == "thief" and row["status"] == "running"
+        assert len(store.staged_keys(env.db.engine, "customers", store.ALL, "", 10)) == 3  # not ours to clear

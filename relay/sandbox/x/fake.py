@@ -119,6 +119,7 @@ class FakeX(FakePlatform):
         self._nonces: set[tuple[str, str]] = set()
         self.app = Starlette(
             routes=[
+                Route("/_state", self.state_endpoint, methods=["GET"]),
                 Route(CONVERSIONS_ROUTE, self.conversions_endpoint, methods=["POST"]),
                 Route(AUDIENCE_USERS_ROUTE, self.audience_users_endpoint, methods=["POST"]),
             ]
@@ -149,6 +150,14 @@ class FakeX(FakePlatform):
             if token is not None:
                 fake.pixel_tokens.add(token.get_secret_value())
         return fake
+
+    async def state_endpoint(self, request: Request) -> Response:
+        """What the fake accepted: a count and the latest conversions, audience sizes (for the demo)."""
+        audiences = {aid: len(members) for aid, members in self.memberships.items()}
+        recent = self.conversions[-20:][::-1]
+        return JSONResponse(
+            {"conversions": len(self.conversions), "recent_conversions": recent, "audiences": audiences}
+        )
 
     def add_oauth(
         self, consumer_key: str, consumer_secret: str, access_token: str, token_secret: str

@@ -1,0 +1,159 @@
+"""The commands as an operator runs them: `relay serve` on the example config, generated secrets,
+and the maintenance commands against the same database."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from relay.testing import free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def relay(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "relay", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
+    )
+
+
+class Served:
+    def __init__(self, cwd: Path, env: dict[str, str]) -> None:
+        self.port = int(env["RELAY_PORT"])
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "relay", "serve", "--config", str(ROOT / "config.example.yaml")],
+            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd,
+        )  # fmt: skip
+        self.lines: list[str] = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.base}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        self.stop()
+        raise AssertionError("relay serve did not start:\n" + "".join(self.lines))
+
+    def stop(self) -> str:
+        self.proc.send_signal(signal.SIGTERM)
+        out, _ = self.proc.communicate(timeout=60)
+        return out
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str]]]:
+    port = free_port()
+    env = {
+        **os.environ,
+        "RELAY_PORT": str(port),
+        "RELAY_SANDBOX_BASE": f"http://127.0.0.1:{port}/sandbox",
+        "PYTHONUNBUFFERED": "1",
+    }
+    for name in ("RELAY_API_KEY", "RELAY_ADMIN_TOKEN", "RELAY_CONFIG", "RELAY_DATABASE_URL"):
+        env.pop(name, None)
+    yield tmp_path, env
+
+
+def test_serve_the_example_config_with_generated_secrets(workdir: tuple[Path, dict[str, str]]) -> None:
+    cwd, env = workdir
+    served = Served(cwd, env)
+    try:
+        event = {
+            "event_name": "Purchase", "event_id": "cli-1", "event_source_url": "https://shop.example/done",
+            "user": {"email": "jane@example.com", "ip": "203.0.113.9", "user_agent": "Mozilla/5.0", "country": "US",
+                     "twclid": "23opevjt88psuo13lu8d020qkn"},
+            "custom": {"value": 12.5, "currency": "EUR"},
+        }  # fmt: skip
+        assert httpx.post(f"{served.base}/v1/events", json=event).status_code == 401
+    finally:
+        first = served.stop()
+    api_key = re.search(r"generated API key \(shown once, store it now\): (\S+)", first)
+    admin = re.search(r"generated admin token \(shown once, store it now\): (\S+)", first)
+    assert api_key and admin, first
+    assert (cwd / "relay.db").exists()
+    # the second start reuses the stored secrets and prints none
+    served = Served(cwd, env)
+    try:
+        auth = {"authorization": f"Bearer {api_key.group(1)}"}
+        response = httpx.post(f"{served.base}/v1/events", json=event, headers=auth)
+        assert response.status_code == 202, response.text
+        admin_auth = {"authorization": f"Bearer {admin.group(1)}"}
+        deadline = time.monotonic() + 20
+        statuses: dict[str, str] = {}
+        while time.monotonic() < deadline and set(statuses.values()) != {"delivered"}:
+            items = httpx.get(f"{served.base}/admin/api/deliveries", headers=admin_auth).json()["items"]
+            statuses = {d["connector"]: d["status"] for d in items if d["event_id"] == "cli-1"}
+            time.sleep(0.1)
+        assert statuses == {"meta": "delivered", "x": "delivered"}
+        state = httpx.get(f"{served.base}/sandbox/meta/_state").json()
+        assert "cli-1" in str(state)
+        assert httpx.get(f"{served.base}/admin/api/stats").status_code == 401
+    finally:
+        second = served.stop()
+    assert "generated" not in second
+    assert api_key.group(1) not in second
+
+    # maintenance commands against the same database
+    config = str(ROOT / "config.example.yaml")
+    listing = relay("deliveries", "--config", config, "--status", "delivered", env=env, cwd=cwd)
+    assert listing.returncode == 0 and listing.stdout.count("cli-1") == 2
+    connectors = relay("connectors", "--config", config, env=env, cwd=cwd)
+    assert connectors.returncode == 0
+    assert (
+        re.search(r"meta\s+conversion-relay", connectors.stdout)
+        and "capabilities: audiences, conversions" in connectors.stdout
+    )
+    assert re.search(r"x\s+type x\s+active", connectors.stdout)
+    resume = relay("connectors", "resume", "meta", "--config", config, env=env, cwd=cwd)
+    assert resume.returncode == 0 and "was not paused" in resume.stdout
+    assert relay("connectors", "resume", "nope", "--config", config, env=env, cwd=cwd).returncode == 2
+    upgrade = relay("db", "upgrade", "--config", config, env=env, cwd=cwd)
+    assert upgrade.returncode == 0 and "latest schema" in upgrade.stdout
+    purge = relay("purge", "--config", config, env=env, cwd=cwd)
+    assert purge.returncode == 0 and purge.stdout.startswith("purged: 0 events deleted")
+    replay = relay("replay", "--config", config, "--since", "not a time", env=env, cwd=cwd)
+    assert replay.returncode == 1 and "ISO-8601" in replay.stderr
+
+
+def test_send_test_event_prints_the_masked_request(tmp_path: Path) -> None:
+    from tests.e2e.harness import write_config
+
+    port = free_port()
+    env = {**os.environ, "RELAY_PORT": str(port), "RELAY_SANDBOX_BASE": f"http://127.0.0.1:{port}/sandbox"}
+    env.pop("RELAY_CONFIG", None)
+    config = str(write_config(tmp_path, port))
+    server = subprocess.Popen(
+        [sys.executable, "-m", "relay", "serve", "--no-worker", "--config", config],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        result = relay("send-test-event", "--connector", "meta", "--config", config, env=env, cwd=tmp_path)
+    finally:
+        server.terminate()
+        server.wait(30)
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "> POST http://127.0.0.1" in out and "access_token=***" in out
+    assert "sandbox-meta-token" not in out
+    assert '"event_name": "Purchase"' in out and "< 200" in out and "outcome: Delivered" in out
+    unknown = relay("send-test-event", "--connector", "nope", "--config", config, env=env, cwd=tmp_path)
+    assert unknown.returncode == 2 and "no connector named 'nope'" in unknown.stderr
