@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.example.yaml
 
-.PHONY: run test check bench browser-test clean
+.PHONY: run test check bench browser-test clean chromium
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
@@ -22,11 +22,20 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/relay serve --config $(CONFIG)
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test chromium
 	$(BIN)/python -m pytest
 
-browser-test: $(VENV)/.installed-test
+browser-test: $(VENV)/.installed-test chromium
 	$(BIN)/python -m pytest -m browser
+
+# The browser tests drive Debian's Chromium (no browser download at test time); as root on Debian
+# it is installed when missing.
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's chromium for the browser tests"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "note: chromium is not installed; the browser tests need it (apt-get install chromium)"; fi; }
 
 check: $(VENV)/.installed-test
 	$(BIN)/ruff check relay connectors tests bench
@@ -34,6 +43,9 @@ check: $(VENV)/.installed-test
 	$(BIN)/mypy
 
 bench: $(VENV)/.installed-test
+	@command -v wrk >/dev/null 2>&1 && command -v hey >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk hey >/dev/null; fi; }
 	$(BIN)/python bench/run.py
 
 clean:

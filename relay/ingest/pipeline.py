@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from connectors.base import Connector
@@ -43,6 +44,21 @@ class Prepared:
     storage_allowed: bool
 
 
+ConsentKey = tuple[Any, ...]
+CONSENT_CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True)
+class ConsentOutcome:
+    """What one combination of consent signals, country and region code means for every connector."""
+
+    parsed: ParsedSignals
+    region: str
+    verdicts: Mapping[str, ConsentVerdict]
+    storage_allowed: bool
+    audit: Mapping[str, Any]
+
+
 class Ingestor:
     """Turns raw events into :class:`NewEvent` rows ready for the outbox."""
 
@@ -50,6 +66,7 @@ class Ingestor:
         self.settings = settings
         self.connectors = {n: c for n, c in connectors.items() if c.settings.enabled}
         self.metrics = metrics
+        self._cache: dict[ConsentKey, ConsentOutcome] = {}
 
     def prepare(self, raw: Any, ctx: RequestContext) -> Prepared:
         """Validate and decide; raises :class:`relay.events.EventError` for an invalid event."""
@@ -57,18 +74,24 @@ class Ingestor:
         browser = ctx.source in BROWSER_SOURCES
         action_source = ev.action_source or "website"
         event_time = resolve_event_time(ev.event_time, ctx.now, action_source)
-        c = ev.consent
-        signals = ConsentSignals(
-            tcf=c.tcf, gdpr_applies=c.gdpr_applies, gpp=c.gpp, gpp_sid=c.gpp_sid, usp=c.usp,
-            gcm=c.gcm, gcs=c.gcs, gpc=c.gpc or ctx.gpc,
-        )  # fmt: skip
-        parsed = parse_signals(signals)
         country = ctx.country or (None if browser else _first_country(ev))
-        region = region_of(country, parsed)
-        deliveries = [
-            self._delivery(name, conn, ev.event_name, parsed, region, ctx)
-            for name, conn in self.connectors.items()
-        ]
+        c = ev.consent
+        gcm = tuple(sorted(c.gcm.items())) if c.gcm else None
+        sid = tuple(c.gpp_sid) if isinstance(c.gpp_sid, list) else c.gpp_sid
+        key = (
+            c.tcf,
+            c.gdpr_applies,
+            c.gpp,
+            sid,
+            c.usp,
+            gcm,
+            c.gcs,
+            c.gpc or ctx.gpc,
+            country,
+            ctx.region_code,
+        )
+        consent = self._consent(key)
+        deliveries = [self._delivery(name, ev.event_name, consent.verdicts[name]) for name in self.connectors]
         for d in deliveries:
             self.metrics.consent_decisions.labels(d.connector, d.decision).inc()
         sendable = any(d.status == "pending" for d in deliveries) or not deliveries
@@ -80,35 +103,57 @@ class Ingestor:
             action_source=action_source,
             source=ctx.source,
             opt_out=ev.opt_out,
-            consent={**parsed.audit(), "region": region, "country": country},
+            consent=dict(consent.audit),
             deliveries=deliveries,
         )
-        allowed = storage_allowed(parsed, region=region, defaults=self.settings.consent.default)
         if sendable:
-            self._fill_identity(new, ev, ctx, browser, allowed)
-        return Prepared(new, parsed, region, allowed)
+            self._fill_identity(new, ev, ctx, browser, consent.storage_allowed)
+        return Prepared(new, consent.parsed, consent.region, consent.storage_allowed)
 
-    def _delivery(
-        self,
-        name: str,
-        connector: Connector,
-        event_name: str,
-        parsed: ParsedSignals,
-        region: str,
-        ctx: RequestContext,
-    ) -> NewDelivery:
-        verdict: ConsentVerdict = decide(
-            parsed,
+    def _consent(self, key: ConsentKey) -> ConsentOutcome:
+        """The decisions for one combination of signals and place, cached: most events of a visit
+        (and many visitors) carry the same strings, so each is decoded and decided once."""
+        found = self._cache.get(key)
+        if found is None:
+            found = self._decide(key)
+            if len(self._cache) >= CONSENT_CACHE_SIZE:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = found
+        return found
+
+    def _decide(self, key: ConsentKey) -> ConsentOutcome:
+        tcf, gdpr_applies, gpp, sid, usp, gcm, gcs, gpc, country, code = key
+        signals = ConsentSignals(
+            tcf=tcf, gdpr_applies=gdpr_applies, gpp=gpp, gpp_sid=list(sid) if isinstance(sid, tuple) else sid,
+            usp=usp, gcm=dict(gcm) if gcm else None, gcs=gcs, gpc=gpc,
+        )  # fmt: skip
+        parsed = parse_signals(signals)
+        region = region_of(country, parsed)
+        defaults = self.settings.consent.default
+        verdicts = {
+            name: decide(
+                parsed,
+                region=region,
+                region_code=code,
+                policy=conn.settings.consent,
+                defaults=defaults,
+            )
+            for name, conn in self.connectors.items()
+        }
+        return ConsentOutcome(
+            parsed=parsed,
             region=region,
-            region_code=ctx.region_code,
-            policy=connector.settings.consent,
-            defaults=self.settings.consent.default,
+            verdicts=verdicts,
+            storage_allowed=storage_allowed(parsed, region=region, defaults=defaults),
+            audit=MappingProxyType({**parsed.audit(), "region": region, "country": country}),
         )
+
+    def _delivery(self, name: str, event_name: str, verdict: ConsentVerdict) -> NewDelivery:
         if verdict.decision == "deny":
             return NewDelivery(
                 name, "skipped", "deny", verdict.reason, last_error=f"consent: {verdict.reason}"
             )
-        skip = connector.skip_reason(event_name)
+        skip = self.connectors[name].skip_reason(event_name)
         status = "skipped" if skip else "pending"
         return NewDelivery(name, status, verdict.decision, verdict.reason, verdict.mode, verdict.ldu, skip)
 

@@ -132,8 +132,13 @@ def _existing(conn: Connection, keys: set[str], now: float) -> dict[str, int]:
 def _insert_events(conn: Connection, fresh: Sequence[NewEvent], now: float) -> list[int]:
     if not fresh:
         return []
-    stmt = insert(events).returning(events.c.id, sort_by_parameter_order=True)
-    ids = [row.id for row in conn.execute(stmt, [ev.row() for ev in fresh])]
+    # one executemany, then one lookup by the (unique) dedup keys: much cheaper than RETURNING row by row
+    conn.execute(insert(events), [ev.row() for ev in fresh])
+    keys = [ev.dedup_key for ev in fresh]
+    found: dict[str, int] = dict(
+        conn.execute(select(events.c.dedup_key, events.c.id).where(events.c.dedup_key.in_(keys))).all()
+    )
+    ids = [found[key] for key in keys]
     rows = [
         {
             "event_pk": pk,
