@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from starlette.requests import Request
@@ -10,13 +10,19 @@ from starlette.responses import Response
 
 from relay.responses import error
 
+if TYPE_CHECKING:
+    from relay.state import RelayState
+
 READABLE_TYPES = ("application/json", "text/plain", "")
 
 
 class BodyError(Exception):
-    def __init__(self, response: Response, reason: str) -> None:
+    """A body the relay does not read: ``response`` is the answer, ``reason`` the rejection metric label."""
+
+    def __init__(self, response: Response, reason: str, count: int = 1) -> None:
         self.response = response
         self.reason = reason
+        self.count = count
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:
@@ -43,6 +49,26 @@ async def read_json(request: Request, max_bytes: int) -> Any:
 
 def _too_large(max_bytes: int) -> Response:
     return error("payload_too_large", f"the body is larger than {max_bytes} bytes (server.max_body_bytes)")
+
+
+async def read_events(request: Request, relay: RelayState) -> list[Any]:
+    """The events of a request body within the server's limits, or :class:`BodyError` with the answer
+    (413, 415, 400 invalid_json / invalid_event / too_many_events); rejections are counted."""
+    server = relay.settings.server
+    try:
+        items = event_list(await read_json(request, server.max_body_bytes))
+        if items is None:
+            bad = error(
+                "invalid_event", 'send one event object or {"events": [...]}', accepted=0, rejected=[]
+            )
+            raise BodyError(bad, "invalid_event")
+        if len(items) > server.max_batch:
+            limit = f"at most {server.max_batch} events per request (server.max_batch)"
+            raise BodyError(error("too_many_events", limit), "too_many_events", len(items))
+    except BodyError as exc:
+        relay.metrics.events_rejected.labels(exc.reason).inc(exc.count)
+        raise
+    return items
 
 
 def event_list(body: Any) -> list[Any] | None:

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from relay.ingest.accept import accept
-from relay.ingest.body import BodyError, event_list, read_json
+from relay.ingest.body import BodyError, read_events
 from relay.ingest.identity import COOKIE_IDS, CookieSpec, cookies_to_set
 from relay.ingest.pipeline import Prepared, RequestContext
 from relay.responses import error
@@ -80,20 +80,10 @@ async def collect(request: Request) -> Response:
     if cors is None:
         relay.metrics.events_rejected.labels("origin_not_allowed").inc()
         return error("origin_not_allowed", "this origin is not in server.allowed_origins")
-    server = relay.settings.server
     try:
-        body = await read_json(request, server.max_body_bytes)
+        items = await read_events(request, relay)
     except BodyError as exc:
-        relay.metrics.events_rejected.labels(exc.reason).inc()
         return _with(exc.response, cors)
-    items = event_list(body)
-    if items is None:
-        relay.metrics.events_rejected.labels("invalid_event").inc()
-        bad = error("invalid_event", 'send one event object or {"events": [...]}', accepted=0, rejected=[])
-        return _with(bad, cors)
-    if len(items) > server.max_batch:
-        relay.metrics.events_rejected.labels("too_many_events").inc(len(items))
-        return _with(error("too_many_events", f"at most {server.max_batch} events per request"), cors)
     ctx = context(request, relay, "collect")
     result = await accept(relay, items, ctx, before_store=lambda p: _mint_cookies(p, ctx))
     response = _with(result.response, cors)
