@@ -13,6 +13,8 @@ from starlette.routing import BaseRoute, Route
 
 from relay.admin import api as admin_api
 from relay.admin import dashboard
+from relay.audiences import api as audience_api
+from relay.audiences.scheduler import AudienceScheduler
 from relay.auth import load_credentials
 from relay.delivery.housekeeping import Housekeeper
 from relay.delivery.worker import Worker
@@ -41,6 +43,8 @@ def routes(sandbox: list[BaseRoute]) -> list[BaseRoute]:
         Route("/v1/collect", browser.collect, methods=["POST"]),
         Route("/v1/collect", browser.collect_preflight, methods=["OPTIONS"]),
         Route("/v1/events", server_api.post_events, methods=["POST"]),
+        Route("/v1/audiences/{name}/members", audience_api.post_members, methods=["POST"]),
+        Route("/v1/users", audience_api.delete_user, methods=["DELETE"]),
         Route("/admin", dashboard.dashboard),
         Route("/admin/", dashboard.dashboard),
         Route("/admin/login", dashboard.login, methods=["POST"]),
@@ -130,7 +134,7 @@ async def start(
 
 
 class Background:
-    """The delivery worker and the housekeeper, running as tasks of the current loop."""
+    """The delivery worker, the audience scheduler and the housekeeper, as tasks of the current loop."""
 
     def __init__(self, relay: RelayState) -> None:
         settings = relay.settings
@@ -138,12 +142,15 @@ class Background:
             relay.db, relay.connectors, settings.delivery, relay.metrics, config_hashes=relay.config_hashes
         )
         self.housekeeper = Housekeeper(relay.db, settings.storage.retention_days)
+        self.scheduler = AudienceScheduler(relay)
         self.grace = settings.delivery.lease_seconds
         self.tasks = [
             asyncio.create_task(self.worker.run(), name="relay-worker"),
+            asyncio.create_task(self.scheduler.run(), name="relay-audiences"),
             asyncio.create_task(self.housekeeper.run(), name="relay-housekeeping"),
         ]
         relay.extras["worker"] = self.worker
+        relay.extras["audience_scheduler"] = self.scheduler
 
     async def wait(self) -> None:
         await asyncio.gather(*self.tasks)
@@ -151,6 +158,7 @@ class Background:
     async def aclose(self) -> None:
         """Stop claiming; a batch in flight finishes (or its lease returns it after ``grace``)."""
         self.worker.stop()
+        self.scheduler.stop()
         self.housekeeper.stop()
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(asyncio.gather(*self.tasks), self.grace)

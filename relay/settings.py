@@ -126,9 +126,18 @@ class AudienceSourceSettings(Model):
     exclude: tuple[str, ...] = ()
     window: str | None = None
 
+    @field_validator("window")
+    @classmethod
+    def _window(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_duration(value)
+        return value
+
 
 class AudienceDestinationSettings(Model):
     audience_id: str
+    #: members per platform request; at most the platform's limit (Meta 10,000, X 2,500)
+    batch_size: int | None = Field(None, gt=0)
 
 
 class AudienceSettings(Model):

@@ -10,6 +10,7 @@ from typing import Any
 from starlette.requests import HTTPConnection, Request
 from starlette.responses import JSONResponse, Response
 
+from relay.audiences import SyncEnv, audience_status
 from relay.auth import bearer
 from relay.duration import parse_instant
 from relay.ingest.body import BodyError, read_json
@@ -90,7 +91,8 @@ async def stats(request: Request) -> Response:
         return _unauthorized()
     relay: RelayState = request.app.state.relay
     data = await relay.db.run(queries.stats, relay.db.engine, time.time())
-    data["audiences"] = relay.extras.get("audience_status", {})
+    # read from storage: right with several workers, and under --no-worker
+    data["audiences"] = await audience_status(SyncEnv.from_relay(relay))
     return JSONResponse(data)
 
 

@@ -142,17 +142,18 @@ def csv_rows(path: str, stats: SourceStats, audience: str) -> Iterator[dict[str,
     except OSError as exc:
         raise SourceError(f"cannot read {path}: {exc.strerror}") from None
     with handle:
-        first = handle.readline()
-        if not first.strip():
-            return
-        header = next(csv.reader([first], _dialect(first)))
-        known = _known_columns([h.strip().lower() for h in header], stats, audience)
         try:
+            first = handle.readline()
+            if not first.strip():
+                return
+            header = next(csv.reader([first], _dialect(first)))
+            known = _known_columns([h.strip().lower() for h in header], stats, audience)
             for record in csv.reader(handle, _dialect(first)):
                 if record:
                     yield {name: record[i] for i, name in known if i < len(record) and record[i]}
         except (csv.Error, UnicodeDecodeError) as exc:
-            raise SourceError(f"{path}: not readable as CSV after {stats.read} rows: {exc}") from None
+            # the messages name a position or a byte value, never a cell's content
+            raise SourceError(f"{path}: not readable as UTF-8 CSV after {stats.read} rows: {exc}") from None
 
 
 # -- sql ------------------------------------------------------------------------------------------
