@@ -42,9 +42,19 @@ _STATES = ["CA", "California", "NY", "tx", "Bavaria", "Île-de-France"]
 _COUNTRIES = ["US", "us", "United States", "GB", "DE", "France", ""]
 _DATES = ["1990-02-16", "2/16/1997", "16.02.1985", "19700101", "March 3, 1962"]
 HEADER = [
-    "email", "phone", "first_name", "last_name", "gender", "date_of_birth", "city", "state", "zip",
-    "country", "external_id", "loyalty_tier",
-]  # fmt: skip
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "gender",
+    "date_of_birth",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "external_id",
+    "loyalty_tier",
+]
 
 
 def write_csv(path: Path, rows: int, seed: int = 7) -> None:

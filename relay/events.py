@@ -13,9 +13,16 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 StrOrList = str | list[str] | None
 
 ACTION_SOURCES = (
-    "website", "app", "email", "phone_call", "chat", "physical_store", "system_generated",
-    "business_messaging", "other",
-)  # fmt: skip
+    "website",
+    "app",
+    "email",
+    "phone_call",
+    "chat",
+    "physical_store",
+    "system_generated",
+    "business_messaging",
+    "other",
+)
 MAX_FUTURE_SECONDS = 300
 MAX_AGE_DAYS = {"physical_store": 62}
 DEFAULT_MAX_AGE_DAYS = 7
@@ -50,9 +57,18 @@ class UserIn(_Strict):
 
 
 CONTACT_FIELDS = (
-    "email", "phone", "first_name", "last_name", "gender", "date_of_birth", "city", "state", "zip",
-    "country", "external_id",
-)  # fmt: skip
+    "email",
+    "phone",
+    "first_name",
+    "last_name",
+    "gender",
+    "date_of_birth",
+    "city",
+    "state",
+    "zip",
+    "country",
+    "external_id",
+)
 ID_FIELDS = ("fbp", "fbc", "twclid", "ttclid", "ttp", "subscription_id", "lead_id", "madid")
 
 
@@ -71,10 +87,20 @@ class EventIn(_Strict):
     event_name: str = Field(min_length=1, max_length=255)
     event_id: str | None = Field(None, min_length=1, max_length=255)
     event_time: int | float | str | None = None
-    action_source: Literal[
-        "website", "app", "email", "phone_call", "chat", "physical_store", "system_generated",
-        "business_messaging", "other",
-    ] | None = None  # fmt: skip
+    action_source: (
+        Literal[
+            "website",
+            "app",
+            "email",
+            "phone_call",
+            "chat",
+            "physical_store",
+            "system_generated",
+            "business_messaging",
+            "other",
+        ]
+        | None
+    ) = None
     event_source_url: str | None = Field(None, max_length=4096)
     referrer_url: str | None = Field(None, max_length=4096)
     user: UserIn = UserIn()

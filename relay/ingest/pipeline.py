@@ -124,9 +124,15 @@ class Ingestor:
     def _decide(self, key: ConsentKey) -> ConsentOutcome:
         tcf, gdpr_applies, gpp, sid, usp, gcm, gcs, gpc, country, code = key
         signals = ConsentSignals(
-            tcf=tcf, gdpr_applies=gdpr_applies, gpp=gpp, gpp_sid=list(sid) if isinstance(sid, tuple) else sid,
-            usp=usp, gcm=dict(gcm) if gcm else None, gcs=gcs, gpc=gpc,
-        )  # fmt: skip
+            tcf=tcf,
+            gdpr_applies=gdpr_applies,
+            gpp=gpp,
+            gpp_sid=list(sid) if isinstance(sid, tuple) else sid,
+            usp=usp,
+            gcm=dict(gcm) if gcm else None,
+            gcs=gcs,
+            gpc=gpc,
+        )
         parsed = parse_signals(signals)
         region = region_of(country, parsed)
         defaults = self.settings.consent.default

@@ -335,10 +335,15 @@ def bind_target(engine: Engine, audience: str, destination: str, platform_id: st
         if row is None:
             conn.execute(
                 insert(t).values(
-                    audience=audience, destination=destination, platform_audience_id=platform_id,
-                    batch_seq=0, resume_after="", sent=0, updated_at=now,
+                    audience=audience,
+                    destination=destination,
+                    platform_audience_id=platform_id,
+                    batch_seq=0,
+                    resume_after="",
+                    sent=0,
+                    updated_at=now,
                 )
-            )  # fmt: skip
+            )
             return False
         if row.platform_audience_id == platform_id:
             return False

@@ -286,10 +286,14 @@ async def test_consent_signals_are_read_from_the_page(
         "gpp_sid": [7],
         "usp": "1YNN",
         # a region-scoped default can't be matched in the page: only its denials count
-        "gcm": {"ad_storage": "denied", "ad_user_data": "granted", "ad_personalization": "granted",
-                "analytics_storage": "denied"},
+        "gcm": {
+            "ad_storage": "denied",
+            "ad_user_data": "granted",
+            "ad_personalization": "granted",
+            "analytics_storage": "denied",
+        },
         "gpc": True,
-    }  # fmt: skip
+    }
 
     lead = await page.evaluate(
         """() => {
@@ -304,9 +308,11 @@ async def test_consent_signals_are_read_from_the_page(
     await page.wait_for_function(SENT, arg=contact)
     consent = {e["event_id"]: e["consent"] for hit in wire.hits for e in hit.events}
     assert consent[lead]["gcm"] == {
-        "ad_storage": "granted", "ad_user_data": "denied", "ad_personalization": "granted",
+        "ad_storage": "granted",
+        "ad_user_data": "denied",
+        "ad_personalization": "granted",
         "analytics_storage": "denied",
-    }  # fmt: skip
+    }
     # manual values replace what the page says; null removes a signal
     assert consent[contact]["usp"] == "1YYN" and consent[contact]["gcm"] == {"ad_storage": "denied"}
     assert "gpp" not in consent[contact] and consent[contact]["tcf"] == ACCEPT_TC

@@ -33,8 +33,12 @@ class Served:
         self.base = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "relay", "serve", "--config", str(ROOT / "config.example.yaml")],
-            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env, cwd=cwd,
-        )  # fmt: skip
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            env=env,
+            cwd=cwd,
+        )
         self.lines: list[str] = []
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -71,11 +75,18 @@ def test_serve_the_example_config_with_generated_secrets(workdir: tuple[Path, di
     served = Served(cwd, env)
     try:
         event = {
-            "event_name": "Purchase", "event_id": "cli-1", "event_source_url": "https://shop.example/done",
-            "user": {"email": "jane@example.com", "ip": "203.0.113.9", "user_agent": "Mozilla/5.0", "country": "US",
-                     "twclid": "23opevjt88psuo13lu8d020qkn"},
+            "event_name": "Purchase",
+            "event_id": "cli-1",
+            "event_source_url": "https://shop.example/done",
+            "user": {
+                "email": "jane@example.com",
+                "ip": "203.0.113.9",
+                "user_agent": "Mozilla/5.0",
+                "country": "US",
+                "twclid": "23opevjt88psuo13lu8d020qkn",
+            },
             "custom": {"value": 12.5, "currency": "EUR"},
-        }  # fmt: skip
+        }
         assert httpx.post(f"{served.base}/v1/events", json=event).status_code == 401
     finally:
         first = served.stop()
@@ -136,8 +147,11 @@ def test_send_test_event_prints_the_masked_request(tmp_path: Path) -> None:
     config = str(write_config(tmp_path, port))
     server = subprocess.Popen(
         [sys.executable, "-m", "relay", "serve", "--no-worker", "--config", config],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, cwd=tmp_path,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+        cwd=tmp_path,
+    )
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

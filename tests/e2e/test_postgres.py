@@ -1,4 +1,4 @@
-"""The scale-out path: PostgreSQL storage, several workers claiming concurrently, each event delivered once."""
+"""The scale-out path: PostgreSQL storage, several workers claiming at once, each event delivered once."""
 
 from __future__ import annotations
 
@@ -20,9 +20,13 @@ pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.anyio]
 async def test_three_workers_on_postgres_deliver_each_event_once(tmp_path: Path, pg_url: str) -> None:
     port = free_port()
     meta = {
-        "type": "meta", "pixel_id": "1234567890", "access_token": "sandbox-meta-token", "batch_size": 7,
-        "api_base": f"http://127.0.0.1:{port}/sandbox/meta", "consent": {"tcf_purposes": [1]},
-    }  # fmt: skip
+        "type": "meta",
+        "pixel_id": "1234567890",
+        "access_token": "sandbox-meta-token",
+        "batch_size": 7,
+        "api_base": f"http://127.0.0.1:{port}/sandbox/meta",
+        "consent": {"tcf_purposes": [1]},
+    }
     async with run_relay(
         tmp_path, run_worker=False, port=port, storage={"url": pg_url}, connectors={"meta": meta}
     ) as relay:
@@ -37,10 +41,7 @@ async def test_three_workers_on_postgres_deliver_each_event_once(tmp_path: Path,
         )
         settings = settings.model_copy(update={"delivery": delivery})
         states = [await start(settings, announce=lambda _: None) for _ in range(3)]
-        workers = [
-            Worker(s.db, {"meta": s.connectors["meta"]}, delivery, s.metrics)
-            for s in states
-        ]  # fmt: skip
+        workers = [Worker(s.db, {"meta": s.connectors["meta"]}, delivery, s.metrics) for s in states]
         tasks = [asyncio.create_task(w.run()) for w in workers]
         try:
             fake = relay.fake("meta")

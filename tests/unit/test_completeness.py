@@ -13,7 +13,9 @@ import yaml
 pytestmark = pytest.mark.unit
 ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
-BUILTINS = sorted(ep.name for ep in entry_points(group="relay.connectors") if ep.value.startswith("connectors."))
+BUILTINS = sorted(
+    ep.name for ep in entry_points(group="relay.connectors") if ep.value.startswith("connectors.")
+)
 
 
 def test_builtins_register_through_the_entry_point_group() -> None:

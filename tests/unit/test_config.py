@@ -77,8 +77,10 @@ def test_bad_config_names_file_and_key(tmp_path: Path, text: str, expected: str)
 def test_relay_check_exit_codes(tmp_path: Path) -> None:
     ok = subprocess.run(
         [sys.executable, "-m", "relay", "check", "--config", str(ROOT / "config.example.yaml")],
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert ok.returncode == 0, ok.stderr
     assert "valid" in ok.stdout and "connector meta: type meta" in ok.stdout
     bad = write(tmp_path, "server:\n  max_batch: lots\n")
@@ -92,7 +94,10 @@ def test_relay_check_exit_codes(tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1  # one clear line, no traceback
     assert f"{bad}: server.max_batch" in result.stderr
     missing = subprocess.run(
-        [sys.executable, "-m", "relay", "check"], capture_output=True, text=True, timeout=60,
+        [sys.executable, "-m", "relay", "check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
         env={"PATH": "/usr/bin:/bin", "RELAY_CONFIG": str(tmp_path / "nope.yaml")},
-    )  # fmt: skip
+    )
     assert missing.returncode == 2 and "nope.yaml: cannot read the file" in missing.stderr
