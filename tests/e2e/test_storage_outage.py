@@ -21,12 +21,11 @@ def set_connections(pg_url: str, allowed: bool) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS {"true" if allowed else "false"}'))
         if not allowed:
-            conn.execute(
-                text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"
-                ),
-                {"d": name},
+            terminate = (
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE datname = :d AND pid <> pg_backend_pid()"
             )
+            conn.execute(text(terminate), {"d": name})
     admin.dispose()
 
 
