@@ -1,0 +1,56 @@
+"""The dashboard in headless Chromium: sign in with the admin token, see connectors and deliveries,
+open an event's trace, resume a paused connector."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser
+
+from relay.sandbox.base import ScriptedResponse
+from tests.e2e.harness import ADMIN_TOKEN, Relay, purchase
+
+pytestmark = [pytest.mark.browser, pytest.mark.anyio]
+TIMEOUT_MS = 10_000
+
+
+async def test_sign_in_trace_and_resume(browser: Browser, relay: Relay, tmp_path: Path) -> None:
+    relay.fake("meta").script(
+        ScriptedResponse(status=400, body={"error": {"message": "Invalid OAuth access token", "code": 190}})
+    )
+    await relay.post_events(purchase("dash-1"))
+    await relay.wait_for(
+        lambda: any(r.path.endswith("/events") for r in relay.fake("meta").requests), what="first attempt"
+    )
+    context = await browser.new_context()
+    page = await context.new_page()
+    try:
+        response = await page.goto(f"{relay.base}/admin/")
+        assert response is not None and response.status == 401  # the login form
+        await page.fill("#token", "not-the-token")
+        await page.click("button[type=submit]")
+        assert "not right" in await page.text_content("body")  # type: ignore[operator]
+        await page.fill("#token", ADMIN_TOKEN)
+        await page.click("button[type=submit]")
+        await page.wait_for_selector("#connectors td", timeout=TIMEOUT_MS)
+        paused = page.locator("#connectors tr", has_text="paused")
+        await paused.wait_for(timeout=TIMEOUT_MS)
+        assert "Invalid OAuth access token" in await paused.inner_text()
+        await page.locator("a[data-event='dash-1']").click(timeout=TIMEOUT_MS)
+        await page.wait_for_function(
+            "document.querySelector('#trace').textContent.includes('attempt_log')", timeout=TIMEOUT_MS
+        )
+        trace = await page.text_content("#trace")
+        assert trace is not None and '"connector": "meta"' in trace and "sandbox-meta-token" not in trace
+        await page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
+        assert (tmp_path / "dashboard.png").stat().st_size > 10_000
+        await page.click("[data-resume='meta']")
+        await relay.wait_status("dash-1", "meta", "delivered")
+        # the session cookie authorises the admin API for this browser only
+        stats = await page.evaluate("fetch('/admin/api/stats').then(r => r.status)")
+        assert stats == 200
+        await page.goto(f"{relay.base}/admin/logout")
+        assert await page.evaluate("fetch('/admin/api/stats').then(r => r.status)") == 401
+    finally:
+        await context.close()
