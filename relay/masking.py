@@ -10,7 +10,8 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 SECRET_PARAMS = frozenset({"access_token", "appsecret_proof", "token", "api_key", "key", "client_secret"})
 MASK = "***"
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-_PHONE = re.compile(r"\+?\d[\d ()-]{8,}\d")
+#: a phone number standing alone: not digits inside an id, a hash or a UUID
+_PHONE = re.compile(r"(?<![\w.-])\+?\(?\d[\d ()-]{8,}\d(?![\w.-])")
 _SECRET_PARAM = re.compile(r"\b((?:" + "|".join(sorted(SECRET_PARAMS)) + r")=)[^&\s\"']+")
 _OAUTH_SIG = re.compile(r'(oauth_(?:signature|token|consumer_key)=")[^"]*(")')
 

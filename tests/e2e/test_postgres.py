@@ -17,7 +17,7 @@ from tests.e2e.harness import purchase, run_relay
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.anyio]
 
 
-async def test_three_workers_on_postgres_deliver_each_event_once(tmp_path: Path, pg_url: str) -> None:
+async def test_three_workers_on_postgres_deliver_each_event_once(tmp_path: Path, pg_fresh_url: str) -> None:
     port = free_port()
     meta = {
         "type": "meta",
@@ -28,7 +28,7 @@ async def test_three_workers_on_postgres_deliver_each_event_once(tmp_path: Path,
         "consent": {"tcf_purposes": [1]},
     }
     async with run_relay(
-        tmp_path, run_worker=False, port=port, storage={"url": pg_url}, connectors={"meta": meta}
+        tmp_path, run_worker=False, port=port, storage={"url": pg_fresh_url}, connectors={"meta": meta}
     ) as relay:
         settings = load_settings(relay.config_path)
         events = [purchase(f"pg-{i}") for i in range(240)]

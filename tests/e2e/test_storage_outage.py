@@ -29,10 +29,10 @@ def set_connections(pg_url: str, allowed: bool) -> None:
     admin.dispose()
 
 
-async def test_database_outage_gives_503_and_recovers(tmp_path: Path, pg_url: str) -> None:
-    async with run_relay(tmp_path, run_worker=False, storage={"url": pg_url}) as relay:
+async def test_database_outage_gives_503_and_recovers(tmp_path: Path, pg_fresh_url: str) -> None:
+    async with run_relay(tmp_path, run_worker=False, storage={"url": pg_fresh_url}) as relay:
         assert (await relay.post_events(purchase("before"))).status_code == 202
-        set_connections(pg_url, allowed=False)
+        set_connections(pg_fresh_url, allowed=False)
         try:
             down = await relay.post_events(purchase("during"))
             assert down.status_code == 503
@@ -45,7 +45,7 @@ async def test_database_outage_gives_503_and_recovers(tmp_path: Path, pg_url: st
             metrics = (await relay.client.get(f"{relay.base}/metrics")).text
             assert 'relay_events_rejected_total{reason="storage"} 2.0' in metrics
         finally:
-            set_connections(pg_url, allowed=True)
+            set_connections(pg_fresh_url, allowed=True)
         again = await relay.post_events(purchase("after"))
         assert again.status_code == 202
         assert (await relay.client.get(f"{relay.base}/readyz")).status_code == 200
