@@ -9,6 +9,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from relay.admin import api as admin_api
@@ -23,8 +27,10 @@ from relay.ingest.identity import ProxyList
 from relay.ingest.pipeline import Ingestor
 from relay.ingest.writer import GroupCommitWriter
 from relay.metrics import Metrics
+from relay.middleware import TrustedProxyMiddleware
 from relay.ops import healthz, metrics, readyz
 from relay.registry import ConnectorType
+from relay.responses import error
 from relay.settings import Settings
 from relay.state import RelayState, build_connectors, make_client
 from relay.storage import queries
@@ -55,8 +61,24 @@ def routes(sandbox: list[BaseRoute]) -> list[BaseRoute]:
         Route("/admin/api/events/{event_id:path}", admin_api.event_trace),
         Route("/admin/api/connectors", admin_api.connectors),
         Route("/admin/api/connectors/{name}/resume", admin_api.resume, methods=["POST"]),
+        Route("/admin/{rest:path}", admin_api.not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         *sandbox,
     ]
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Routing errors in the contract's JSON shape (404 not_found; other statuses keep theirs)."""
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error("not_found", f"no such endpoint: {request.method} {request.url.path}")
+    code = "method_not_allowed" if exc.status_code == 405 else f"http_{exc.status_code}"
+    return JSONResponse({"error": code, "detail": str(exc.detail)}, exc.status_code, headers=exc.headers)
+
+
+async def internal_error(request: Request, exc: Exception) -> Response:
+    """A bug, never a client's mistake: logged with its traceback, answered without details."""
+    log.error("unhandled error", exc_info=exc, extra={"path": request.url.path})
+    return JSONResponse({"error": "internal_error", "detail": "the relay failed; see its log"}, 500)
 
 
 def create_app(
@@ -96,7 +118,12 @@ def create_app(
                     await asyncio.wait_for(worker_task, settings.delivery.lease_seconds)
             await stop(relay)
 
-    app = Starlette(routes=routes(sandbox_routes), lifespan=lifespan)
+    app = Starlette(
+        routes=routes(sandbox_routes),
+        lifespan=lifespan,
+        middleware=[Middleware(TrustedProxyMiddleware, ProxyList(settings.server.trusted_proxies))],
+        exception_handlers={HTTPException: http_error, Exception: internal_error},
+    )
     app.state.sandbox = fakes
     return app
 

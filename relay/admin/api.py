@@ -41,6 +41,13 @@ def _unauthorized() -> Response:
     return error("unauthorized", "send Authorization: Bearer <server.admin_token>")
 
 
+async def not_found(request: Request) -> Response:
+    """Any other ``/admin/*`` path: 401 without the token (every admin route is protected), else 404."""
+    if not is_admin(request):
+        return _unauthorized()
+    return error("not_found", f"no such admin endpoint: {request.url.path}")
+
+
 async def deliveries(request: Request) -> Response:
     if not is_admin(request):
         return _unauthorized()
