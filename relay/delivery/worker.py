@@ -97,6 +97,9 @@ class Worker:
                     "storage unavailable, will retry", extra={"connector": name, "error": exc.message}
                 )
                 worked = 0
+            except Exception:  # a bug must not stop delivery for good: claimed rows return with their lease
+                log.exception("delivery loop failed, will retry", extra={"connector": name})
+                worked = 0
             if not worked:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), idle)
