@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import re
 import secrets
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -27,53 +26,30 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from relay.sandbox.base import FakePlatform
+from relay.sandbox.meta_rules import (
+    ACTION_SOURCES,
+    AUDIENCE_KEYS,
+    DAY,
+    HASHED_USER_KEYS,
+    MAX_EVENTS,
+    MAX_ROWS,
+    RAW_AUDIENCE_KEYS,
+    GraphFault,
+    audience_payload,
+    check_version,
+    event_problem,
+    row_problem,
+    trace_id,
+)
 from relay.settings import Settings
 
-ACTION_SOURCES = frozenset(
-    {"email", "website", "app", "phone_call", "chat", "physical_store", "system_generated"}
-    | {"business_messaging", "other"}
-)
-HASHED_USER_KEYS = frozenset(
-    {"em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country", "fi", "doby", "dobm", "dobd"}
-    | {"f5first", "f5last"}
-)
-AUDIENCE_KEYS = frozenset(
-    {"EMAIL", "PHONE", "FN", "LN", "FI", "ZIP", "CT", "ST", "COUNTRY", "DOBY", "DOBM", "DOBD", "GEN"}
-    | {"EXTERN_ID", "MADID", "APPUID"}
-)
-RAW_AUDIENCE_KEYS = frozenset({"EXTERN_ID", "MADID", "APPUID"})
-MAX_EVENTS = 1000
-MAX_ROWS = 10000
-DAY = 86400
-_HASH = re.compile(r"[0-9a-f]{64}(?:\.[A-Za-z0-9_-]{2,16})?")
-_VERSION = re.compile(r"v(\d+)\.\d+")
-
 Row = tuple[tuple[str, str], ...]
-
-
-class GraphFault(Exception):
-    """An error the fake answers in the Graph envelope."""
-
-    def __init__(self, message: str, code: int = 100, subcode: int | None = None, status: int = 400) -> None:
-        super().__init__(message)
-        self.code, self.subcode, self.status = code, subcode, status
-
-    def response(self) -> JSONResponse:
-        error: dict[str, Any] = {"message": str(self), "type": "OAuthException", "code": self.code}
-        if self.subcode is not None:
-            error["error_subcode"] = self.subcode
-        error["fbtrace_id"] = _trace_id()
-        return JSONResponse({"error": error}, status_code=self.status)
 
 
 def _secret(value: Any) -> str | None:
     """The plain text of a ``SecretStr`` (or ``str``) setting, None when unset or empty."""
     text = value.get_secret_value() if isinstance(value, SecretStr) else value
     return text if isinstance(text, str) and text else None
-
-
-def _trace_id() -> str:
-    return secrets.token_urlsafe(9)
 
 
 @dataclass
@@ -155,7 +131,7 @@ class FakeMeta(FakePlatform):
         try:
             params = await _params(request)
             self._authorise(params)
-            _check_version(request.path_params["version"])
+            check_version(request.path_params["version"])
             return JSONResponse(handler(request.path_params["node"], params))
         except GraphFault as fault:
             return fault.response()
@@ -198,7 +174,7 @@ class FakeMeta(FakePlatform):
                 raise GraphFault(f"Invalid parameter: event {index}: {problem}", subcode=subcode)
         extra = {"test_event_code": params["test_event_code"]} if params.get("test_event_code") else {}
         self.events.extend({**event, "pixel_id": pixel_id, **extra} for event in data)
-        return {"events_received": len(data), "messages": [], "fbtrace_id": _trace_id()}
+        return {"events_received": len(data), "messages": [], "fbtrace_id": trace_id()}
 
     # -- custom audiences
 
@@ -255,7 +231,7 @@ class FakeMeta(FakePlatform):
         """The valid rows of the request's ``payload`` and the answer Meta gives for it."""
         if audience_id in self.blocked_audiences:
             raise GraphFault("Audience Upload Blocked", subcode=1713230)
-        schema, data = _payload(params.get("payload"))
+        schema, data = audience_payload(params.get("payload"))
         rows: set[Row] = set()
         samples: dict[str, str] = {}
         invalid = 0
@@ -275,110 +251,6 @@ class FakeMeta(FakePlatform):
             "invalid_entry_samples": samples,
         }
         return rows, answer
-
-
-# -- validation, as the Graph API does it
-
-
-def _check_version(version: str) -> None:
-    match = _VERSION.fullmatch(version)
-    if not match:
-        raise GraphFault(f"Unknown path components: /{version}", code=2500)
-    if int(match.group(1)) <= 24:
-        raise GraphFault(
-            "(#2635) You are calling a deprecated version of the Ads API. "
-            "Please update to the latest version: v26.0.",
-            code=2635,
-        )
-
-
-def _is_hash_list(value: Any) -> bool:
-    values = value if isinstance(value, list) else [value]
-    return bool(values) and all(isinstance(v, str) and _HASH.fullmatch(v) for v in values)
-
-
-def event_problem(event: Any, now: float) -> str | None:
-    """Why Meta would refuse ``event``, or None."""
-    if not isinstance(event, dict):
-        return "is not an object"
-    if not isinstance(event.get("event_name"), str) or not event["event_name"]:
-        return "event_name is required"
-    source = event.get("action_source")
-    if source not in ACTION_SOURCES:
-        return f"action_source must be one of {', '.join(sorted(ACTION_SOURCES))}"
-    problem = _time_problem(event.get("event_time"), source, now)
-    if problem:
-        return problem
-    user = event.get("user_data")
-    if not isinstance(user, dict) or not user:
-        return "user_data must contain at least one customer information parameter"
-    if source == "website" and not event.get("event_source_url"):
-        return "event_source_url is required for website events"
-    if source == "website" and not user.get("client_user_agent"):
-        return "user_data.client_user_agent is required for website events"
-    for key in sorted(HASHED_USER_KEYS & user.keys()):
-        if not _is_hash_list(user[key]):
-            return (
-                f"user_data.{key} must be SHA-256 hashed (64 lowercase hex characters); unhashed data refused"
-            )
-    if "custom_data" in event and not isinstance(event["custom_data"], dict):
-        return "custom_data must be an object"
-    return _ldu_problem(event)
-
-
-def _time_problem(event_time: Any, action_source: str, now: float) -> str | None:
-    if not isinstance(event_time, int) or isinstance(event_time, bool):
-        return "event_time must be a Unix timestamp in seconds (integer)"
-    days = 62 if action_source == "physical_store" else 7
-    if now - event_time > days * DAY:
-        return f"event_time is more than {days} days in the past"
-    if event_time - now > 60:
-        return "event_time is in the future"
-    return None
-
-
-def _ldu_problem(event: dict[str, Any]) -> str | None:
-    options = event.get("data_processing_options", [])
-    if not isinstance(options, list) or any(o != "LDU" for o in options):
-        return 'data_processing_options must be [] or ["LDU"]'
-    country = event.get("data_processing_options_country")
-    state = event.get("data_processing_options_state")
-    if "LDU" not in options:
-        if country is not None or state is not None:
-            return "data_processing_options_country/state are set without LDU"
-        return None
-    if country not in (0, 1):
-        return "data_processing_options_country must be 1 (USA) or 0 (geolocate) with LDU"
-    if state not in (0, 1000):
-        return "data_processing_options_state must be 1000 (California) or 0 (geolocate) with LDU"
-    return None
-
-
-def _payload(payload: Any) -> tuple[list[str], list[list[Any]]]:
-    if not isinstance(payload, dict):
-        raise GraphFault("(#100) The parameter payload is required")
-    schema, data = payload.get("schema"), payload.get("data")
-    if isinstance(schema, str):
-        schema, data = [schema], [[v] for v in data] if isinstance(data, list) else data
-    if not isinstance(schema, list) or not schema or any(k not in AUDIENCE_KEYS for k in schema):
-        raise GraphFault(f"Invalid parameter: payload.schema must list keys among {sorted(AUDIENCE_KEYS)}")
-    if not isinstance(data, list) or not data:
-        raise GraphFault("Invalid parameter: payload.data must be a non-empty array")
-    if len(data) > MAX_ROWS:
-        raise GraphFault(f"Invalid parameter: at most {MAX_ROWS} users per request")
-    return schema, data
-
-
-def row_problem(schema: list[str], row: Any) -> str | None:
-    """Why Meta would count ``row`` as an invalid entry, or None (no raw value is quoted)."""
-    if not isinstance(row, list) or len(row) != len(schema) or not all(isinstance(v, str) for v in row):
-        return "row does not match the schema"
-    if not any(row):
-        return "row has no value"
-    for key, value in zip(schema, row, strict=True):
-        if value and key not in RAW_AUDIENCE_KEYS and not _HASH.fullmatch(value):
-            return f"{key} is not a SHA-256 hash"
-    return None
 
 
 async def _params(request: Request) -> dict[str, Any]:
@@ -409,4 +281,17 @@ def _maybe_json(value: str) -> Any:
         return value
 
 
-__all__ = ["FakeMeta", "GraphFault", "event_problem", "row_problem"]
+#: the rules' constants, GraphFault and the problem finders stay importable from here (they lived here)
+__all__ = [
+    "ACTION_SOURCES",
+    "AUDIENCE_KEYS",
+    "DAY",
+    "HASHED_USER_KEYS",
+    "MAX_EVENTS",
+    "MAX_ROWS",
+    "RAW_AUDIENCE_KEYS",
+    "FakeMeta",
+    "GraphFault",
+    "event_problem",
+    "row_problem",
+]
