@@ -7,9 +7,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from relay.storage import bulk
 from relay.storage.tables import AttemptRow, ConnectorStateRow, DeliveryRow, EventRow
 
 events = EventRow.__table__  # type: ignore[attr-defined]
@@ -59,27 +61,6 @@ class NewEvent:
     def dedup_key(self) -> str:
         return f"{self.event_name}\x1f{self.event_id}"
 
-    def row(self) -> dict[str, Any]:
-        return {
-            "event_id": self.event_id,
-            "event_name": self.event_name,
-            "dedup_key": self.dedup_key,
-            "event_time": self.event_time,
-            "received_at": self.received_at,
-            "action_source": self.action_source,
-            "source": self.source,
-            "event_source_url": self.event_source_url,
-            "referrer_url": self.referrer_url,
-            "opt_out": self.opt_out,
-            "hashed": self.hashed,
-            "ids": self.ids,
-            "ip": self.ip,
-            "user_agent": self.user_agent,
-            "custom": self.custom,
-            "consent": self.consent,
-            "pii_purged": False,
-        }
-
 
 @dataclass(frozen=True)
 class StoreResult:
@@ -111,56 +92,62 @@ def store_events(engine: Engine, batch: Sequence[NewEvent], now: float) -> list[
 
 
 def _existing(conn: Connection, keys: set[str], now: float) -> dict[str, int]:
-    if not keys:
-        return {}
-    rows = conn.execute(
-        select(events.c.id, events.c.dedup_key, events.c.received_at).where(events.c.dedup_key.in_(keys))
-    ).all()
+    rows = bulk.select_in(conn, "events", ("id", "dedup_key", "received_at"), "dedup_key", keys)
     found: dict[str, int] = {}
     stale: list[int] = []
-    for row in rows:
-        if row.received_at >= now - DEDUP_WINDOW_SECONDS:
-            found[row.dedup_key] = row.id
+    for pk, key, received_at in rows:
+        if received_at >= now - DEDUP_WINDOW_SECONDS:
+            found[key] = pk
         else:
-            stale.append(row.id)
+            stale.append(pk)
     if stale:
         # outside the 48 h window the same key is a new event: release the key
         conn.execute(update(events).where(events.c.id.in_(stale)).values(dedup_key=None))
     return found
 
 
+EVENT_COLUMNS = (
+    "event_id", "event_name", "dedup_key", "event_time", "received_at", "action_source", "source",
+    "event_source_url", "referrer_url", "opt_out", "hashed", "ids", "ip", "user_agent", "custom", "consent",
+    "pii_purged",
+)  # fmt: skip
+DELIVERY_COLUMNS = (
+    "event_pk", "connector", "status", "attempts", "next_attempt_at", "consent_decision", "consent_reason",
+    "consent_mode", "ldu_country", "ldu_state", "last_error", "created_at", "updated_at",
+)  # fmt: skip
+
+
 def _insert_events(conn: Connection, fresh: Sequence[NewEvent], now: float) -> list[int]:
     if not fresh:
         return []
     # one executemany, then one lookup by the (unique) dedup keys: much cheaper than RETURNING row by row
-    conn.execute(insert(events), [ev.row() for ev in fresh])
+    bulk.insert_many(conn, "events", EVENT_COLUMNS, [_event_values(ev) for ev in fresh])
     keys = [ev.dedup_key for ev in fresh]
-    found: dict[str, int] = dict(
-        conn.execute(select(events.c.dedup_key, events.c.id).where(events.c.dedup_key.in_(keys))).all()
-    )
+    found = {key: pk for key, pk in bulk.select_in(conn, "events", ("dedup_key", "id"), "dedup_key", keys)}
     ids = [found[key] for key in keys]
-    rows = [
-        {
-            "event_pk": pk,
-            "connector": d.connector,
-            "status": d.status,
-            "attempts": 0,
-            "next_attempt_at": now,
-            "consent_decision": d.decision,
-            "consent_reason": d.reason,
-            "consent_mode": d.mode,
-            "ldu_country": d.ldu[0] if d.ldu else None,
-            "ldu_state": d.ldu[1] if d.ldu else None,
-            "last_error": d.last_error,
-            "created_at": now,
-            "updated_at": now,
-        }
-        for ev, pk in zip(fresh, ids, strict=True)
-        for d in ev.deliveries
-    ]
-    if rows:
-        conn.execute(insert(deliveries), rows)
+    rows = [_delivery_values(pk, d, now) for ev, pk in zip(fresh, ids, strict=True) for d in ev.deliveries]
+    bulk.insert_many(conn, "deliveries", DELIVERY_COLUMNS, rows)
     return ids
+
+
+def _event_values(ev: NewEvent) -> tuple[Any, ...]:
+    return (
+        ev.event_id, ev.event_name, ev.dedup_key, ev.event_time, ev.received_at, ev.action_source, ev.source,
+        ev.event_source_url, ev.referrer_url, ev.opt_out, _json(ev.hashed), _json(ev.ids), ev.ip,
+        ev.user_agent, _json(ev.custom), _json(ev.consent), False,
+    )  # fmt: skip
+
+
+def _delivery_values(event_pk: int, d: NewDelivery, now: float) -> tuple[Any, ...]:
+    ldu_country, ldu_state = d.ldu if d.ldu else (None, None)
+    return (
+        event_pk, d.connector, d.status, 0, now, d.decision, d.reason, d.mode, ldu_country, ldu_state,
+        d.last_error, now, now,
+    )  # fmt: skip
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value, default=str).decode()
 
 
 def _enrich(conn: Connection, event_pk: int, copy: NewEvent) -> None:
