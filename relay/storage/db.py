@@ -7,7 +7,10 @@ statement (one writer, no ``database is locked``), on PostgreSQL a small pool ru
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import sqlite3
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -83,6 +86,15 @@ class Database:
         self.engine = make_engine(self.url)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._pool = ThreadPoolExecutor(max_workers=1 if self.is_sqlite else 8, thread_name_prefix="relay-db")
+        self._checkpointer: WalCheckpointer | None = None
+
+    def start_checkpointer(self, interval: float = 0.25) -> None:
+        """On a SQLite file, checkpoint the WAL from a thread of its own, so the writer seldom has to
+        (an automatic checkpoint inside a commit stalls every request waiting for that commit)."""
+        database = self.engine.url.database
+        if self.is_sqlite and database and database != ":memory:" and self._checkpointer is None:
+            self._checkpointer = WalCheckpointer(database, interval)
+            self._checkpointer.start()
 
     async def run(self, fn: Callable[..., T], *args: Any) -> T:
         """Run ``fn(*args)`` in the pool; database failures become :class:`StorageError`."""
@@ -100,8 +112,34 @@ class Database:
             conn.execute(text("SELECT 1"))
 
     def close(self) -> None:
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
         self._pool.shutdown(wait=True)
         self.engine.dispose()
+
+
+class WalCheckpointer(threading.Thread):
+    """Runs ``PRAGMA wal_checkpoint(PASSIVE)`` every ``interval`` seconds on its own connection;
+    a passive checkpoint never blocks writers or readers."""
+
+    def __init__(self, path: str, interval: float) -> None:
+        super().__init__(name="relay-wal-checkpoint", daemon=True)
+        self.path = path
+        self.interval = interval
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        conn = sqlite3.connect(self.path, timeout=1, check_same_thread=False)
+        try:
+            while not self._stop_event.wait(self.interval):
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
 
 
 def _guard(fn: Callable[..., T], *args: Any) -> T:

@@ -1,0 +1,47 @@
+"""`relay serve` runs the audience scheduler beside the delivery worker (unless --no-worker)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from tests.e2e.harness import API_KEY, run_relay
+
+pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
+AUDIENCES = {
+    "pushed": {
+        "source": {"type": "api"},
+        "schedule": "1s",
+        "destinations": {"meta": {"audience_id": "aud-1"}},
+    }
+}
+MEMBERS = {"add": [{"email": "jane@example.com"}, {"email": "john@example.com", "phone": "+1 650 555 0000"}]}
+
+
+async def test_scheduled_audiences_sync_by_themselves(tmp_path: Path) -> None:
+    async with run_relay(tmp_path, audiences=AUDIENCES) as relay:
+        response = await relay.client.post(
+            f"{relay.base}/v1/audiences/pushed/members",
+            json=MEMBERS,
+            headers={"authorization": f"Bearer {API_KEY}"},
+        )
+        assert response.status_code == 202 and response.json()["added"] == 2
+        meta = relay.fake("meta")
+        await relay.wait_for(
+            lambda: len(meta.audiences.get("aud-1", ())) == 2, timeout=15, what="scheduled sync"
+        )
+        stats = (await relay.admin("stats")).json()
+        assert "pushed" in stats["audiences"]
+
+
+async def test_no_worker_means_no_scheduled_sync(tmp_path: Path) -> None:
+    async with run_relay(tmp_path, run_worker=False, audiences=AUDIENCES) as relay:
+        await relay.client.post(
+            f"{relay.base}/v1/audiences/pushed/members",
+            json=MEMBERS,
+            headers={"authorization": f"Bearer {API_KEY}"},
+        )
+        await asyncio.sleep(2.5)
+        assert relay.fake("meta").audiences.get("aud-1", set()) == set()
