@@ -6,23 +6,17 @@ from __future__ import annotations
 import math
 import uuid
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 StrOrList = str | list[str] | None
 
-ACTION_SOURCES = (
-    "website",
-    "app",
-    "email",
-    "phone_call",
-    "chat",
-    "physical_store",
-    "system_generated",
-    "business_messaging",
-    "other",
-)
+ActionSource = Literal[
+    "website", "app", "email", "phone_call", "chat", "physical_store", "system_generated",
+    "business_messaging", "other",
+]  # fmt: skip
+ACTION_SOURCES: tuple[str, ...] = get_args(ActionSource)
 MAX_FUTURE_SECONDS = 300
 MAX_AGE_DAYS = {"physical_store": 62}
 DEFAULT_MAX_AGE_DAYS = 7
@@ -87,20 +81,7 @@ class EventIn(_Strict):
     event_name: str = Field(min_length=1, max_length=255)
     event_id: str | None = Field(None, min_length=1, max_length=255)
     event_time: int | float | str | None = None
-    action_source: (
-        Literal[
-            "website",
-            "app",
-            "email",
-            "phone_call",
-            "chat",
-            "physical_store",
-            "system_generated",
-            "business_messaging",
-            "other",
-        ]
-        | None
-    ) = None
+    action_source: ActionSource | None = None
     event_source_url: str | None = Field(None, max_length=4096)
     referrer_url: str | None = Field(None, max_length=4096)
     user: UserIn = UserIn()
