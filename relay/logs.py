@@ -6,6 +6,8 @@ import logging
 import sys
 from typing import Any
 
+from relay.masking import mask_text
+
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 
 
@@ -17,7 +19,8 @@ class KeyValueFormatter(logging.Formatter):
             base += " " + " ".join(f"{k}={_quote(v)}" for k, v in sorted(extras.items()))
         if record.exc_info:
             base += "\n" + self.formatException(record.exc_info)
-        return base
+        # last line of defence: no credential in a URL, no contact detail in an exception reaches the log
+        return mask_text(base)
 
 
 def _quote(value: Any) -> str:
