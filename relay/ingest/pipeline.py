@@ -72,7 +72,8 @@ class Ingestor:
         """Validate and decide; raises :class:`relay.events.EventError` for an invalid event."""
         ev = parse_event(raw)
         browser = ctx.source in BROWSER_SOURCES
-        action_source = ev.action_source or "website"
+        # CONTRACT §4.1: website on the browser endpoints; a server event says so by its page URL
+        action_source = ev.action_source or ("website" if browser or ev.event_source_url else "other")
         event_time = resolve_event_time(ev.event_time, ctx.now, action_source)
         country = ctx.country or (None if browser else _first_country(ev))
         c = ev.consent

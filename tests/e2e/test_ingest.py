@@ -272,3 +272,16 @@ async def test_health_readiness_and_metrics(tmp_path: Path) -> None:
             assert name in text
         assert 'relay_delivery_attempts_total{connector="meta",outcome="delivered"} 1.0' in text
         assert 'relay_deliveries_total{connector="meta",status="delivered"} 1.0' in text
+
+
+async def test_minimal_server_event_is_delivered(tmp_path: Path) -> None:
+    async with run_relay(tmp_path) as relay:
+        minimal = {"event_name": "Lead", "event_id": "min-1", "user": {"email": "jane@example.com"}}
+        assert (await relay.post_events(minimal)).status_code == 202
+        await relay.wait_status("min-1", "meta", "delivered")
+        [sent] = relay.fake("meta").events
+        assert sent["action_source"] == "other" and "event_source_url" not in sent
+        website = {"event_name": "Lead", "event_id": "min-2", "event_source_url": "https://shop.example/"}
+        await relay.post_events({**website, "user": {"email": "jane@example.com"}})
+        dead = await relay.wait_status("min-2", "meta", "dead")  # Meta needs a user agent for website events
+        assert "client_user_agent" in dead["last_error"]
