@@ -27,7 +27,6 @@ from relay.types import (
     AudienceBatchResult,
     AudienceMember,
     Capability,
-    Delivered,
     Failed,
     OutboundEvent,
     Outcome,
@@ -168,8 +167,4 @@ async def isolate(events: Sequence[OutboundEvent], send: SendBatch) -> list[Outc
     return await isolate(events[:middle], send) + await isolate(events[middle:], send)
 
 
-def all_delivered(events: Sequence[OutboundEvent], status_code: int, response: str) -> list[Outcome]:
-    return [Delivered(status_code, response) for _ in events]
-
-
-__all__ = ["AudienceConnector", "BaseConnector", "Connector", "SendBatch", "all_delivered", "isolate"]
+__all__ = ["AudienceConnector", "BaseConnector", "Connector", "SendBatch", "isolate"]

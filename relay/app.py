@@ -173,9 +173,6 @@ class Background:
         relay.extras["worker"] = self.worker
         relay.extras["audience_scheduler"] = self.scheduler
 
-    async def wait(self) -> None:
-        await asyncio.gather(*self.tasks)
-
     async def aclose(self) -> None:
         """Stop claiming; a batch in flight finishes (or its lease returns it after ``grace``)."""
         self.worker.stop()

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import signal
 import time
-from typing import Any
 
 from sqlalchemy.engine import make_url
 
@@ -180,7 +178,3 @@ def audiences(args: argparse.Namespace) -> int:
 
     settings = load_settings(args.config)
     return sync_command(settings, args.names, dry_run=args.dry_run, full=args.full, say=_say)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, indent=2, sort_keys=True, default=str)
