@@ -39,6 +39,9 @@ def serve(args: argparse.Namespace) -> int:
     port = int(args.port if args.port is not None else settings.server.port)
     app = create_app(settings, run_worker=not args.no_worker, announce=_say)
     _say(f"relay: serving {args.config} on http://{host}:{port} (storage {_safe_url(settings.storage.url)})")
+    _say(f"relay: dashboard http://{host}:{port}/admin/")
+    if settings.sandbox:
+        _say(f"relay: sandbox on: demo shop http://{host}:{port}/sandbox/shop, fake platforms in /sandbox/")
     uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False)
     return 0
 

@@ -9,10 +9,31 @@ import pytest
 from playwright.async_api import Browser
 
 from relay.sandbox.base import ScriptedResponse
-from tests.e2e.harness import ADMIN_TOKEN, Relay, purchase
+from tests.e2e.harness import ADMIN_TOKEN, Relay, purchase, run_relay
 
 pytestmark = [pytest.mark.browser, pytest.mark.anyio]
 TIMEOUT_MS = 10_000
+
+
+async def test_audiences_panel_shows_each_audience(browser: Browser, tmp_path: Path) -> None:
+    audiences = {
+        "pushed": {
+            "source": {"type": "api"},
+            "schedule": "manual",
+            "destinations": {"meta": {"audience_id": "a1"}},
+        }
+    }
+    async with run_relay(tmp_path, run_worker=False, audiences=audiences) as relay:
+        context = await browser.new_context(extra_http_headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+        page = await context.new_page()
+        try:
+            await page.goto(f"{relay.base}/admin/")
+            row = page.locator("#audiences tr", has_text="pushed")
+            await row.wait_for(timeout=TIMEOUT_MS)
+            text = await row.inner_text()
+            assert "api" in text and "never" in text and "manual" in text and "meta" in text
+        finally:
+            await context.close()
 
 
 async def test_sign_in_trace_and_resume(browser: Browser, relay: Relay, tmp_path: Path) -> None:
@@ -34,6 +55,8 @@ async def test_sign_in_trace_and_resume(browser: Browser, relay: Relay, tmp_path
         await page.fill("#token", ADMIN_TOKEN)
         await page.click("button[type=submit]")
         await page.wait_for_selector("#connectors td", timeout=TIMEOUT_MS)
+        await page.wait_for_selector("#audiences td", timeout=TIMEOUT_MS)
+        assert "no audiences configured" in await page.inner_text("#audiences")
         paused = page.locator("#connectors tr", has_text="paused")
         await paused.wait_for(timeout=TIMEOUT_MS)
         assert "Invalid OAuth access token" in await paused.inner_text()
