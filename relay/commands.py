@@ -54,20 +54,23 @@ def worker(args: argparse.Namespace) -> int:
 
 
 async def _worker(settings: Settings) -> None:
-    from relay.app import start, stop
-    from relay.delivery.worker import Worker
+    from relay.app import start, start_background, stop
 
     relay = await start(settings, announce=_say)
-    w = Worker(
-        relay.db, relay.connectors, settings.delivery, relay.metrics, config_hashes=relay.config_hashes
-    )
+    background = start_background(relay)  # the same worker, scheduler and housekeeping as `relay serve`
+    stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, w.stop)
-    _say(f"relay: worker {w.worker_id} delivering for {', '.join(relay.connectors) or 'no connectors'}")
+        loop.add_signal_handler(sig, stopping.set)
+    names = ", ".join(relay.connectors) or "no connectors"
+    _say(f"relay: worker {background.worker.worker_id} delivering for {names}")
+    stop_requested = asyncio.create_task(stopping.wait())
     try:
-        await w.run()
+        # until a signal, or until a background task ends on its own (it never should: then stop and say so)
+        await asyncio.wait([stop_requested, *background.tasks], return_when=asyncio.FIRST_COMPLETED)
     finally:
+        stop_requested.cancel()
+        await background.aclose()
         await stop(relay)
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -45,3 +48,25 @@ async def test_no_worker_means_no_scheduled_sync(tmp_path: Path) -> None:
         )
         await asyncio.sleep(2.5)
         assert relay.fake("meta").audiences.get("aud-1", set()) == set()
+
+
+async def test_relay_worker_runs_the_scheduler_too(tmp_path: Path) -> None:
+    async with run_relay(tmp_path, run_worker=False, audiences=AUDIENCES) as relay:
+        await relay.client.post(
+            f"{relay.base}/v1/audiences/pushed/members",
+            json=MEMBERS,
+            headers={"authorization": f"Bearer {API_KEY}"},
+        )
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "relay", "worker", "--config", str(relay.config_path)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            meta = relay.fake("meta")
+            await relay.wait_for(
+                lambda: len(meta.audiences.get("aud-1", ())) == 2, timeout=30, what="worker sync"
+            )
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            assert worker.wait(30) == 0
