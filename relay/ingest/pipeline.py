@@ -39,8 +39,6 @@ class RequestContext:
 @dataclass(frozen=True)
 class Prepared:
     event: NewEvent
-    parsed: ParsedSignals
-    region: str
     storage_allowed: bool
 
 
@@ -109,7 +107,7 @@ class Ingestor:
         )
         if sendable:
             self._fill_identity(new, ev, ctx, browser, consent.storage_allowed)
-        return Prepared(new, consent.parsed, consent.region, consent.storage_allowed)
+        return Prepared(new, consent.storage_allowed)
 
     def _consent(self, key: ConsentKey) -> ConsentOutcome:
         """The decisions for one combination of signals and place, cached: most events of a visit
