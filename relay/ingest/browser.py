@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from relay.ingest.accept import accept
 from relay.ingest.body import BodyError, read_events
-from relay.ingest.identity import COOKIE_IDS, CookieSpec, cookies_to_set
+from relay.ingest.identity import FIRST_PARTY_COOKIES, CookieSpec, cookies_to_set
 from relay.ingest.pipeline import Prepared, RequestContext
 from relay.responses import error
 from relay.state import RelayState
@@ -30,9 +30,7 @@ def context(request: Request, relay: RelayState, source: str) -> RequestContext:
     server = relay.settings.server
     headers = request.headers
     peer = request.client.host if request.client else None
-    cookies = {key: request.cookies[name] for name, key in COOKIE_IDS.items() if request.cookies.get(name)}
-    if request.cookies.get("_rl_id"):
-        cookies["_rl_id"] = request.cookies["_rl_id"]
+    cookies = {name: value for name in FIRST_PARTY_COOKIES if (value := request.cookies.get(name))}
     return RequestContext(
         source=source,
         now=time.time(),
@@ -97,13 +95,10 @@ def _mint_cookies(prepared: list[Prepared], ctx: RequestContext) -> list[CookieS
     into the events, so the first hit of a visit already carries it."""
     if not prepared or not all(p.storage_allowed for p in prepared):
         return []
-    current = {name: ctx.cookies[key] for name, key in COOKIE_IDS.items() if key in ctx.cookies}
-    if "_rl_id" in ctx.cookies:
-        current["_rl_id"] = ctx.cookies["_rl_id"]
     ids: dict[str, str] = {}
     for p in prepared:
         ids.update({k: v for k, v in p.event.ids.items() if k in ("fbc", "twclid", "ttclid", "fbp")})
-    specs = cookies_to_set(current, ids, ctx.now)
+    specs = cookies_to_set(ctx.cookies, ids, ctx.now)
     for spec in specs:
         if spec.name == "_fbp":
             for p in prepared:

@@ -12,6 +12,8 @@ from urllib.parse import parse_qsl, urlsplit
 #: cookie name -> the event's id key
 COOKIE_IDS = {"_fbp": "fbp", "_fbc": "fbc", "_twclid": "twclid", "_ttclid": "ttclid", "_ttp": "ttp"}
 VISITOR_COOKIE = "_rl_id"
+#: every cookie the relay sets (and reads back)
+FIRST_PARTY_COOKIES = (VISITOR_COOKIE, *COOKIE_IDS)
 FBC_MAX_AGE = 90 * 86400
 FBP_MAX_AGE = 390 * 86400
 CLICK_MAX_AGE = 390 * 86400
@@ -80,9 +82,9 @@ def fbclid_of(fbc: str | None) -> str | None:
 
 
 def merge_click_ids(cookies: Mapping[str, str], url: str | None, now: float) -> dict[str, str]:
-    """Ids from cookies, updated by click ids on the landing URL: a new fbclid replaces the old
-    ``_fbc``; the same fbclid keeps the cookie (and its original landing time)."""
-    ids = dict(cookies)
+    """Ids from the first-party cookies (by cookie name), updated by click ids on the landing URL: a new
+    fbclid replaces the old ``_fbc``; the same fbclid keeps the cookie (and its original landing time)."""
+    ids = {key: cookies[name] for name, key in COOKIE_IDS.items() if name in cookies}
     for key, value in click_ids_from_url(url, now).items():
         if key == "fbc" and fbclid_of(ids.get("fbc")) == fbclid_of(value):
             continue

@@ -33,6 +33,7 @@ class RequestContext:
     country: str | None = None
     region_code: str | None = None
     gpc: bool = False
+    #: the relay's first-party cookies the request carried, by cookie name
     cookies: Mapping[str, str] = field(default_factory=dict)
 
 

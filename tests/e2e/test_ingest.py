@@ -126,6 +126,7 @@ async def test_first_party_cookies_and_click_ids(tmp_path: Path) -> None:
         assert cookies_of(again) == {}
         trace = (await relay.admin("events/c2")).json()["events"][0]
         assert {"fbp", "fbc", "twclid", "ttclid"} <= set(trace["identifiers"])
+        assert "_rl_id" not in trace["identifiers"]  # the visitor id is the relay's own, never sent on
         # the first hit already carries the _fbp its own answer set
         assert "fbp" in (await relay.admin("events/c1")).json()["events"][0]["identifiers"]
         # a new click replaces _fbc
