@@ -34,6 +34,21 @@ class ServerSettings(Model):
     region_header: str | None = None
     max_body_bytes: int = Field(65536, gt=0)
     max_batch: int = Field(100, gt=0)
+    #: a request body must arrive within this many seconds (else 408 request_timeout)
+    body_timeout_seconds: float = Field(10, gt=0)
+    #: a request line and headers must arrive within this many seconds (else 408 and the connection closes)
+    header_timeout_seconds: float = Field(10, gt=0)
+    #: request line plus headers, in bytes (else 431 headers_too_large)
+    max_header_bytes: int = Field(16384, ge=1024)
+    #: an idle keep-alive connection is closed after this many seconds
+    keep_alive_seconds: int = Field(5, gt=0)
+    #: /readyz answers 503 when its storage write takes longer than this
+    ready_timeout_seconds: float = Field(2, gt=0)
+    #: dashboard sessions end this long after sign-in, or after this long unused
+    admin_session_hours: float = Field(12, gt=0)
+    admin_session_idle_minutes: float = Field(60, gt=0)
+    #: failed dashboard sign-ins allowed per client IP per minute (counted per process), then 429
+    admin_login_attempts_per_minute: int = Field(5, gt=0)
 
     @field_validator("api_keys", mode="before")
     @classmethod
@@ -98,12 +113,22 @@ class ConnectorConsentSettings(Model):
     gcm: tuple[GcmFlag, ...] = ()
     us_opt_out: Literal["drop", "ldu", "strip"] = "drop"
 
+    @field_validator("tcf_purposes", mode="before")
+    @classmethod
+    def _no_booleans(cls, value: Any) -> Any:
+        # YAML reads `yes`/`true` as a boolean, which pydantic would quietly turn into purpose 1
+        if isinstance(value, list | tuple) and any(isinstance(p, bool) for p in value):
+            raise ValueError("TCF purposes are numbers from 1 to 11, not true/false")
+        return value
+
     @field_validator("tcf_purposes")
     @classmethod
     def _purpose_range(cls, value: tuple[int, ...]) -> tuple[int, ...]:
-        bad = [p for p in value if not 1 <= p <= 24]
+        # TCF 2.2 defines purposes 1-11; the string has room for 24, but a higher number is a typo
+        # that would deny every event, since no CMP can consent to it
+        bad = [p for p in value if not 1 <= p <= 11]
         if bad:
-            raise ValueError(f"TCF purposes are numbered 1 to 24, got {bad}")
+            raise ValueError(f"TCF purposes are numbered 1 to 11, got {bad}")
         return value
 
 

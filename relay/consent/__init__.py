@@ -3,6 +3,9 @@
 Data flow: :class:`ConsentSignals` (raw, from the event) -> :func:`parse_signals` ->
 :class:`ParsedSignals` -> :func:`region_of` -> :func:`decide` (one
 :class:`relay.types.ConsentVerdict` per connector) and :func:`storage_allowed` (cookies).
+In a region whose default is ``deny`` (opt-in), :func:`decide` allows a connector only when a
+signal positively grants what it needs (:data:`GCM_BASELINE` for consent mode when its ``gcm``
+list is empty).
 
 Decoders (:func:`decode_tc_string`, :func:`decode_gpp`, :func:`decode_us_privacy`,
 :func:`decode_gcm`, :func:`decode_gcs` ...) never raise: malformed input of any kind gives
@@ -23,7 +26,7 @@ from relay.consent.gpp import (
     decode_gpp_section,
     parse_gpp_sid,
 )
-from relay.consent.policy import LDU_CALIFORNIA, LDU_GEOLOCATE, decide, storage_allowed
+from relay.consent.policy import GCM_BASELINE, LDU_CALIFORNIA, LDU_GEOLOCATE, decide, storage_allowed
 from relay.consent.region import EU_REGION, Region, region_of
 from relay.consent.signals import ConsentSignals, ParsedSignals, parse_signals
 from relay.consent.tcf import MIN_POLICY_VERSION, PublisherTC, TCString, decode_tc_string
@@ -35,6 +38,7 @@ from relay.consent.vendors import PublisherRestriction, VendorVector
 __all__ = [
     "CONSENT_TYPES",
     "EU_REGION",
+    "GCM_BASELINE",
     "LDU_CALIFORNIA",
     "LDU_GEOLOCATE",
     "MIN_POLICY_VERSION",

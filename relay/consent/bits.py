@@ -117,6 +117,29 @@ class BitReader:
             letters.append(chr(65 + value))
         return "".join(letters)
 
+    def expect_end(self, *, word_padded: bool = False, trailing_ok: bool = False) -> None:
+        """Check that only padding is left: zero bits up to the next 6-bit character.
+
+        Encoders pad either to the next character or, like the IAB GPP libraries, to a whole byte
+        and then to a character (60 bits -> 66); ``word_padded`` also allows padding to 24 bits
+        (the IAB's "traditional" base64, used by some older segments). Anything longer, or a set
+        padding bit, means the data does not follow the layout just read (wrong version,
+        truncated or extended field).
+        """
+        used, size = self.pos, len(self.bits)
+        if trailing_ok:
+            # the layout was read in full (a short section already failed): what follows is ignored,
+            # as the IAB decoders do
+            return
+        byte_padded = used + (-used % 8)
+        allowed = {used + (-used % 6), byte_padded + (-byte_padded % 6)}
+        if word_padded:
+            allowed.add(used + (-used % 24))
+        if size not in allowed:
+            raise DecodeError(f"{size} bits where the layout has {used}")
+        if "1" in self.bits[used:]:
+            raise DecodeError(f"non-zero padding after bit {used}")
+
     def read_fibonacci(self) -> int:
         """A Fibonacci-coded positive integer (weights 1, 2, 3, 5, ...; ends with ``11``)."""
         end = self.bits.find("11", self.pos)
@@ -127,6 +150,24 @@ class BitReader:
             raise DecodeError(f"fibonacci code too long at bit {self.pos}")
         self.pos = end + 2
         return sum(_FIB[i] for i, c in enumerate(code) if c == "1")
+
+    def read_fibonacci_ranges(self, limit: int) -> tuple[tuple[int, int], ...]:
+        """A GPP Fibonacci integer range: Count(12), then per item IsGroup(1) and Fibonacci deltas.
+
+        A single id is coded as its distance from the previous id (the first from 0); a group as
+        the distance of its start, then its length minus one. Ids therefore strictly increase.
+        Every id must be at most ``limit`` (refused before anything is expanded).
+        """
+        ranges: list[tuple[int, int]] = []
+        last = 0
+        for _ in range(self.read_int(12)):
+            is_group = self.read_bool()
+            start = last + self.read_fibonacci()
+            last = start + self.read_fibonacci() if is_group else start
+            if last > limit:
+                raise DecodeError(f"id {last} above {limit} ending at bit {self.pos}")
+            ranges.append((start, last))
+        return tuple(ranges)
 
 
 __all__ = ["ALPHABET", "MAX_SEGMENT_CHARS", "BitReader", "DecodeError", "base64url_bits", "ids_of"]

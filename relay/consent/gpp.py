@@ -5,8 +5,12 @@ section ids (count, then per item a group flag, an offset from the previous id a
 groups, a length). Sections follow in header order: ``tcfeuv2`` (2) is a TC string,
 ``tcfcav1`` (5) the Canadian TCF, ``uspv1`` (6) a US Privacy string, ``usnat`` (7) and the
 US states (8-27) are decoded by :mod:`relay.consent.us_section`; other ids are kept raw.
-A malformed header, a section count that does not match the header, or a malformed
-section makes the whole string invalid.
+
+A malformed header, a section count that does not match the header, or an empty section makes
+the whole string invalid. Sections are then decoded independently: a malformed section is kept
+as an invalid section (never decoded "best effort") and does not take the others with it, so
+that a broken ``tcfcav1`` cannot hide the opt-out of a valid ``usnat``
+(:attr:`GppString.section_errors` lists them).
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ class RawSection:
     section_id: int
     value: str
     valid: bool = True
+    error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able form."""
@@ -62,8 +67,18 @@ class GppString:
         """API prefixes of the sections, in header order (``"usnat"``, ``"uspv1"``...)."""
         return tuple(SECTION_NAMES.get(sid, str(sid)) for sid in self.section_ids)
 
+    @property
+    def section_errors(self) -> dict[int, str]:
+        """The sections that failed to decode: id -> short error (never containing the input)."""
+        return {sid: s.error or "invalid" for sid, s in self.sections.items() if not s.valid}
+
+    @property
+    def complete(self) -> bool:
+        """Valid, and every section decoded."""
+        return self.valid and all(s.valid for s in self.sections.values())
+
     def section(self, key: int | str) -> GppSection | None:
-        """A section by id or API prefix, or None."""
+        """A section by id or API prefix (valid or not: check ``.valid``), or None."""
         sid = SECTION_IDS.get(key) if isinstance(key, str) else key
         return None if sid is None else self.sections.get(sid)
 
@@ -82,21 +97,16 @@ class GppString:
 
 
 def _section_dict(section: GppSection) -> dict[str, Any]:
-    return section.gpp_fields() if isinstance(section, UsPrivacy) else section.to_dict()
+    if not section.valid:
+        return {"valid": False, "error": section.error}
+    return section.gpp_fields() if isinstance(section, UsPrivacy | TcfCaString) else section.to_dict()
 
 
 def read_section_ids(reader: BitReader) -> tuple[int, ...]:
     """The Fibonacci-coded id range of a GPP header."""
-    ids: list[int] = []
-    last = 0
-    for _ in range(reader.read_int(12)):
-        is_group = reader.read_bool()
-        start = last + reader.read_fibonacci()
-        last = start + reader.read_fibonacci() if is_group else start
-        if last > 4096:  # real ids are below 64: refuse before expanding a hostile group
-            raise DecodeError("section id out of range")
-        ids.extend(range(start, last + 1))
-    return tuple(ids)
+    # real ids are below 64: refuse a hostile group before expanding it
+    ranges = reader.read_fibonacci_ranges(limit=4096)
+    return tuple(sid for start, end in ranges for sid in range(start, end + 1))
 
 
 def decode_gpp_header(value: object) -> tuple[int, ...] | None:
@@ -138,15 +148,10 @@ def _decode(text: str) -> GppString:
     version, ids = _read_header(header)
     if len(ids) != len(parts):
         raise DecodeError(f"header lists {len(ids)} sections but string has {len(parts)}")
-    sections: dict[int, GppSection] = {}
-    for sid, part in zip(ids, parts, strict=True):
-        if not part:
-            raise DecodeError(f"section {sid} is empty")
-        decoded = decode_gpp_section(sid, part)
-        if not decoded.valid:
-            name, error = SECTION_NAMES.get(sid, str(sid)), getattr(decoded, "error", None) or "invalid"
-            raise DecodeError(error if error.startswith(f"{name}:") else f"{name}: {error}")
-        sections[sid] = decoded
+    empty = next((sid for sid, part in zip(ids, parts, strict=True) if not part), None)
+    if empty is not None:
+        raise DecodeError(f"section {empty} is empty")
+    sections = {sid: decode_gpp_section(sid, part) for sid, part in zip(ids, parts, strict=True)}
     return GppString(True, None, version, ids, MappingProxyType(sections))
 
 

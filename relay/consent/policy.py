@@ -3,7 +3,12 @@
 Rules, each producing an outcome; the most restrictive wins (deny > limited > allow):
 
 1. No consent signal (TC string, GPP string, US Privacy string, consent mode) -> the region's
-   default (``consent.default``); opt-outs still apply on top.
+   default (``consent.default``); opt-outs still apply on top. Where that default is ``deny``
+   (opt-in regions), signals that are present must also *grant* what the connector needs: a
+   usable TC string consenting its ``tcf_purposes`` (and ``tcf_vendor_id``), or consent mode
+   granting its ``gcm`` flags (ad_storage and ad_user_data when the list is empty). A signal
+   that grants nothing (US Privacy, GPC, a GPP string without tcfeuv2, a denying consent mode)
+   is not consent.
 2. A usable TC string (valid, policy version >= 4, service-specific): every purpose in
    ``tcf_purposes`` consented, and ``tcf_vendor_id`` (when set) has vendor consent and no
    "not allowed" publisher restriction on those purposes. An invalid or outdated TC string is a
@@ -25,6 +30,8 @@ from relay.types import ConsentVerdict
 _RANK = {"allow": 0, "limited": 1, "deny": 2}
 _REGIONS = frozenset({"eu", "us", "other", "unknown"})
 _STRICT_REGIONS = frozenset({"eu", "unknown"})
+#: what consent mode must grant, in an opt-in region, for a connector whose ``gcm`` list is empty
+GCM_BASELINE = ("ad_storage", "ad_user_data")
 #: Meta LDU geography: (country, state); 1/1000 = USA/California, 0/0 = "Meta, geolocate this event".
 LDU_CALIFORNIA = (1, 1000)
 LDU_GEOLOCATE = (0, 0)
@@ -99,13 +106,49 @@ def _opt_out(
     return ConsentVerdict("deny", reason)
 
 
-def _allow_reason(tc_used: bool, policy: ConnectorConsentSettings, parsed: ParsedSignals, region: str) -> str:
-    if tc_used and policy.tcf_purposes:
-        vendor = f" and vendor {policy.tcf_vendor_id}" if policy.tcf_vendor_id is not None else ""
-        return f"tcf purposes {','.join(map(str, policy.tcf_purposes))}{vendor} consented"
-    granted = [flag for flag in policy.gcm if parsed.consent_mode.get(flag) is True]
-    if granted:
-        return f"consent mode {','.join(granted)} granted"
+def _tc_needs(policy: ConnectorConsentSettings) -> str:
+    vendor = "" if policy.tcf_vendor_id is None else f"vendor {policy.tcf_vendor_id}"
+    if not policy.tcf_purposes:
+        return f"tcf {vendor}" if vendor else ""
+    purposes = f"tcf purposes {','.join(map(str, policy.tcf_purposes))}"
+    return f"{purposes} and {vendor}" if vendor else purposes
+
+
+def _tc_grants(parsed: ParsedSignals, policy: ConnectorConsentSettings) -> bool:
+    # a connector that names no purpose and no vendor asks nothing of TCF: a TC string cannot grant it
+    if not (policy.tcf_purposes or policy.tcf_vendor_id is not None):
+        return False
+    return any(tc.usable and _tc_refusal(tc, policy) is None for _source, tc in parsed.tc_strings)
+
+
+def _gcm_needs(policy: ConnectorConsentSettings) -> tuple[str, ...]:
+    return policy.gcm or GCM_BASELINE
+
+
+def _gcm_grants(parsed: ParsedSignals, policy: ConnectorConsentSettings) -> bool:
+    return all(parsed.consent_mode.get(flag) is True for flag in _gcm_needs(policy))
+
+
+def _missing_consent(
+    parsed: ParsedSignals, region: str, policy: ConnectorConsentSettings, default: str, tc_counted: bool
+) -> ConsentVerdict | None:
+    """Rule 1: the region default when nothing was signalled; in an opt-in region, a deny unless
+    some signal positively grants what this connector needs."""
+    if not (tc_counted or parsed.has_non_tcf_signal):
+        return ConsentVerdict(
+            "deny" if default == "deny" else "allow", f"no consent signal, region {region} default {default}"
+        )
+    if default != "deny" or _tc_grants(parsed, policy) or _gcm_grants(parsed, policy):
+        return None
+    needs = [n for n in (_tc_needs(policy), f"consent mode {','.join(_gcm_needs(policy))}") if n]
+    return ConsentVerdict("deny", f"no signal grants {' or '.join(needs)}, region {region} default deny")
+
+
+def _allow_reason(parsed: ParsedSignals, policy: ConnectorConsentSettings, region: str) -> str:
+    if _tc_grants(parsed, policy):
+        return f"{_tc_needs(policy)} consented"
+    if _gcm_grants(parsed, policy):
+        return f"consent mode {','.join(_gcm_needs(policy))} granted"
     return f"no refusal or opt-out in signals, region {region}"
 
 
@@ -120,16 +163,13 @@ def decide(
     """The verdict for one (event, connector), with a short PII-free reason."""
     region = _region(region)
     tcf_refusal, tc_counted = _tcf(parsed, region, policy)
-    outcomes: list[ConsentVerdict] = []
-    if not (tc_counted or parsed.has_non_tcf_signal):
-        if _default(defaults, region) == "deny":
-            outcomes.append(ConsentVerdict("deny", f"no consent signal, region {region} default deny"))
-        else:
-            outcomes.append(ConsentVerdict("allow", f"no consent signal, region {region} default allow"))
+    missing = _missing_consent(parsed, region, policy, _default(defaults, region), tc_counted)
     opt_out = _opt_out(parsed, region, region_code, policy)
-    outcomes.extend(v for v in (tcf_refusal, _consent_mode(parsed, policy), opt_out) if v is not None)
+    # the specific refusals come first so that, among equal outcomes, they give the reason
+    candidates = (tcf_refusal, _consent_mode(parsed, policy), missing, opt_out)
+    outcomes = [v for v in candidates if v is not None]
     if not outcomes:
-        return ConsentVerdict("allow", _allow_reason(tc_counted, policy, parsed, region))
+        return ConsentVerdict("allow", _allow_reason(parsed, policy, region))
     # most restrictive wins; among equals the earlier rule gives the reason
     return max(outcomes, key=lambda v: _RANK[v.decision])
 
@@ -152,4 +192,4 @@ def storage_allowed(parsed: ParsedSignals, *, region: str, defaults: ConsentDefa
     return _default(defaults, region) == "allow"
 
 
-__all__ = ["LDU_CALIFORNIA", "LDU_GEOLOCATE", "decide", "storage_allowed"]
+__all__ = ["GCM_BASELINE", "LDU_CALIFORNIA", "LDU_GEOLOCATE", "decide", "storage_allowed"]

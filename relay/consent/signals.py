@@ -99,6 +99,15 @@ def _gpp_parts(
     return applicable, tc, usp
 
 
+def _gpp_is_signal(gpp: GppString | None, applicable: tuple[int, ...]) -> bool:
+    # Sections decode independently: a GPP string speaks through its valid sections. When every
+    # applicable section is malformed it says nothing, as a malformed string would not.
+    if gpp is None or not gpp.valid:
+        return False
+    present = [gpp.sections[sid] for sid in applicable if sid in gpp.sections]
+    return not present or any(section.valid for section in present)
+
+
 def _us_opt_outs(gpp: GppString, applicable: tuple[int, ...]) -> list[str]:
     out: list[str] = []
     for sid in applicable:
@@ -131,7 +140,7 @@ def parse_signals(signals: ConsentSignals) -> ParsedSignals:
         opt_outs.append("us privacy")
     if gpp is not None and gpp.valid:
         opt_outs.extend(_us_opt_outs(gpp, applicable))
-    has_other = bool((gpp is not None and gpp.valid) or (usp is not None and usp.valid) or consent_mode)
+    has_other = bool(_gpp_is_signal(gpp, applicable) or (usp is not None and usp.valid) or consent_mode)
     return ParsedSignals(
         signals=signals,
         tc_strings=tuple(tc_strings),
@@ -191,11 +200,14 @@ def _tc_facts(tc: TCString) -> dict[str, Any]:
 def _gpp_facts(gpp: GppString, applicable: tuple[int, ...]) -> dict[str, Any]:
     if not gpp.valid:
         return {"valid": False, "error": gpp.error}
-    return {
+    facts: dict[str, Any] = {
         "valid": True,
         "section_ids": list(gpp.section_ids),
         "applicable": [SECTION_NAMES.get(i, str(i)) for i in applicable],
     }
+    if gpp.section_errors:  # sections decode independently: name the ones that did not
+        facts["invalid_sections"] = {SECTION_NAMES.get(i, str(i)): e for i, e in gpp.section_errors.items()}
+    return facts
 
 
 def _usp_facts(usp: UsPrivacy) -> dict[str, Any]:

@@ -4,7 +4,11 @@ Every field is an unsigned integer: the version is 6 bits, everything else 2 bit
 applicable, 1 = yes / opted out / notice given, 2 = no). Layouts follow the IAB GPP section
 specifications and the reference encoders (iabgpp-es / iabgpp-java). A ``.``-separated
 sub-section follows the core: the GPC sub-section (2-bit type, 1-bit Gpc) for most sections,
-a sensitive-data consent sub-section for usin/usky/usri.
+a sensitive-data consent sub-section for usin/usky/usri, none for usva/usut/usfl.
+
+Strict: the version must be one whose layout is known (1; usnat also 2) and the bit length
+must be exactly that layout's, up to zero padding to the next character (the IAB encoder pads
+to a byte first); extra sub-sections, or a sub-section of another type, make the section invalid.
 """
 
 from __future__ import annotations
@@ -207,46 +211,93 @@ class UsSection:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in self.fields.items()}
 
 
-def _read_core(reader: BitReader, layout: UsLayout) -> dict[str, Value]:
+def _read_core(bits: str, layout: UsLayout, *, trailing_ok: bool = False) -> dict[str, Value]:
+    reader = BitReader(bits)
     out: dict[str, Value] = {}
     for name, width, count in layout.core:
         out[name] = reader.read_int_list(count, width) if count else reader.read_int(width)
+    reader.expect_end(trailing_ok=trailing_ok)
     return out
 
 
-def _fit(values: Value, length: int) -> tuple[int, ...]:
-    items = values if isinstance(values, tuple) else ()
-    return (items + (0,) * length)[:length]
+def _read_core_or_longer(bits: str, layout: UsLayout) -> dict[str, Value]:
+    """The exact layout, else the layout followed by bits the IAB decoders ignore (never a shorter one)."""
+    try:
+        return _read_core(bits, layout)
+    except DecodeError:
+        return _read_core(bits, layout, trailing_ok=True)
+
+
+def _check_version(out: Mapping[str, Value], name: str) -> None:
+    version = out.get("Version", out.get("MspaVersion"))
+    if version != 1:
+        raise DecodeError(f"unsupported {name} version {version}")
 
 
 def _usnat_core(bits: str) -> dict[str, Value]:
-    # Reference libraries pick the layout by length (60 or 66 bits: v1), not by Version, and
-    # report list lengths by Version (1: 12 sensitive categories + 2 child bands, 2+: 16 + 3).
-    layout = _USNAT_V1 if len(bits) in (60, 66) else _USNAT_V2
-    out = _read_core(BitReader(bits), layout)
-    sdp, child = (12, 2) if out["Version"] == 1 else (16, 3)
-    out["SensitiveDataProcessing"] = _fit(out["SensitiveDataProcessing"], sdp)
-    out["KnownChildSensitiveDataConsents"] = _fit(out["KnownChildSensitiveDataConsents"], child)
+    # The layout follows Version and the length must match it exactly. Version 2 is 70 bits (16
+    # sensitive categories + 3 child bands); a Version 2 at the 60-bit v1 length is a truncated
+    # section and is refused. Version 1 is the 60-bit layout, or the 70-bit one that the IAB
+    # encoder wrote with Version 1 before 3.2; like the IAB decoder, the relay then reports the
+    # lists at their version 1 lengths (12 + 2).
+    version = int(bits[:6], 2)
+    if version == 2:
+        return _read_core_or_longer(bits, _USNAT_V2)
+    if version != 1:
+        raise DecodeError(f"unsupported usnat version {version}")
+    try:
+        return _read_core(bits, _USNAT_V1)
+    except DecodeError:
+        try:
+            out = _read_core(bits, _USNAT_V2)
+        except DecodeError:
+            return _read_core(bits, _USNAT_V1, trailing_ok=True)
+    for key, length in (("SensitiveDataProcessing", 12), ("KnownChildSensitiveDataConsents", 2)):
+        values = out[key]
+        out[key] = values[:length] if isinstance(values, tuple) else values
     return out
 
 
+def _read_gpc(text: str, out: dict[str, Value]) -> None:
+    reader = BitReader(base64url_bits(text))
+    kind = reader.read_int(2)
+    if kind != 1:
+        raise DecodeError(f"sub-section type {kind} is not gpc (1)")
+    out["GpcSegmentType"] = kind
+    out["Gpc"] = reader.read_bool()
+    reader.expect_end()
+
+
+def _read_sensitive(text: str) -> tuple[int, ...]:
+    reader = BitReader(base64url_bits(text))
+    values = reader.read_int_list(8)
+    reader.expect_end()
+    return values
+
+
 def _read_sub(layout: UsLayout, parts: list[str], out: dict[str, Value]) -> None:
+    allowed = 0 if layout.sub is None else 1
+    if len(parts) - 1 > allowed:
+        raise DecodeError(f"{len(parts) - 1} sub-sections where the layout allows {allowed}")
     present = len(parts) > 1
-    reader = BitReader(base64url_bits(parts[1])) if present else None
     if layout.sub == "gpc":
         out["GpcSegmentIncluded"] = present
-        if reader is not None:
-            out["GpcSegmentType"] = reader.read_int(2)
-        out["Gpc"] = reader.read_bool() if reader is not None else False
+        out["Gpc"] = False
+        if present:
+            _read_gpc(parts[1], out)
     elif layout.sub == "sensitive":
         out["SensitiveDataConsentSegmentIncluded"] = present
-        out["SensitiveDataProcessing"] = reader.read_int_list(8) if reader is not None else (0,) * 8
+        out["SensitiveDataProcessing"] = _read_sensitive(parts[1]) if present else (0,) * 8
 
 
 def _decode(layout: UsLayout, text: str) -> dict[str, Value]:
     parts = text.split(".")
     bits = base64url_bits(parts[0])
-    out = _usnat_core(bits) if layout.section_id == 7 else _read_core(BitReader(bits), layout)
+    if layout.section_id == 7:
+        out = _usnat_core(bits)
+    else:
+        out = _read_core_or_longer(bits, layout)
+        _check_version(out, layout.name)
     _read_sub(layout, parts, out)
     return out
 

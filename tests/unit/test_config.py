@@ -38,6 +38,31 @@ def test_interpolation_with_defaults_and_missing_variables() -> None:
     assert "connectors.meta.access_token" in str(err.value) and "META_TOKEN" in str(err.value)
 
 
+META_BLOCK = (
+    "connectors:\n  meta:\n    type: meta\n    pixel_id: '1'\n    access_token: t\n    api_base: http://x\n"
+)
+
+
+def test_every_tcf_purpose_from_1_to_11_is_accepted(tmp_path: Path) -> None:
+    path = write(tmp_path, META_BLOCK + f"    consent: {{tcf_purposes: {list(range(1, 12))}}}\n")
+    assert load_settings(path).connectors["meta"].consent.tcf_purposes == tuple(range(1, 12))
+
+
+def test_relay_check_rejects_a_purpose_outside_1_to_11(tmp_path: Path) -> None:
+    bad = write(
+        tmp_path, META_BLOCK.replace("meta:", "shop_meta:") + "    consent: {tcf_purposes: [1, 13]}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "relay", "check", "--config", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 2
+    assert f"{bad}: connectors.shop_meta.consent.tcf_purposes" in result.stderr
+    assert "1 to 11" in result.stderr and "13" in result.stderr
+
+
 def write(tmp_path: Path, text: str) -> Path:
     path = tmp_path / "bad.yaml"
     path.write_text(text)
@@ -62,6 +87,10 @@ def write(tmp_path: Path, text: str) -> Path:
             "    consent: {us_opt_out: maybe}\n",
             "connectors.meta.consent.us_opt_out",
         ),
+        (META_BLOCK + "    consent: {tcf_purposes: [1, 3, 12]}\n", "connectors.meta.consent.tcf_purposes"),
+        (META_BLOCK + "    consent: {tcf_purposes: [0]}\n", "numbered 1 to 11, got [0]"),
+        (META_BLOCK + "    consent: {tcf_purposes: [24]}\n", "numbered 1 to 11, got [24]"),
+        (META_BLOCK + "    consent: {tcf_purposes: [yes]}\n", "connectors.meta.consent.tcf_purposes"),
         ("audiences:\n  a:\n    source: {type: csv}\n", "audiences.a.source.path"),
         ("server: [1, 2\n", "not valid YAML"),
     ],

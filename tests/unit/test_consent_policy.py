@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import itertools
 import json
 import time
 from dataclasses import dataclass, field
@@ -39,6 +41,7 @@ ALL_PURPOSES = consented_tc()
 NO_P4 = consented_tc([1, 3, 7])
 POLICY_2 = consented_tc(tcf_policy_version=2)
 GLOBAL_SCOPE = consented_tc(is_service_specific=False)
+ALL = set(range(1, 12))
 P7_RESTRICTED = tc_string(
     TcCore(purpose_consents=set(range(1, 12)), vendor_consents={755}, restrictions=[(7, 0, {700, 755})])
 )
@@ -90,6 +93,12 @@ NO_SIGNAL = "no consent signal, region"
 GPP_TWO = {"gpp": gpp_string([(7, USNAT_SALE), (8, USCA_SHARING)])}
 GPP_SALE_NOT_APPLICABLE = {"gpp": gpp_string([(7, USNAT_SALE), (8, USCA_NONE)]), "gpp_sid": "8"}
 STORAGE_ONLY = ConnectorConsentSettings(gcm=("ad_storage",), us_opt_out="strip")
+VENDOR_ONLY = ConnectorConsentSettings(tcf_purposes=(), tcf_vendor_id=755)
+NOTHING_NEEDED = ConnectorConsentSettings(tcf_purposes=(), us_opt_out="strip")
+GCM_TYPES = ("ad_storage", "ad_user_data", "ad_personalization", "analytics_storage")
+ALL_DENIED = dict.fromkeys(GCM_TYPES, "denied")
+ALL_GRANTED = dict.fromkeys(GCM_TYPES, "granted")
+BASELINE_GRANTED = {"ad_storage": "granted", "ad_user_data": "granted", "ad_personalization": "denied"}
 
 # fmt: off
 CASES = [
@@ -128,7 +137,12 @@ CASES = [
     Case("restriction needs a vendor", {"tcf": P7_RESTRICTED}, "eu", X, "allow", "tcf purposes"),
     Case("gpp tcfeuv2", {"gpp": gpp_string([(2, NO_P4)])}, "eu", X, "deny", "tcf purpose 4 not consented"),
     Case("gpp tcfeuv2 not applicable", {"gpp": gpp_string([(2, NO_P4), (7, USNAT_NONE)]), "gpp_sid": "7"},
-         "eu", X, "allow", "no refusal or opt-out in signals, region eu"),
+         "eu", X, "allow", "no refusal or opt-out in signals, region eu", defaults=OPEN_EU),
+    Case("gpp tcfeuv2 not applicable grants nothing",
+         {"gpp": gpp_string([(2, ALL_PURPOSES), (7, USNAT_NONE)]), "gpp_sid": "7"}, "eu", X, "deny",
+         "no signal grants tcf purposes 1,3,4,7 or consent mode ad_storage,ad_user_data, region eu"),
+    Case("gpp tcfeuv2 grants", {"gpp": gpp_string([(2, ALL_PURPOSES), (7, USNAT_NONE)])}, "eu", X, "allow",
+         "tcf purposes 1,3,4,7 consented"),
     Case("tcf and gpp tcfeuv2", {"tcf": ALL_PURPOSES, "gpp": gpp_string([(2, NO_P4)])}, "eu", X, "deny",
          "tcf purpose 4 not consented"),
     # 3. consent mode
@@ -138,10 +152,16 @@ CASES = [
          "consent mode ad_user_data denied"),
     Case("gcm invalid", {"gcm": {"ad_storage": "yes"}}, "us", META, "deny",
          "consent mode ad_storage invalid"),
-    Case("gcm absent flags", {"gcm": {"analytics_storage": "denied"}}, "eu", META, "allow", "no refusal"),
+    Case("gcm absent flags", {"gcm": {"analytics_storage": "denied"}}, "us", META, "allow", "no refusal"),
+    Case("gcm absent flags grant nothing", {"gcm": {"analytics_storage": "granted"}}, "eu", META, "deny",
+         "no signal grants"),
     Case("gcm flag not listed", {"gcm": {"ad_personalization": "denied"}}, "us", META, "allow", "no refusal"),
     Case("gcs denied", {"gcs": "G100"}, "us", META, "deny", "consent mode ad_storage denied"),
-    Case("gcs granted", {"gcs": "G111"}, "eu", META, "allow", "consent mode ad_storage granted"),
+    Case("gcs granted", {"gcs": "G111"}, "us", META, "allow", "no refusal or opt-out in signals, region us"),
+    Case("gcs cannot grant ad_user_data in the eu", {"gcs": "G111"}, "eu", META, "deny",
+         "no signal grants tcf purposes 1,3,4,7 or consent mode ad_storage,ad_user_data, region eu"),
+    Case("gcs grants a storage-only connector", {"gcs": "G111"}, "eu", STORAGE_ONLY, "allow",
+         "consent mode ad_storage granted"),
     Case("gcs cannot grant ad_user_data", {"gcs": "G111", "gcm": {"ad_user_data": "denied"}}, "eu", META,
          "deny", "consent mode ad_user_data denied"),
     Case("gcs denial beats gcm grant", {"gcs": "G100", "gcm": {"ad_storage": "granted"}}, "us", META,
@@ -178,8 +198,47 @@ CASES = [
     Case("gpp uspv1", {"gpp": gpp_string([(6, "1YYN")])}, "us", X, "deny", "us privacy opt-out"),
     Case("gpp header only", {"gpp": "DBAA"}, "us", X, "allow", "no refusal or opt-out"),
     Case("gpp malformed", {"gpp": "DBACOeA~~1YNN"}, "us", X, "allow", f"{NO_SIGNAL} us"),
-    Case("gpp malformed in eu", {"gpp": "DBABLA~Z"}, "eu", X, "deny", f"{NO_SIGNAL} eu default deny"),
-    # 5. most restrictive wins
+    Case("gpp malformed in eu", {"gpp": "DBABLA~Z"}, "eu", X, "deny", "region eu default deny"),
+    # 5. opt-in regions (default deny): only a signal that grants what the connector needs allows it
+    Case("issue 12: gcm all denied, X", {"gdpr_applies": True, "gcm": ALL_DENIED}, "eu", X, "deny",
+         "no signal grants tcf purposes 1,3,4,7 or consent mode ad_storage,ad_user_data, region eu default"),
+    Case("issue 12: gcm all denied, Meta", {"gdpr_applies": True, "gcm": ALL_DENIED}, "eu", META, "deny",
+         "consent mode ad_storage denied"),
+    Case("usp is not consent", {"usp": "1YNN"}, "eu", X, "deny", "no signal grants"),
+    Case("usp is not consent, unknown", {"usp": "1---"}, "unknown", STRIP, "deny",
+         "no signal grants tcf purposes 1,7 or consent mode ad_storage,ad_user_data, region unknown"),
+    Case("gpp usnat is not consent", {"gpp": gpp_string([(7, USNAT_NONE)])}, "eu", META, "deny",
+         "no signal grants"),
+    Case("gpp header only is not consent", {"gpp": "DBAA"}, "eu", X, "deny", "no signal grants"),
+    Case("gpc is not consent", {"gpc": True, "usp": "1YNN"}, "eu", X, "deny", "no signal grants"),
+    Case("opt-out on top of no grant", {"usp": "1YYN"}, "eu", META, "deny", "no signal grants"),
+    Case("gcm baseline grants X", {"gcm": BASELINE_GRANTED}, "eu", X, "allow",
+         "consent mode ad_storage,ad_user_data granted"),
+    Case("gcm baseline half granted", {"gcm": {"ad_storage": "granted"}}, "eu", X, "deny", "no signal"),
+    Case("gcm listed flag granted", {"gcm": {"ad_user_data": "granted"}}, "eu", GOOGLE, "allow",
+         "consent mode ad_user_data granted"),
+    Case("gcm grant, limited by gpc", {"gcm": BASELINE_GRANTED, "gpc": True}, "eu", META, "limited",
+         "gpc opt-out, region eu", "ldu", LDU_GEOLOCATE),
+    Case("tcf grant beats absent gcm", {"tcf": ALL_PURPOSES, "usp": "1YNN"}, "unknown", X, "allow",
+         "tcf purposes 1,3,4,7 consented"),
+    Case("vendor refusal beside a partial gcs", {"tcf": consented_tc(vendors=[804]), "gcs": "G111"},
+         "eu", GOOGLE, "deny", "tcf vendor 755 not consented"),
+    Case("vendor-only policy", {"tcf": consented_tc([], vendors=[755])}, "eu", VENDOR_ONLY, "allow",
+         "tcf vendor 755 consented"),
+    Case("vendor-only policy, vendor missing", {"tcf": consented_tc(vendors=[804]), "usp": "1YNN"}, "eu",
+         VENDOR_ONLY, "deny", "tcf vendor 755 not consented"),
+    Case("no requirements: a tc string grants nothing", {"tcf": ALL_PURPOSES}, "eu", NOTHING_NEEDED, "deny",
+         "no signal grants consent mode ad_storage,ad_user_data, region eu"),
+    Case("no requirements: consent mode grants", {"tcf": ALL_PURPOSES, "gcm": BASELINE_GRANTED}, "eu",
+         NOTHING_NEEDED, "allow", "consent mode ad_storage,ad_user_data granted"),
+    Case("us default deny needs a grant too", {"usp": "1YNN"}, "us", X, "deny",
+         "no signal grants tcf purposes 1,3,4,7 or consent mode ad_storage,ad_user_data, region us",
+         defaults=CLOSED_US),
+    Case("us default allow: usp is enough", {"usp": "1YNN", "gcm": ALL_DENIED}, "us", X, "allow",
+         "no refusal or opt-out in signals, region us"),
+    Case("eu default allow: gcm denial only for listed flags", {"gcm": ALL_DENIED}, "eu", X, "allow",
+         "no refusal", defaults=OPEN_EU),
+    # 6. most restrictive wins
     Case("refusal beats ldu", {"tcf": NO_P4, "gpc": True}, "eu", META, "deny", "tcf purpose 4 not consented"),
     Case("ldu beats allow", {"tcf": ALL_PURPOSES, "usp": "1NYN"}, "eu", META, "limited",
          "us privacy opt-out, region eu", "ldu", LDU_GEOLOCATE),
@@ -204,6 +263,147 @@ def test_decide(case: Case) -> None:
 
 def test_case_names_are_unique() -> None:
     assert len({c.name for c in CASES}) == len(CASES)
+
+
+# The whole grid: region default x TC string x consent mode x the other signals x connector policy.
+# The expected decision comes from `_expected`, a plain restatement of CONTRACT §5.1 on the labels
+# below, so that every combination is checked, not only the rows of the table above.
+TC_DIM: dict[str, dict[str, Any]] = {
+    "no tc": {},
+    "tc all": {"tcf": ALL_PURPOSES},
+    "tc no p4": {"tcf": NO_P4},
+    "tc no vendor": {"tcf": consented_tc(vendors=[804])},
+    "tc policy 2": {"tcf": POLICY_2},
+    "tc garbage": {"tcf": "garbage"},
+    "gpp tcfeuv2 all": {"sections": [(2, ALL_PURPOSES)]},
+}
+GCM_DIM: dict[str, dict[str, Any]] = {
+    "no gcm": {},
+    "gcm granted": {"gcm": ALL_GRANTED},
+    "gcm denied": {"gcm": ALL_DENIED},
+    "gcs G111": {"gcs": "G111"},
+    "gcm ad_user_data": {"gcm": {"ad_user_data": "granted"}},
+}
+OTHER_DIM: dict[str, dict[str, Any]] = {
+    "nothing": {},
+    "gdpr_applies": {"gdpr_applies": True},
+    "usp 1YNN": {"usp": "1YNN"},
+    "usp 1YYN": {"usp": "1YYN"},
+    "gpc": {"gpc": True},
+    "gpp usnat none": {"sections": [(7, USNAT_NONE)]},
+    "gpp usnat sale": {"sections": [(7, USNAT_SALE)]},
+}
+POLICIES = {
+    "meta": META,
+    "x": X,
+    "strip": STRIP,
+    "google": GOOGLE,
+    "vendor only": VENDOR_ONLY,
+    "plugin, no requirements": NOTHING_NEEDED,
+}
+REGIONS = [
+    ("eu", DEFAULTS),
+    ("unknown", DEFAULTS),
+    ("us", CLOSED_US),
+    ("other", CLOSED_US),
+    ("us", DEFAULTS),
+    ("other", DEFAULTS),
+    ("eu", OPEN_EU),
+    ("unknown", OPEN_EU),
+]
+TC_CONSENTS = {"tc all": (ALL, {755}), "tc no p4": (ALL - {4}, {755}), "tc no vendor": (ALL, {804})}
+TC_CONSENTS["gpp tcfeuv2 all"] = TC_CONSENTS["tc all"]
+GCM_FLAGS = {
+    "gcm granted": dict.fromkeys(GCM_TYPES, True),
+    "gcm denied": dict.fromkeys(GCM_TYPES, False),
+    "gcs G111": {"ad_storage": True, "analytics_storage": True},
+    "gcm ad_user_data": {"ad_user_data": True},
+}
+
+
+def _signals(*labels: str) -> ConsentSignals:
+    merged: dict[str, Any] = {}
+    sections: list[tuple[int, str]] = []
+    for dim, label in zip((TC_DIM, GCM_DIM, OTHER_DIM), labels, strict=True):
+        values = dict(dim[label])
+        sections += values.pop("sections", [])
+        merged.update(values)
+    if sections:
+        merged["gpp"] = gpp_string(sections)
+    return ConsentSignals(**merged)
+
+
+def _expected(
+    tc: str, gcm: str, other: str, region: str, defaults: ConsentDefaults, policy: ConnectorConsentSettings
+) -> tuple[str, str | None]:
+    """(decision, mode), from the rules as the README states them."""
+    strict = region in ("eu", "unknown")
+    default = getattr(defaults, region)
+    purposes, vendors = TC_CONSENTS.get(tc, (set(), set()))
+    usable, invalid = tc in TC_CONSENTS, tc in ("tc policy 2", "tc garbage")
+    flags = GCM_FLAGS.get(gcm, {})
+    any_signal = usable or (invalid and strict) or gcm != "no gcm" or other.startswith(("usp", "gpp"))
+    tc_refuses = usable and (
+        not set(policy.tcf_purposes) <= purposes
+        or (policy.tcf_vendor_id is not None and policy.tcf_vendor_id not in vendors)
+    )
+    refused = tc_refuses or (invalid and strict) or any(flags.get(f) is False for f in policy.gcm)
+    wants_tc = bool(policy.tcf_purposes) or policy.tcf_vendor_id is not None
+    granted = (usable and wants_tc and not tc_refuses) or all(
+        flags.get(f) is True for f in policy.gcm or ("ad_storage", "ad_user_data")
+    )
+    if not any_signal:
+        decision = default
+    elif refused or (default == "deny" and not granted):
+        decision = "deny"
+    else:
+        decision = "allow"
+    if decision == "deny" or other not in ("usp 1YYN", "gpc", "gpp usnat sale"):
+        return decision, None
+    if policy.us_opt_out == "drop":
+        return "deny", None
+    return "limited", policy.us_opt_out
+
+
+@functools.cache
+def _parsed(tc: str, gcm: str, other: str) -> ParsedSignals:
+    return parse_signals(_signals(tc, gcm, other))
+
+
+@pytest.mark.parametrize("region_defaults", REGIONS, ids=[f"{r} {d.model_dump()[r]}" for r, d in REGIONS])
+@pytest.mark.parametrize("policy_name", list(POLICIES))
+def test_decision_grid(region_defaults: tuple[str, ConsentDefaults], policy_name: str) -> None:
+    region, defaults = region_defaults
+    policy = POLICIES[policy_name]
+    wrong: list[str] = []
+    counts = {"allow": 0, "limited": 0, "deny": 0}
+    for tc, gcm, other in itertools.product(TC_DIM, GCM_DIM, OTHER_DIM):
+        verdict = decide(
+            _parsed(tc, gcm, other), region=region, region_code=None, policy=policy, defaults=defaults
+        )
+        counts[verdict.decision] += 1
+        expected = _expected(tc, gcm, other, region, defaults, policy)
+        if (verdict.decision, verdict.mode) != expected:
+            wrong.append(
+                f"{tc} / {gcm} / {other}: got {verdict.decision} ({verdict.reason}), want {expected}"
+            )
+    assert not wrong, "\n".join(wrong)
+    # the grid lets some events through everywhere, and refuses some wherever the default is deny
+    assert counts["allow"] and (counts["deny"] or getattr(defaults, region) == "allow")
+
+
+def test_opt_in_regions_never_allow_without_a_grant() -> None:
+    # the invariant of issue 12, stated on the verdicts themselves: in a default-deny region every
+    # verdict that lets an event through was earned by a consent or a grant
+    for tc, gcm, other in itertools.product(TC_DIM, GCM_DIM, OTHER_DIM):
+        for policy in POLICIES.values():
+            verdict = decide(
+                _parsed(tc, gcm, other), region="eu", region_code=None, policy=policy, defaults=DEFAULTS
+            )
+            if verdict.decision == "allow":
+                assert verdict.reason.endswith(("consented", "granted")), (tc, gcm, other, verdict)
+            elif verdict.decision == "deny" and "grant" in verdict.reason:
+                assert verdict.reason.startswith("no signal grants"), verdict
 
 
 def test_one_parse_serves_every_connector() -> None:
