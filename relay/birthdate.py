@@ -8,35 +8,23 @@ import time
 
 from relay import geo
 from relay.contact import clean, normalize_country
+from relay.monthnames import MONTHS, WEEKDAYS
 
 _ISO_DATE = re.compile(r"(\d{4})[-/. ](\d{1,2})[-/. ](\d{1,2})(?!\d)")
 _DATE_TOKENS = re.compile(r"\d+|[^\W\d_]+")
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            "january jan janv januar enero gennaio janeiro",
-            "february feb febr fevr fevrier februar febrero febbraio fevereiro",
-            "march mar mars marz maerz marzo marco",
-            "april apr avr avril abril aprile",
-            "may mai mayo maggio maio",
-            "june jun juin juni junio giugno junho",
-            "july jul juil juillet juli julio luglio julho",
-            "august aug aout august agosto",
-            "september sep sept septembre septiembre settembre setembro",
-            "october oct octobre oktober okt octubre ottobre outubro",
-            "november nov novembre noviembre novembro",
-            "december dec decembre dezember dez diciembre dicembre dezembro",
-        ),
-        start=1,
-    )
-    for name in names.split()
-}
-#: words that may stand in a written date without changing it ("Monday, the 16th of February")
-_DATE_FILLERS = frozenset(
-    "st nd rd th of the de del di le am on monday tuesday wednesday thursday friday saturday sunday "
-    "mon tue tues wed thu thur thurs fri sat sun".split()
+#: Chinese, Japanese and Korean dates: 1997年2月16日, 1997년 2월 16일, 平成9年2月16日 (then maybe a weekday)
+_CJK_DATE = re.compile(
+    r"(明治|大正|昭和|平成|令和)?\s*(\d{1,4}|元)\s*[年년]\s*(\d{1,2})\s*[月월]\s*(\d{1,2})\s*[日일号號]?"
 )
+#: first year of each Japanese era (平成9年 is 1997; 元年 is the first year)
+_ERAS = {"明治": 1868, "大正": 1912, "昭和": 1926, "平成": 1989, "令和": 2019}
+#: words that may stand in a written date without changing it ("Monday, the 16th of February", "16 de
+#: febrero de 1997", "1997 r."): weekdays of the month-name languages, small words, "year" (ru, uk)
+_DATE_FILLERS = (
+    frozenset("st nd rd th of the de del di d le am on den el r roku".split())
+    | frozenset("\u0433 \u0433\u043e\u0434\u0430 \u0440 \u0440\u043e\u043a\u0443".split())
+    | WEEKDAYS
+) - MONTHS.keys()
 _year_ends = [0.0]  # [time when the cached current year ends]
 _this_year = [0]
 
@@ -64,13 +52,16 @@ def normalize_date_of_birth(v: str, country: str | None = None) -> str | None:
     iso = _ISO_DATE.match(value)
     if iso is not None:
         return _valid_date(int(iso[1]), int(iso[2]), int(iso[3]))
+    cjk = _CJK_DATE.match(value)
+    if cjk is not None:
+        return _cjk_date(cjk)
     tokens = _DATE_TOKENS.findall(value)
     numbers = [t for t in tokens if t.isdigit()]
     if any(len(number) > 4 for number in numbers):
         return None  # also keeps int() away from hostile 5,000-digit strings
-    words = [t for t in tokens if not t.isdigit() and t not in _DATE_FILLERS]
+    words = [key for t in tokens if not t.isdigit() and (key := geo.lookup_key(t)) not in _DATE_FILLERS]
     if words:
-        month = _MONTHS.get(geo.lookup_key(words[0])) if len(words) == 1 and len(numbers) == 2 else None
+        month = _month(words) if len(numbers) == 2 else None
         return None if month is None else _date_with_month_name(numbers, month)
     if len(numbers) < 3 or (len(numbers) > 3 and len(numbers[2]) != 4):
         return None  # extra numbers are only allowed as a time after D/M/YYYY
@@ -80,6 +71,24 @@ def normalize_date_of_birth(v: str, country: str | None = None) -> str | None:
     if len(first) > 2 or len(second) > 2 or len(third) not in (2, 4):
         return None
     return _day_month(int(first), int(second), _year(third), _month_first("." not in value, country))
+
+
+def _month(words: list[str]) -> int | None:
+    """The month named by the only word left, or by the one that is not a weekday ("mar." is Tuesday in
+    French and Spanish, March in English)."""
+    if len(words) == 2:
+        words = [word for word in words if word not in WEEKDAYS]
+    return MONTHS.get(words[0]) if len(words) == 1 else None
+
+
+def _cjk_date(found: re.Match[str]) -> str | None:
+    era, year, month, day = found.groups()
+    number = 1 if year == "元" else int(year)
+    if era is not None:
+        number += _ERAS[era] - 1
+    elif len(year) != 4:
+        return None  # 97年: the century is unknown
+    return _valid_date(number, int(month), int(day))
 
 
 def _month_first(slashes: bool, country: str | None) -> bool:

@@ -13,7 +13,8 @@ import unicodedata
 
 from relay import geo
 
-_EMAIL = re.compile(r"[^@\s\ud800-\udfff]+@[^@\s\ud800-\udfff]+\.[^@\s\ud800-\udfff]+")
+#: what an e-mail address may not contain: a second @, spaces, control characters, unpaired surrogates
+_NOT_IN_EMAIL = re.compile(r"[@\s\x00-\x1f\x7f\ud800-\udfff]")
 _ZERO_MADID = "00000000-0000-0000-0000-000000000000"
 
 _GENDERS = {
@@ -64,7 +65,12 @@ def clean(value: str) -> str:
 def normalize_email(v: str) -> str | None:
     """Trimmed and lowercased e-mail address; ``None`` when it is not one."""
     value = clean(v)
-    return value if _EMAIL.fullmatch(value) else None
+    local, _, domain = value.partition("@")
+    # linear scans: a backtracking pattern here was quadratic on hostile input (60 KB took seconds)
+    valid = (
+        local and "." in domain[1:-1] and not _NOT_IN_EMAIL.search(local) and not _NOT_IN_EMAIL.search(domain)
+    )
+    return value if valid else None
 
 
 def normalize_name(v: str) -> str | None:
@@ -83,51 +89,53 @@ def normalize_city(v: str) -> str | None:
 
 
 def normalize_country(v: str) -> str | None:
-    """ISO 3166-1 alpha-2 code in lowercase from a code (alpha-2 or alpha-3), a name or a common alias."""
+    """ISO 3166-1 alpha-2 code in lowercase from a code (alpha-2 or alpha-3), an ISO name (short, official or
+    common, in English or another major language) or a common alias (``UK``); ``None`` otherwise (``N/A``)."""
     found = _COUNTRY_MEMO.get(v)
     if found is None and v not in _COUNTRY_MEMO:
-        found = _resolve_country(v)
+        found = geo.country_code(v)
         if len(_COUNTRY_MEMO) < 4096:  # country values repeat: remember a bounded number of them
             _COUNTRY_MEMO[v] = found
     return found
 
 
 _COUNTRY_MEMO: dict[str, str | None] = {}
-
-
-def _resolve_country(v: str) -> str | None:
-    value = v.strip().lower()
-    code = geo.COUNTRY_CODES.get(value)
-    if code is None:
-        key = geo.lookup_key(value)
-        code = geo.COUNTRY_CODES.get(key)
-        if code is None and key.startswith("the"):
-            code = geo.COUNTRY_CODES.get(key[3:])
-    return code
+#: what spreadsheets and CRMs put in an address field that has no value
+_NO_VALUE = frozenset({"n/a", "n.a.", "#n/a", "none", "null", "nil", "unknown", "-", "--", "?"})
 
 
 def normalize_state(v: str, country: str | None = None) -> str | None:
-    """State: US names and codes → two-letter code (``California`` → ``ca``); elsewhere lowercase, no
+    """State: US names and codes → two-letter ANSI code (``California`` → ``ca``); elsewhere lowercase, no
     punctuation or spaces. US names are also mapped when the country is unknown."""
-    value = clean(v).translate(_LETTERS_DIGITS)
+    value = clean(v)
+    if value in _NO_VALUE:
+        return None
+    value = value.translate(_LETTERS_DIGITS)
     if not value:
         return None
     code = normalize_country(country) if country else None
     if code is None or code in geo.US_STATE_COUNTRIES:
-        return geo.US_STATES.get(value, value)
+        return geo.us_states().get(geo.lookup_key(value) if not value.isascii() else value, value)
     return value
 
 
+_US_ZIP = re.compile(r"(\d{5})(?:[-\s]*\d{4})?")
+
+
 def normalize_zip(v: str, country: str | None = None) -> str | None:
-    """Postal code: lowercase, the part before ``-``, no spaces or punctuation (``M1 1AE`` → ``m11ae``);
-    US: the first 5 digits (``94035-1234``, ``94035 1234`` → ``94035``)."""
-    value = clean(v).partition("-")[0].translate(_ALNUM)
-    if len(value) > 5 and value.isdigit():
-        code = normalize_country(country) if country else None
-        # 9 digits are a ZIP+4 written without its dash: no other country has 9-digit postal codes
-        if code in geo.US_STATE_COUNTRIES or (code is None and len(value) == 9):
-            return value[:5]
-    return value or None
+    """Postal code: lowercase, no spaces, dashes or other punctuation (``M1 1AE`` → ``m11ae``, ``00-950`` →
+    ``00950``); US: the first 5 digits (``94035-1234`` → ``94035``), also when the country is unknown and the
+    value is written as a ZIP+4."""
+    value = clean(v)
+    if value in _NO_VALUE:
+        return None
+    code = normalize_country(country) if country else None
+    if code in geo.US_STATE_COUNTRIES or (code is None and _US_ZIP.fullmatch(value)):
+        digits = value.translate(_ALNUM)
+        if digits[:5].isdigit():
+            return digits[:5]
+        return digits or None
+    return value.translate(_ALNUM) or None
 
 
 def normalize_external_id(v: str) -> str | None:

@@ -229,6 +229,8 @@ def _user_country(user: Mapping[str, Any], default_country: str | None) -> str |
     country = normalize_country(raw) if raw else None
     if country is None and default_country:
         country = normalize_country(default_country)
+    if country is None and raw:
+        country = raw.strip()  # no ISO 3166-1 country but maybe a phone numbering region (AC, TA)
     return country
 
 

@@ -1,45 +1,90 @@
-"""Phone numbers as digits with the country code, the form Meta hashes (``+`` is added for X and TikTok)."""
+"""Phone numbers as E.164 digits, the form Meta hashes (``+`` is added for X and TikTok).
+
+Parsing and validation are libphonenumber's (the :mod:`phonenumbers` port): national formats, trunk
+prefixes (``0``, Hungary's ``06``, Russia's ``8``), international call prefixes (``00``, ``011``), Argentine
+mobiles (``011 15-...`` → ``+54 9 11 ...``), extensions (dropped), digits of other scripts.
+"""
 
 from __future__ import annotations
 
+import functools
 import re
-import unicodedata
 
-from relay import geo
+import phonenumbers
+from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
+
 from relay.contact import normalize_country
 
-_NON_DIGITS = re.compile(r"[^0-9]+")
-_DIGIT_OR_PLUS = re.compile(r"[0-9+]")
 _NANP_WRITTEN = re.compile(r"\(\s*[2-9]\d\d\s*\)\s*[2-9]\d\d\s*[-.]?\s*\d{4}")
+_REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
+_MAX_INPUT = 100  # phonenumbers refuses 250+; a phone number with its extension is far shorter
 
 
 def normalize_phone(v: str, country: str | None = None) -> str | None:
-    """Phone: digits only with the country code (``(650)555-1212`` with ``US`` → ``16505551212``).
+    """Phone: E.164 digits without ``+`` (``(650)555-1212`` with ``US`` → ``16505551212``), or ``None``.
 
-    ``+`` or ``00`` (or the country's own international prefix) marks an international number; otherwise the
-    trunk prefix is dropped and the calling code of ``country`` is prepended unless the digits already start
-    with it at a plausible length. Without a country the digits are kept, leading zeros stripped, except that
-    the North American way of writing, ``(650) 555-1212``, implies +1 (Meta's docs example).
+    A number without ``+`` is read in the country's national format (``country``: alpha-2, alpha-3 or name);
+    failing that, or without a country, as an international number written without its ``+``. A number read
+    that way must be valid by libphonenumber's metadata (``12345`` in the UK is not ``+44 12345``); one
+    written with ``+`` must be possible (a length its calling code allows), as it is taken as given.
+    Without a country, the North American way of writing, ``(650) 555-1212``, implies +1 (Meta's docs
+    example).
     """
-    value = v if v.isascii() else _ascii_digits(v)
-    first = _DIGIT_OR_PLUS.search(value)
-    digits = _NON_DIGITS.sub("", value)
-    if first is None or not digits:
+    text = v.strip()
+    if not text or len(text) > _MAX_INPUT:
         return None
-    if first.group() == "+":
-        number = geo.international_number(digits.lstrip("0"))
+    region = _region(country)
+    if region is None and _NANP_WRITTEN.fullmatch(text):
+        region = "US"
+    if text.startswith(("+", "\uff0b")):
+        number = _valid(text, region, written_in_full=True)
     else:
-        code = normalize_country(country) if country else None
-        if code is None and _NANP_WRITTEN.fullmatch(value.strip()):
-            code = "us"
-        number = geo.with_calling_code(digits, code)
-    return number if 7 <= len(number) <= 15 else None
+        # an international number written without "+" ("44 20 7946 0958", "0044 ...") is tried first when
+        # the country writes national numbers with a trunk prefix and this one has none but starts with the
+        # country's code ("4915123456789" in Germany), after the national reading otherwise
+        digits = phonenumbers.normalize_digits_only(text)
+        code, trunk = _prefixes(region) if region is not None else ("", None)
+        first = bool(code and trunk) and digits.startswith(code) and not digits.startswith(trunk or "")
+        number = _valid("+" + digits.lstrip("0"), None) if first else None
+        if number is None and region is not None:
+            number = _valid(text, region)
+        if number is None and not first and digits.lstrip("0"):
+            number = _valid("+" + digits.lstrip("0"), None)
+    if number is None:
+        return None
+    return phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:]
 
 
-def _ascii_digits(value: str) -> str:
-    """Full-width forms and the decimal digits of other scripts (Arabic-Indic ...) as ASCII."""
-    value = unicodedata.normalize("NFKC", value)
-    return "".join(str(unicodedata.decimal(ch)) if ch.isdecimal() else ch for ch in value)
+def _region(country: str | None) -> str | None:
+    """The libphonenumber region of ``country``: an ISO code or name, or a region without one (AC, TA)."""
+    if not country:
+        return None
+    if country.upper() in _REGIONS:
+        return country.upper()
+    code = normalize_country(country)
+    return code.upper() if code is not None and code.upper() in _REGIONS else None
+
+
+@functools.lru_cache(maxsize=512)
+def _prefixes(region: str) -> tuple[str, str | None]:
+    """(calling code, national trunk prefix) of ``region``: ``("49", "0")`` for Germany."""
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+    if metadata is None:
+        return "", None
+    return str(metadata.country_code), metadata.national_prefix
+
+
+def _valid(text: str, region: str | None, *, written_in_full: bool = False) -> PhoneNumber | None:
+    """The number ``text`` stands for if it is valid; one written in full with ``+`` only needs to be
+    possible (a known calling code and a length its plan allows): nothing was guessed about it, and it may be
+    in a range newer than the installed metadata."""
+    try:
+        number = phonenumbers.parse(text, region)
+    except NumberParseException:
+        return None
+    if phonenumbers.is_valid_number(number):
+        return number
+    return number if written_in_full and phonenumbers.is_possible_number(number) else None
 
 
 __all__ = ["normalize_phone"]

@@ -252,33 +252,49 @@ def test_full_user_produces_every_key() -> None:
         ("+1 (650) 555-1212", None, "16505551212"),
         ("+1 (650) 555-1212", "GB", "16505551212"),
         ("(650) 555-1212", None, "16505551212"),  # the North American way of writing implies +1
-        ("650-555-1212", None, "6505551212"),  # no country, no way to know
-        ("07700 900123", "GB", "447700900123"),  # trunk zero dropped, code added
-        ("07700 900123", "United Kingdom", "447700900123"),
-        ("7700 900123", "GB", "447700900123"),
-        ("447700900123", "GB", "447700900123"),  # already has the code
-        ("0044 7700 900123", None, "447700900123"),
-        ("0044 7700 900123", "DE", "447700900123"),
+        ("650-555-1212", None, None),  # no country, and +6505551212 is no number
+        ("07400 123456", "GB", "447400123456"),  # trunk zero dropped, code added
+        ("07400 123456", "United Kingdom", "447400123456"),
+        ("07400 123456", "gbr", "447400123456"),
+        ("7400 123456", "GB", "447400123456"),
+        ("447400123456", "GB", "447400123456"),  # already has the code
+        ("0044 7400 123456", None, "447400123456"),
+        ("0044 7400 123456", "DE", "447400123456"),
         ("+44 (0)20 7946 0000", None, "442079460000"),
-        ("011 44 7700 900123", "US", "447700900123"),
-        ("0011 44 7700 900123", "AU", "447700900123"),
+        ("011 44 7400 123456", "US", "447400123456"),
+        ("0011 44 7400 123456", "AU", "447400123456"),
         ("(02) 9999 9999", "AU", "61299999999"),
         ("06 12 34 56 78", "FR", "33612345678"),
         ("33612345678", "FR", "33612345678"),
         ("0151 12345678", "DE", "4915112345678"),
+        ("4915112345678", "DE", "4915112345678"),  # DE writes national numbers with 0: this has the code
         ("8 (916) 123-45-67", "RU", "79161234567"),
         ("06 1234 5678", "IT", "390612345678"),  # Italian numbers keep their 0
-        ("393 123 4567", "IT", "393931234567"),  # an Italian mobile starting 39 is national
+        ("393 123 4567", "IT", "393931234567"),  # Italy has no trunk prefix: a mobile starting 39 is national
         ("+39 06 1234 5678", None, "390612345678"),
-        ("48 123 45 67", "PL", "48481234567"),
         ("12345678901", "GB", "12345678901"),  # a foreign number written without +
         ("\uff0b\uff11 650 555 1212", None, "16505551212"),  # full-width
-        ("\u0660\u0667\u0667\u0660\u0660 \u0669\u0660\u0660\u0661\u0662\u0663", "GB", "447700900123"),
-        ("44-12390821300A", None, "4412390821300"),  # letters are dropped
+        ("\u0660\u0667\u0664\u0660\u0660 \u0661\u0662\u0663\u0664\u0665\u0666", "GB", "447400123456"),
+        # issue 12: extensions dropped, trunk prefixes other than 0, Argentine mobiles, impossible numbers
+        ("+61 412 349 431 ext. 123", None, "61412349431"),
+        ("(650) 555-1212 x45", "US", "16505551212"),
+        ("06 30 123 4567", "HU", "36301234567"),
+        ("011 15-2345-1815", "AR", "5491123451815"),
+        ("+54 9 11 2345-1815", None, "5491123451815"),
+        ("62889", "AC", "24762889"),  # Ascension: a numbering region without an ISO 3166-1 code
+        ("12345", "GB", None),
+        ("07700 900123", "GB", None),  # Ofcom's range for drama: never a real phone
+        # written in full with "+", a number only has to be possible (a range newer than the metadata, the
+        # X docs' placeholder); read from a national form it must be valid
+        ("+1 (123) 456-7890", None, "11234567890"),
+        ("(123) 456-7890", "US", None),
+        ("+1 650 555", None, None),  # too short for the North American plan
+        ("44-12390821300A", None, None),
         ("123", "US", None),
         ("call me", None, None),
         ("+", None, None),
         ("1234567890123456", None, None),  # longer than E.164 allows
+        ("+1 650 555 1212 / " + "1" * 200, None, None),  # longer than any written phone number
     ],
 )
 def test_normalize_phone(raw: str, country: str | None, expected: str | None) -> None:
@@ -286,13 +302,16 @@ def test_normalize_phone(raw: str, country: str | None, expected: str | None) ->
 
 
 def test_phone_country_comes_from_user_then_default() -> None:
-    uk = sha256_hex("447700900123")
-    assert hash_user({"phone": "07700 900123", "country": "GB"}, default_country="US").hashed["ph"] == [uk]
-    assert hash_user({"phone": "07700 900123", "country": ["uk", "us"]}).hashed["ph"] == [uk]
-    assert hash_user({"phone": "07700 900123"}, default_country="gb").hashed["ph"] == [uk]
+    uk = sha256_hex("447400123456")
+    assert hash_user({"phone": "07400 123456", "country": "GB"}, default_country="US").hashed["ph"] == [uk]
+    assert hash_user({"phone": "07400 123456", "country": ["uk", "us"]}).hashed["ph"] == [uk]
+    assert hash_user({"phone": "07400 123456"}, default_country="gb").hashed["ph"] == [uk]
     # an unusable user.country falls back to the default
-    assert hash_user({"phone": "07700 900123", "country": "??"}, default_country="GB").hashed["ph"] == [uk]
-    assert hash_user({"phone": "07700 900123"}).hashed["ph"] == [sha256_hex("7700900123")]
+    assert hash_user({"phone": "07400 123456", "country": "??"}, default_country="GB").hashed["ph"] == [uk]
+    # without any country a national number is no number: dropped, not hashed as some other number
+    nowhere = hash_user({"phone": "07400 123456"})
+    assert "ph" not in nowhere.hashed
+    assert nowhere.problems == ["phone: not a phone number, dropped"]
 
 
 @pytest.mark.parametrize(
@@ -317,6 +336,22 @@ def test_phone_country_comes_from_user_then_default() -> None:
         ("16-feb-97", "19970216"),
         ("2/16/97", "19970216"),
         ("16. März 1962", "19620316"),
+        ("1997年2月16日", "19970216"),
+        ("1997年2月16日日曜日", "19970216"),
+        ("１９９７年２月１６日", "19970216"),
+        ("1997년 2월 16일 일요일", "19970216"),
+        ("平成9年2月16日", "19970216"),
+        ("平成元年2月16日", "19890216"),
+        ("97年2月16日", None),  # century unknown
+        ("9 janvier 1940", "19400109"),
+        ("mar. 16 févr. 1997", "19970216"),  # mar: Tuesday in French, March in English
+        ("16 de fevereiro de 1997", "19970216"),
+        ("domingo, 16 de febrero de 1997", "19970216"),
+        ("16 февраля 1997 \u0433.", "19970216"),
+        ("16 lutego 1997 r.", "19970216"),
+        ("16 Şubat 1997 Pazar", "19970216"),
+        ("1997. február 16., vasárnap", "19970216"),
+        ("16 Mayis 1997", "19970516"),
         ("2000-02-29", "20000229"),
         (" 1900-01-01 ", "19000101"),
         ("1899-12-31", None),
@@ -362,6 +397,12 @@ def test_invalid_date_is_dropped_with_a_note() -> None:
         ("NR9 5AL", None, "nr95al"),
         ("1987", "US", "1987"),
         ("75018", "FR", "75018"),
+        ("00-950", "PL", "00950"),  # no dash, and nothing cut outside the US
+        ("100-0001", "JP", "1000001"),
+        ("01310-100", "BR", "01310100"),
+        ("01310-100", None, "01310100"),
+        ("00501-0001", "usa", "00501"),
+        ("N/A", "GB", None),
         (" - ", None, None),
     ],
 )
@@ -382,6 +423,9 @@ def test_normalize_zip(raw: str, country: str | None, expected: str | None) -> N
         ("Bavaria", "DE", "bavaria"),
         ("Île-de-France", "FR", "îledefrance"),
         ("New South Wales", "AU", "newsouthwales"),
+        ("Armed Forces Europe", "US", "ae"),
+        ("N/A", "US", None),
+        ("Virgin Islands, U.S.", "US", "vi"),
         ("...", "US", None),
     ],
 )
@@ -406,6 +450,20 @@ def test_normalize_state(raw: str, country: str | None, expected: str | None) ->
         ("the Netherlands", "nl"),
         ("Korea, Republic of", "kr"),
         ("Türkiye", "tr"),
+        ("Union of the Comoros", "km"),
+        ("Kingdom of the Netherlands", "nl"),
+        ("Holy See (Vatican City State)", "va"),
+        ("Holy See", "va"),
+        ("Virgin Islands, U.S.", "vi"),
+        ("Virgin Islands", None),  # British or U.S.: ambiguous
+        ("Bolivia", "bo"),
+        ("N/A", None),  # not Namibia
+        ("n.a.", None),
+        ("NA", "na"),
+        ("nam", "na"),
+        ("España", "es"),
+        ("中国", "cn"),
+        ("Kosovo", "xk"),
         ("Narnia", None),
         ("", None),
     ],
@@ -486,7 +544,7 @@ def test_numbers_are_accepted_and_other_types_noted() -> None:
 def test_member_from_row() -> None:
     row = {
         "email": "Jane@Example.com",
-        "phone": "07700 900123",
+        "phone": "07400 123456",
         "madid": " 6D92078A-8246-4BA4-AE5B-76104861E7DC ",
     }
     member, reason = member_from_row(row, default_country="GB")
@@ -494,8 +552,8 @@ def test_member_from_row() -> None:
     assert member == AudienceMember(
         hashed={
             "em": [sha256_hex("jane@example.com")],
-            "ph": [sha256_hex("447700900123")],
-            "ph_e164": [sha256_hex("+447700900123")],
+            "ph": [sha256_hex("447400123456")],
+            "ph_e164": [sha256_hex("+447400123456")],
         },
         madid="6d92078a-8246-4ba4-ae5b-76104861e7dc",
     )
