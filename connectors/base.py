@@ -4,17 +4,25 @@ A connector *type* is a class registered under the entry-point group ``relay.con
 It declares ``settings_model`` (a subclass of :class:`relay.settings.ConnectorSettings`),
 ``capabilities`` and ``max_batch``, is built as ``cls(name, settings, client)`` and turns a
 batch of consented, normalised events into platform calls, answering one outcome per event.
+
+:class:`BaseConnector` delivers in three steps, so that one bad event never fails its batch:
+``precheck`` and ``build`` map each event alone (an exception fails that event only), then the
+built payloads go out in requests of at most ``max_batch``, bisected by :func:`isolate` when the
+platform rejects a request for its payload.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import email.utils
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
 
 import httpx
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from relay.exceptions import (
+    AuthRejectedError,
     DeliveryTimeoutError,
     PayloadRejectedError,
     PermanentDeliveryError,
@@ -34,6 +42,20 @@ from relay.types import (
 )
 
 SettingsT = TypeVar("SettingsT", bound=ConnectorSettings)
+T = TypeVar("T")
+#: the longest text a connector or the worker keeps from a platform answer (after masking)
+MAX_TEXT = 1000
+
+
+def clip(text: str, limit: int = MAX_TEXT) -> str:
+    """``text`` cut to ``limit`` characters; cut only text already masked, so that no secret is
+    left half-masked across the cut."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def unmappable(exc: BaseException) -> str:
+    """The reason recorded for an event its connector cannot map (mask it before storing)."""
+    return f"cannot map event: {type(exc).__name__}: {exc}"
 
 
 @runtime_checkable
@@ -84,6 +106,24 @@ class AudienceConnector(Protocol):
     ) -> AudienceBatchResult: ...
 
 
+def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
+    """``Retry-After`` in seconds, from delta-seconds or an HTTP date (RFC 9110 §10.2.3); None when absent
+    or unreadable. One parser for every connector, so they agree on HTTP-date values."""
+    value = (headers.get("retry-after") or "").strip()
+    if not value:
+        return None
+    if value.isascii() and value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value).timestamp()
+    except (TypeError, ValueError, IndexError, OverflowError):
+        return None
+    return max(when - (time.time() if now is None else now), 0.0)
+
+
+DAY = 86400.0
+
+
 class BaseConnector(Generic[SettingsT]):
     """Shared plumbing: settings, the shared ``httpx.AsyncClient``, error translation, isolation."""
 
@@ -106,15 +146,72 @@ class BaseConnector(Generic[SettingsT]):
     def skip_reason(self, event_name: str) -> str | None:
         return None
 
+    def acceptance_window(self, action_source: str) -> float | None:
+        """How long after ``event_time`` (seconds) the platform still accepts an event; None when the
+        platform documents no limit. Retries stop at this window (or earlier, ``delivery.max_age_hours``)."""
+        return None
+
     def secrets(self) -> Sequence[str]:
         """Secret strings of this connector, masked wherever a request is recorded."""
         return ()
 
     def mask(self, text: str) -> str:
+        """``text`` with this connector's secrets, credential parameters and contact details masked."""
         return mask_text(text, self.secrets())
 
+    def precheck(self, event: OutboundEvent) -> Outcome | None:
+        """The outcome of an event that must not be sent (skipped, refused), or None when it may go."""
+        return None
+
+    def build(self, event: OutboundEvent) -> Any:
+        """The platform payload of one event (by default the event itself, for :meth:`send_batch`).
+
+        An exception here fails this event alone, recorded as "cannot map event: ..."."""
+        return event
+
+    def prepare(self, events: Sequence[OutboundEvent]) -> tuple[list[Outcome | None], list[tuple[int, Any]]]:
+        """Map each event alone: the outcomes of events that will not be sent (None for the others)
+        and ``(index, payload)`` of those that will."""
+        outcomes: list[Outcome | None] = []
+        built: list[tuple[int, Any]] = []
+        for index, event in enumerate(events):
+            try:
+                outcome = self.precheck(event)
+                if outcome is None:
+                    built.append((index, self.build(event)))
+            except Exception as exc:  # bad stored data or a mapper bug: this event only
+                outcome = Failed(clip(self.mask(unmappable(exc))))
+            outcomes.append(outcome)
+        return outcomes, built
+
     async def deliver(self, events: Sequence[OutboundEvent]) -> Sequence[Outcome]:
-        return await isolate(events, self.send_batch)
+        """Prepare each event, send the payloads in requests of at most :attr:`max_batch`."""
+        outcomes, built = self.prepare(events)
+        size = self.max_batch
+        for start in range(0, len(built), size):
+            chunk = built[start : start + size]
+            results = await self.send_chunk([payload for _, payload in chunk])
+            for (index, _), result in zip(chunk, results, strict=True):
+                outcomes[index] = result
+            if results and all(isinstance(r, Retry) for r in results):
+                # the platform is throttling or down: the rest would meet the same answer
+                for index, _ in built[start + size :]:
+                    outcomes[index] = results[0]
+                break
+        return [o if o is not None else Retry("not attempted") for o in outcomes]
+
+    async def send_chunk(self, payloads: Sequence[Any]) -> list[Outcome]:
+        """One request's worth of payloads, bisected on a payload rejection."""
+        try:
+            return await isolate(payloads, self.send_payloads)
+        except AuthRejectedError:
+            raise
+        except PermanentDeliveryError as exc:  # e.g. an unknown pixel: nothing in this request can pass
+            return [Failed(exc.message, exc.status_code) for _ in payloads]
+
+    async def send_payloads(self, payloads: Sequence[Any]) -> Sequence[Outcome]:
+        """Send one request for built payloads; by default they are the events, for :meth:`send_batch`."""
+        return await self.send_batch(payloads)
 
     async def send_batch(self, events: Sequence[OutboundEvent]) -> Sequence[Outcome]:
         """Send one request for ``events``; raise a :class:`DeliveryError` for a whole-batch failure."""
@@ -145,9 +242,11 @@ class BaseConnector(Generic[SettingsT]):
 SendBatch = Callable[[Sequence[OutboundEvent]], Awaitable[Sequence[Outcome]]]
 
 
-async def isolate(events: Sequence[OutboundEvent], send: SendBatch) -> list[Outcome]:
-    """Send ``events``; when the platform rejects the whole batch for its payload, split it in
-    halves and retry each, so that good events are delivered and only bad ones fail.
+async def isolate(
+    events: Sequence[T], send: Callable[[Sequence[T]], Awaitable[Sequence[Outcome]]]
+) -> list[Outcome]:
+    """Send ``events`` (or their built payloads); when the platform rejects the whole batch for its
+    payload, split it in halves and retry each, so that good events are delivered and only bad ones fail.
 
     Whole-batch retryable errors become :class:`Retry` for every event; auth errors propagate
     (the worker pauses the connector).
@@ -167,4 +266,15 @@ async def isolate(events: Sequence[OutboundEvent], send: SendBatch) -> list[Outc
     return await isolate(events[:middle], send) + await isolate(events[middle:], send)
 
 
-__all__ = ["AudienceConnector", "BaseConnector", "Connector", "SendBatch", "isolate"]
+__all__ = [
+    "DAY",
+    "MAX_TEXT",
+    "AudienceConnector",
+    "BaseConnector",
+    "Connector",
+    "SendBatch",
+    "clip",
+    "isolate",
+    "parse_retry_after",
+    "unmappable",
+]

@@ -77,8 +77,10 @@ class StorageSettings(Model):
 
 
 class DeliverySettings(Model):
-    max_attempts: int = Field(12, gt=0)
-    max_age_hours: float = Field(72, gt=0)
+    #: a safety bound: with the default backoff, 200 tries last past the 7 days Meta accepts events for
+    max_attempts: int = Field(200, gt=0)
+    #: retries stop at the earlier of this and the platform's acceptance window; unset: the platform's window
+    max_age_hours: float | None = Field(None, gt=0)
     backoff_base_seconds: float = Field(2, ge=0)
     backoff_max_seconds: float = Field(3600, ge=0)
     lease_seconds: float = Field(60, gt=0)

@@ -12,7 +12,7 @@ from urllib.parse import quote
 
 import httpx
 
-from connectors.base import BaseConnector, isolate
+from connectors.base import DAY, BaseConnector, clip
 from connectors.meta import audiences, capi
 from connectors.meta.errors import classify
 from connectors.meta.settings import MetaSettings
@@ -27,11 +27,12 @@ from relay.types import (
     Failed,
     OutboundEvent,
     Outcome,
-    Retry,
     Skipped,
 )
 
 NO_USER_DATA = "no customer information Meta accepts (user_data would be empty)"
+#: how much of Meta's answer to a successful call is kept on the attempt
+SUMMARY_CHARS = 300
 
 
 def appsecret_proof(app_secret: str, access_token: str) -> str:
@@ -81,13 +82,18 @@ class MetaConnector(BaseConnector[MetaSettings]):
             return f"event not mapped for {self.name} (events: {event_name}: null)"
         return None
 
+    def acceptance_window(self, action_source: str) -> float:
+        """Meta takes events up to 7 days after ``event_time``, 62 for ``physical_store`` (meta.md §1.1)."""
+        return (62 if action_source == "physical_store" else 7) * DAY
+
     def request_body(self, events: Sequence[OutboundEvent], *, now: float | None = None) -> dict[str, Any]:
         """The JSON body of one ``/events`` call for ``events`` (all of them sendable)."""
         now = time.time() if now is None else now
-        data = [
-            capi.server_event(e, self.meta_event_name(e.event_name) or e.event_name, now=now) for e in events
-        ]
-        body: dict[str, Any] = {"data": data}
+        return self.body_for([self.build(e, now=now) for e in events])
+
+    def body_for(self, data: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        """The JSON body of one ``/events`` call carrying the built server events ``data``."""
+        body: dict[str, Any] = {"data": list(data)}
         if self.settings.test_event_code:
             body["test_event_code"] = self.settings.test_event_code
         body["partner_agent"] = self.settings.partner_agent
@@ -100,8 +106,9 @@ class MetaConnector(BaseConnector[MetaSettings]):
         url = str(httpx.URL(self.url(self.settings.pixel_id, "events"), params=self.auth_params()))
         return {"method": "POST", "url": mask_url(url), "json": self.request_body(events, now=now)}
 
-    def precheck(self, event: OutboundEvent, *, now: float) -> Outcome | None:
+    def precheck(self, event: OutboundEvent, *, now: float | None = None) -> Outcome | None:
         """The outcome of an event that must not be sent, or None when it may go."""
+        now = time.time() if now is None else now
         reason = self.skip_reason(event.event_name)
         if reason:
             return Skipped(reason)
@@ -114,35 +121,27 @@ class MetaConnector(BaseConnector[MetaSettings]):
             return Skipped(NO_USER_DATA)
         return None
 
-    async def deliver(self, events: Sequence[OutboundEvent]) -> Sequence[Outcome]:
-        """Check each event, send the rest in requests of at most :attr:`max_batch`, isolating bad ones."""
-        now = time.time()
-        outcomes: list[Outcome | None] = [self.precheck(e, now=now) for e in events]
-        pending = [i for i, outcome in enumerate(outcomes) if outcome is None]
-        size = self.max_batch
-        for start in range(0, len(pending), size):
-            chunk = pending[start : start + size]
-            results = await isolate([events[i] for i in chunk], self.send_batch)
-            for i, result in zip(chunk, results, strict=True):
-                outcomes[i] = result
-            if all(isinstance(r, Retry) for r in results):
-                # Meta is throttling or down: the rest would meet the same answer
-                for i in pending[start + size :]:
-                    outcomes[i] = results[0]
-                break
-        return [o if o is not None else Retry("not attempted") for o in outcomes]
+    def build(self, event: OutboundEvent, *, now: float | None = None) -> dict[str, Any]:
+        """One ``data[]`` element; raises when the stored event cannot be mapped (that event fails alone)."""
+        now = time.time() if now is None else now
+        return capi.server_event(event, self.meta_event_name(event.event_name) or event.event_name, now=now)
 
-    async def send_batch(self, events: Sequence[OutboundEvent]) -> Sequence[Outcome]:
+    async def send_payloads(self, payloads: Sequence[Any]) -> Sequence[Outcome]:
+        """One ``/events`` call for built server events."""
         response = await self.request(
             "POST",
             self.url(self.settings.pixel_id, "events"),
             params=self.auth_params(),
-            json=self.request_body(events),
+            json=self.body_for(payloads),
         )
         if not response.is_success:
             raise classify(response, self.mask)
-        summary = self.mask(response.text[:300])
-        return [Delivered(response.status_code, summary) for _ in events]
+        summary = clip(self.mask(response.text), SUMMARY_CHARS)  # mask first: a cut never halves a secret
+        return [Delivered(response.status_code, summary) for _ in payloads]
+
+    async def send_batch(self, events: Sequence[OutboundEvent]) -> Sequence[Outcome]:
+        now = time.time()
+        return await self.send_payloads([self.build(e, now=now) for e in events])
 
     async def send_test(self, event: OutboundEvent) -> tuple[dict[str, Any], dict[str, Any]]:
         """Send one event now, whatever its checks say; ``(request, response)``, both masked.

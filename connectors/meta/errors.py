@@ -23,6 +23,7 @@ from typing import Any
 
 import httpx
 
+from connectors.base import clip, parse_retry_after
 from relay.exceptions import (
     AuthRejectedError,
     DeliveryError,
@@ -101,14 +102,11 @@ def _regain_minutes(usage: Any) -> float:
 
 
 def retry_after(headers: httpx.Headers, *, minimum: float) -> float:
-    """Seconds to wait before the next call: ``Retry-After`` or the usage headers, at least ``minimum``."""
-    wait = minimum
-    raw = headers.get("retry-after")
-    if raw is not None:
-        try:
-            wait = max(wait, float(raw))
-        except ValueError:
-            pass  # an HTTP date: the minimum already keeps us well away
+    """Seconds to wait before the next call. An explicit ``Retry-After`` (seconds or an HTTP date) is
+    honoured as given; without one, ``minimum`` is the floor. The usage headers' time to regain
+    access extends either."""
+    explicit = parse_retry_after(headers)
+    wait = minimum if explicit is None else explicit
     for name in _USAGE_HEADERS:
         try:
             usage = json.loads(headers.get(name, "null"))
@@ -143,7 +141,8 @@ def classify(response: httpx.Response, mask: Callable[[str], str]) -> DeliveryEr
 def _classify_status(response: httpx.Response, mask: Callable[[str], str]) -> DeliveryError:
     """A failure without a Graph envelope (a proxy, a load balancer): judged by its status."""
     status = response.status_code
-    message = mask(f"HTTP {status} from Meta: {response.text[:200]}".strip())
+    # mask the whole answer before cutting it, so that no secret is left half-masked across the cut
+    message = clip(mask(f"HTTP {status} from Meta: {response.text}".strip()), 300)
     if status == 429:
         return RateLimitedError(
             message, status_code=status, retry_after=retry_after(response.headers, minimum=60)

@@ -4,25 +4,22 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import httpx
 
-from connectors.base import BaseConnector, isolate
-from relay.exceptions import (
-    AuthRejectedError,
-    PermanentDeliveryError,
-    UnavailableError,
-)
+from connectors.base import BaseConnector, clip
+from relay.exceptions import PermanentDeliveryError, UnavailableError
+from relay.masking import MASK
 from relay.settings import ConnectorSettings
 from relay.types import (
     AudienceBatchResult,
     AudienceMember,
     Capability,
     Delivered,
-    Failed,
     OutboundEvent,
     Outcome,
     Skipped,
@@ -38,6 +35,12 @@ from .settings import XSettings
 
 API_VERSION = "12"
 log = logging.getLogger("relay.connectors.x")
+#: an echoed ``Authorization`` header: everything after "OAuth" on its line is credentials
+_OAUTH_HEADER = re.compile(r"\bOAuth\s+[^\r\n]*oauth_[^\r\n]*")
+#: OAuth parameters in any other form (``oauth_signature=abc``, ``"oauth_token": "abc"``)
+_OAUTH_PARAM = re.compile(
+    r"(oauth_(?:signature|token|consumer_key|verifier)[\"']?\s*[=:]\s*[\"']?)(?!\*\*\*)[^\"'&,;\s]+"
+)
 
 
 class XConnector(BaseConnector[XSettings]):
@@ -69,62 +72,57 @@ class XConnector(BaseConnector[XSettings]):
     def conversions_url(self) -> str:
         return f"{self.settings.api_base}/{API_VERSION}/measurement/conversions/{self.settings.pixel_id}"
 
-    async def deliver(self, events: Sequence[OutboundEvent]) -> Sequence[Outcome]:
-        """Skip what X cannot take, send the rest in requests of at most ``max_batch`` conversions,
-        bisecting a rejected request so that only the bad conversions fail."""
-        outcomes: list[Outcome | None] = [self._skip(event) for event in events]
-        pending = [i for i, outcome in enumerate(outcomes) if outcome is None]
-        for start in range(0, len(pending), self.max_batch):
-            chunk = pending[start : start + self.max_batch]
-            for index, outcome in zip(
-                chunk, await self._deliver_chunk([events[i] for i in chunk]), strict=True
-            ):
-                outcomes[index] = outcome
-        return [outcome for outcome in outcomes if outcome is not None]
+    def mask(self, text: str) -> str:
+        """Also hides an ``Authorization: OAuth ...`` header or OAuth parameters a platform echoes back."""
+        return _OAUTH_PARAM.sub(r"\1" + MASK, _OAUTH_HEADER.sub("OAuth " + MASK, super().mask(text)))
 
-    async def _deliver_chunk(self, events: Sequence[OutboundEvent]) -> Sequence[Outcome]:
-        try:
-            return await isolate(events, self.send_batch)
-        except AuthRejectedError:
-            raise
-        except PermanentDeliveryError as exc:  # e.g. an unknown pixel: nothing in this request can pass
-            return [Failed(exc.message, exc.status_code) for _ in events]
-
-    async def send_batch(self, events: Sequence[OutboundEvent]) -> Sequence[Outcome]:
-        """One request for ``events`` (those X cannot take are answered ``Skipped``)."""
-        outcomes: list[Outcome | None] = [self._skip(event) for event in events]
-        sendable = [event for event, outcome in zip(events, outcomes, strict=True) if outcome is None]
-        if sendable:
-            body = self.request_body(sendable)
-            response = await self._post(self.conversions_url, body, self.limiter, len(sendable))
-            delivered = self._accepted(response, sendable)
-            outcomes = [outcome or delivered for outcome in outcomes]
-        return [outcome for outcome in outcomes if outcome is not None]
-
-    def request_body(self, events: Sequence[OutboundEvent]) -> dict[str, Any]:
-        """The JSON body for ``events``, which must all be sendable (see :meth:`deliver`)."""
-        tags = self.settings.event_tags
-        return {"conversions": [to_conversion(event, tags[event.event_name]) for event in events]}
-
-    def _skip(self, event: OutboundEvent) -> Skipped | None:
+    def precheck(self, event: OutboundEvent) -> Outcome | None:
+        """``Skipped`` for an event X cannot take (no event tag, no identifier), else None."""
         reason = self.skip_reason(event.event_name)
         if reason is None and not identifiers(event):
             reason = NO_IDENTIFIER
         return Skipped(reason) if reason else None
 
-    def _accepted(self, response: httpx.Response, sent: Sequence[OutboundEvent]) -> Delivered:
+    def build(self, event: OutboundEvent) -> dict[str, Any]:
+        """One entry of ``conversions``; raises when the stored event cannot be mapped."""
+        return to_conversion(event, self.settings.event_tags[event.event_name])
+
+    async def send_payloads(self, payloads: Sequence[Any]) -> Sequence[Outcome]:
+        """One request for built conversions."""
+        body = {"conversions": list(payloads)}
+        response = await self._post(self.conversions_url, body, self.limiter, len(payloads))
+        delivered = self._accepted(response, [str(c.get("conversion_id")) for c in payloads])
+        return [delivered for _ in payloads]
+
+    async def send_batch(self, events: Sequence[OutboundEvent]) -> Sequence[Outcome]:
+        """One request for ``events`` (those X cannot take are answered ``Skipped``)."""
+        outcomes, built = self.prepare(events)
+        if built:
+            for (index, _), outcome in zip(
+                built, await self.send_payloads([p for _, p in built]), strict=True
+            ):
+                outcomes[index] = outcome
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    def request_body(self, events: Sequence[OutboundEvent]) -> dict[str, Any]:
+        """The JSON body for ``events``, which must all be sendable (see :meth:`deliver`)."""
+        return {"conversions": [self.build(event) for event in events]}
+
+    def _accepted(self, response: httpx.Response, sent: Sequence[str]) -> Delivered:
         body = json_body(response)
         data = body.get("data") if isinstance(body, dict) else None
         data = data if isinstance(data, dict) else {}
         processed, debug_id = data.get("conversions_processed"), data.get("debug_id")
-        extra = {"connector": self.name, "debug_id": debug_id, "event_ids": [e.event_id for e in sent]}
+        debug_id = clip(self.mask(str(debug_id)), 100) if debug_id is not None else None
+        extra = {"connector": self.name, "debug_id": debug_id, "event_ids": list(sent)}
         if processed != len(sent):
             log.warning(
                 "X processed %s of %d conversions (debug_id %s)", processed, len(sent), debug_id, extra=extra
             )
         else:
             log.info("X accepted %d conversions (debug_id %s)", len(sent), debug_id, extra=extra)
-        return Delivered(response.status_code, f"conversions_processed={processed} debug_id={debug_id}")
+        summary = f"conversions_processed={processed} debug_id={debug_id}"
+        return Delivered(response.status_code, clip(self.mask(summary)))
 
     # -- HTTP --------------------------------------------------------------------------------------
 

@@ -102,7 +102,10 @@ def custom_fields(custom: Mapping[str, Any]) -> dict[str, Any]:
 
 def _contents(custom: Mapping[str, Any]) -> list[dict[str, Any]]:
     items = custom.get("contents")
-    if isinstance(items, list) and items:
+    if items is not None and not isinstance(items, list):
+        # as for Meta: malformed product data fails the event (alone) rather than going out without it
+        raise TypeError(f"custom.contents must be a list, not {type(items).__name__}")
+    if items:
         return [content for item in items if isinstance(item, Mapping) if (content := _content(item))]
     ids = custom.get("content_ids")
     if isinstance(ids, list):

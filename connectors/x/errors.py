@@ -15,13 +15,13 @@ other 404, other 4xx        PermanentDeliveryError
 
 from __future__ import annotations
 
-import email.utils
 import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
+from connectors.base import clip, parse_retry_after
 from relay.exceptions import (
     AuthRejectedError,
     DeliveryError,
@@ -56,26 +56,18 @@ def error_items(body: Any) -> list[dict[str, Any]]:
 
 
 def summarize(errors: list[dict[str, Any]], response: httpx.Response) -> str:
-    """One line for the delivery's ``last_error``: ``CODE (parameter): message; ...``."""
+    """One line for the delivery's ``last_error``: ``CODE (parameter): message; ...`` (uncut: the caller
+    masks it, then cuts it)."""
     parts = []
     for error in errors:
         where = f" ({error['parameter']})" if error.get("parameter") else ""
         parts.append(f"{error.get('code', 'ERROR')}{where}: {error.get('message', '')}".strip())
-    text = "; ".join(parts) or response.reason_phrase or "no error details"
-    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+    return "; ".join(parts) or response.reason_phrase or "no error details"
 
 
 def retry_after_header(headers: Mapping[str, str], now: float) -> float | None:
     """``Retry-After`` in seconds (delta-seconds or an HTTP date), if present."""
-    value = headers.get("retry-after")
-    if not value:
-        return None
-    if value.strip().isdigit():
-        return float(value.strip())
-    try:
-        return max(email.utils.parsedate_to_datetime(value).timestamp() - now, 0.0)
-    except (TypeError, ValueError):
-        return None
+    return parse_retry_after(headers, now)
 
 
 def rate_limit_wait(headers: Mapping[str, str], now: float) -> float:
@@ -96,7 +88,8 @@ def classify(response: httpx.Response, *, now: float, mask: Callable[[str], str]
     if status < 300:
         return None
     errors = error_items(json_body(response))
-    message = mask(f"X answered {status}: {summarize(errors, response)}")
+    # mask before cutting: a secret across the cut would otherwise be stored in part
+    message = clip(mask(f"X answered {status}: {summarize(errors, response)}"), _MAX_MESSAGE)
     if status in (400, 413) or (status == 404 and _is_event_tag_error(errors)):
         return PayloadRejectedError(message, status_code=status)
     if status in (401, 403):

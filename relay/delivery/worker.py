@@ -1,4 +1,9 @@
-"""The delivery worker: claims due deliveries per connector, calls the connector, stores outcomes."""
+"""The delivery worker: claims due deliveries per connector, calls the connector, stores outcomes.
+
+While a batch is out, a heartbeat renews its lease (no other worker takes it over, however slow the
+platform); a batch in flight when the worker is cancelled gets time to finish and be recorded.
+Every text stored or logged from a platform answer is masked by the connector, then clipped.
+"""
 
 from __future__ import annotations
 
@@ -14,39 +19,18 @@ from collections.abc import Callable, Mapping, Sequence
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
 from connectors.base import Connector
-from relay.delivery.retry import RetryPolicy
-from relay.exceptions import AuthRejectedError, PermanentDeliveryError, RetryableDeliveryError, StorageError
+from relay.delivery.attempt import Mask, Paused, Result, attempt, masker, outbound
+from relay.delivery.outbound import to_outbound
+from relay.delivery.retry import Deadline, RetryPolicy
+from relay.exceptions import StorageError
 from relay.metrics import Metrics
 from relay.settings import DeliverySettings
-from relay.storage import outbox, queries
+from relay.storage import lease, outbox, queries
 from relay.storage.db import Database
 from relay.storage.outbox import Claimed, Completion
-from relay.types import ConsentVerdict, Delivered, Failed, OutboundEvent, Outcome, Retry, Skipped
+from relay.types import Delivered, Failed, Skipped
 
 log = logging.getLogger("relay.delivery")
-
-
-def to_outbound(c: Claimed) -> OutboundEvent:
-    """The event as the connector sees it; the ``strip`` consent mode removes contact details here."""
-    ev = c.event
-    verdict = ConsentVerdict(c.decision, c.reason, c.mode, c.ldu)  # type: ignore[arg-type]
-    return OutboundEvent(
-        delivery_id=c.delivery_id,
-        event_id=ev["event_id"],
-        event_name=ev["event_name"],
-        event_time=ev["event_time"],
-        action_source=ev["action_source"],
-        event_source_url=ev["event_source_url"],
-        referrer_url=ev["referrer_url"],
-        opt_out=bool(ev["opt_out"]),
-        hashed={} if c.mode == "strip" else dict(ev["hashed"] or {}),
-        ids=dict(ev["ids"] or {}),
-        ip=ev["ip"],
-        user_agent=ev["user_agent"],
-        custom=dict(ev["custom"] or {}),
-        consent=verdict,
-        received_at=ev["received_at"],
-    )
 
 
 class Worker:
@@ -123,116 +107,143 @@ class Worker:
         )
         if not claimed:
             return 0
-        done: list[Completion] = []
-        ready: list[Claimed] = []
-        for c in claimed:
-            if self.policy.expired(c.created_at, now):
-                hours = f"{self.settings.max_age_hours:g}"
-                done.append(
-                    Completion(
-                        c.delivery_id, "dead", "permanent", last_error=f"not delivered within {hours} hours"
-                    )
-                )
-            else:
-                ready.append(c)
-        if ready:
-            done += await self._deliver(name, connector, ready)
-        await self._record(name, done)
-        self._count(name, done)
+        work = asyncio.create_task(self._work(name, connector, claimed, now))
+        try:
+            await asyncio.shield(work)
+        except asyncio.CancelledError:
+            await self._finish(work)
+            raise
         return len(claimed)
 
+    async def _finish(self, work: asyncio.Task[None]) -> None:
+        """Cancelled with a batch in flight: give the request its timeout and the outcome a lease to be
+        written, so that a send the platform acknowledged is recorded (else the lease returns it)."""
+        grace = self.settings.request_timeout_seconds + self.settings.lease_seconds
+        try:
+            await asyncio.wait_for(asyncio.shield(work), grace)
+        except TimeoutError:
+            work.cancel()
+        except Exception:  # nobody else awaits this batch any more
+            log.exception("delivery batch failed during shutdown")
+
+    async def _work(self, name: str, connector: Connector, claimed: Sequence[Claimed], now: float) -> None:
+        heartbeat = asyncio.create_task(self._heartbeat([c.delivery_id for c in claimed]))
+        try:
+            done: list[Completion] = []
+            ready: list[Claimed] = []
+            for c in claimed:
+                deadline = self._deadline(connector, c)
+                if now >= deadline.at:
+                    done.append(Completion(c.delivery_id, "dead", "permanent", last_error=deadline.reason))
+                else:
+                    ready.append(c)
+            if ready:
+                done += await self._deliver(name, connector, ready)
+            await self._record(name, done)
+        finally:
+            heartbeat.cancel()
+        self._count(name, done)
+
+    async def _heartbeat(self, ids: Sequence[int]) -> None:
+        """Renew the lease of the batch every third of it, until cancelled."""
+        lease_seconds = self.settings.lease_seconds
+        while True:
+            await asyncio.sleep(lease_seconds / 3)
+            until = self.clock() + lease_seconds
+            try:
+                await self.db.run(lease.renew, self.db.engine, self.worker_id, ids, until)
+            except StorageError as exc:
+                log.warning("lease not renewed, will retry", extra={"error": exc.message})
+
     async def _record(self, name: str, done: Sequence[Completion]) -> None:
+        """Store outcomes; shielded, so that a cancellation never loses an acknowledged send."""
+        task = asyncio.create_task(self._write(name, done))
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            await asyncio.wait([task])
+            if not task.cancelled() and task.exception() is not None:
+                log.error("outcomes not recorded", extra={"connector": name, "error": str(task.exception())})
+            raise
+
+    async def _write(self, name: str, done: Sequence[Completion]) -> None:
         """Store outcomes, retrying a failed write briefly: a lost write means a resend after the lease."""
-        async for attempt in AsyncRetrying(
+        async for attempt_ in AsyncRetrying(
             retry=retry_if_exception_type(StorageError),
             stop=stop_after_attempt(4),
             wait=wait_random_exponential(multiplier=0.05, max=1.0),
             reraise=True,
         ):
-            with attempt:
+            with attempt_:
                 await self.db.run(outbox.complete, self.db.engine, name, self.worker_id, done, self.clock())
 
     async def _deliver(self, name: str, connector: Connector, ready: Sequence[Claimed]) -> list[Completion]:
         started = time.monotonic()
-        try:
-            outcomes = list(await connector.deliver([to_outbound(c) for c in ready]))
-            if len(outcomes) != len(ready):
-                raise RetryableDeliveryError(
-                    f"connector answered {len(outcomes)} outcomes for {len(ready)} events"
-                )
-        except AuthRejectedError as exc:
-            reason = connector.mask(exc.message) if hasattr(connector, "mask") else exc.message
-            await self.db.run(
-                queries.pause_connector, self.db.engine, name, reason, self.config_hashes.get(name, "")
-            )
-            log.error("connector paused", extra={"connector": name, "reason": reason})
-            return [
-                Completion(
-                    c.delivery_id,
-                    "pending",
-                    "paused",
-                    self.clock(),
-                    reason,
-                    exc.status_code,
-                    attempts_delta=-1,
-                )
-                for c in ready
-            ]
-        except (RetryableDeliveryError, PermanentDeliveryError) as exc:
-            outcomes = [
-                Retry(exc.message, getattr(exc, "retry_after", None), exc.status_code)
-                if isinstance(exc, RetryableDeliveryError)
-                else Failed(exc.message, exc.status_code)
-                for _ in ready
-            ]
-        except Exception as exc:  # a connector bug must not lose events: retry them later
-            log.exception("connector failed", extra={"connector": name})
-            outcomes = [Retry(f"connector error: {type(exc).__name__}") for _ in ready]
+        mask = masker(connector)
+        mapped, unreadable = outbound(ready, mask)
+        results = await attempt(connector, [event for _, event in mapped], mask)
         latency_ms = (time.monotonic() - started) * 1000
-        return [self._completion(name, c, o, latency_ms) for c, o in zip(ready, outcomes, strict=True)]
+        paused = next((r for r in results if isinstance(r, Paused)), None)
+        if paused is not None:
+            await self._pause(name, paused)
+        pairs: list[tuple[Claimed, Result]] = [
+            *unreadable,
+            *zip((c for c, _ in mapped), results, strict=True),
+        ]
+        return [self._completion(name, c, r, latency_ms, mask) for c, r in pairs]
 
-    def _completion(self, name: str, c: Claimed, outcome: Outcome, latency_ms: float) -> Completion:
+    def _deadline(self, connector: Connector, c: Claimed) -> Deadline:
+        """When retrying stops: the platform's acceptance window or ``delivery.max_age_hours``."""
+        window_of = getattr(connector, "acceptance_window", None)  # optional for plugins
+        window = window_of(c.event["action_source"]) if window_of is not None else None
+        return self.policy.deadline(c.created_at, float(c.event["event_time"]), window)
+
+    async def _pause(self, name: str, paused: Paused) -> None:
+        reason = paused.message
+        await self.db.run(
+            queries.pause_connector, self.db.engine, name, reason, self.config_hashes.get(name, "")
+        )
+        log.error("connector paused", extra={"connector": name, "reason": reason})
+
+    def _completion(
+        self, name: str, c: Claimed, outcome: Result, latency_ms: float, mask: Mask
+    ) -> Completion:
+        """The row update for one outcome; every text from the connector is masked, then clipped."""
         now = self.clock()
         extra = {"connector": name, "delivery_id": c.delivery_id, "event_id": c.event["event_id"]}
+        if isinstance(outcome, Paused):
+            reason = mask(outcome.message)
+            return Completion(
+                c.delivery_id, "pending", "paused", now, reason, outcome.status_code, attempts_delta=-1
+            )
+        if isinstance(outcome, Skipped):
+            return Completion(
+                c.delivery_id, "skipped", "skipped", now, mask(outcome.reason), attempts_delta=-1
+            )
+        response = mask(outcome.response) if outcome.response is not None else None
         if isinstance(outcome, Delivered):
             self.metrics.delivery_latency.labels(name).observe(max(now - c.event["received_at"], 0))
             log.info("delivered", extra=extra)
             return Completion(
-                c.delivery_id,
-                "delivered",
-                "delivered",
-                now,
-                None,
-                outcome.status_code,
-                outcome.response,
-                latency_ms,
+                c.delivery_id, "delivered", "delivered", now, None, outcome.status_code, response, latency_ms
             )
-        if isinstance(outcome, Skipped):
-            return Completion(c.delivery_id, "skipped", "skipped", now, outcome.reason, attempts_delta=-1)
+        message = mask(outcome.message)
         if isinstance(outcome, Failed):
-            log.warning("rejected", extra={**extra, "error": outcome.message})
+            log.warning("rejected", extra={**extra, "error": message})
             return Completion(
-                c.delivery_id,
-                "dead",
-                "permanent",
-                now,
-                outcome.message,
-                outcome.status_code,
-                outcome.response,
-                latency_ms,
+                c.delivery_id, "dead", "permanent", now, message, outcome.status_code, response, latency_ms
             )
-        decision = self.policy.after_failure(
-            c.attempts, c.created_at, now, outcome.retry_after, outcome.message
-        )
-        log.info("retry", extra={**extra, "error": outcome.message, "status": decision.status})
+        deadline = self._deadline(self.connectors[name], c)
+        decision = self.policy.after_failure(c.attempts, deadline, now, outcome.retry_after, message)
+        log.info("retry", extra={**extra, "error": message, "status": decision.status})
         return Completion(
             c.delivery_id,
             decision.status,
             "retryable",
             decision.next_attempt_at,
-            decision.reason or outcome.message,
+            mask(decision.reason or message),
             outcome.status_code,
-            outcome.response,
+            response,
             latency_ms,
         )
 
@@ -242,3 +253,6 @@ class Worker:
                 self.metrics.delivery_attempts.labels(name, c.outcome).inc()
             if c.status != "pending":
                 self.metrics.deliveries.labels(name, c.status).inc()
+
+
+__all__ = ["Worker", "to_outbound"]  # to_outbound lived here

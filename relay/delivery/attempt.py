@@ -1,0 +1,108 @@
+"""One delivery attempt of a claimed batch, in which a failure stays with the event it belongs to.
+
+A connector answers one outcome per event and raises only for whole-batch failures. Any other
+exception is a connector bug or an event it cannot handle: the batch is bisected so that the
+events around the culprit are delivered on this attempt, and an event that still raises on its own
+goes dead with the reason (``relay replay`` brings it back once the connector is fixed).
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from connectors.base import Connector, clip, unmappable
+from relay.delivery.outbound import to_outbound
+from relay.exceptions import AuthRejectedError, PermanentDeliveryError, RetryableDeliveryError
+from relay.masking import mask_text
+from relay.storage.outbox import Claimed
+from relay.types import Failed, OutboundEvent, Outcome, Retry
+
+log = logging.getLogger("relay.delivery")
+Mask = Callable[[str], str]
+
+
+@dataclass(frozen=True, slots=True)
+class Paused:
+    """The platform refused the connector's credentials: the connector pauses, the event waits."""
+
+    message: str
+    status_code: int | None = None
+
+
+Result = Outcome | Paused
+
+
+class ConnectorBugError(Exception):
+    """A connector broke its contract (an outcome count that does not match the batch)."""
+
+
+def masker(connector: Connector) -> Mask:
+    """Mask then clip: the connector's own masking (its secrets) when it has one."""
+    mask: Mask = getattr(connector, "mask", None) or mask_text
+    return lambda text: clip(mask(text))
+
+
+def outbound(
+    ready: Sequence[Claimed], mask: Mask
+) -> tuple[list[tuple[Claimed, OutboundEvent]], list[tuple[Claimed, Failed]]]:
+    """The claimed deliveries as connector events; a stored row that cannot be read fails alone."""
+    mapped: list[tuple[Claimed, OutboundEvent]] = []
+    failed: list[tuple[Claimed, Failed]] = []
+    for claimed in ready:
+        try:
+            mapped.append((claimed, to_outbound(claimed)))
+        except Exception as exc:  # a row written before today's validation, or by hand
+            failed.append((claimed, Failed(mask(unmappable(exc)))))
+    return mapped, failed
+
+
+async def attempt(connector: Connector, events: Sequence[OutboundEvent], mask: Mask) -> list[Result]:
+    """Deliver ``events``; one result per event, in order."""
+    if not events:
+        return []
+    try:
+        outcomes: list[Result] = list(await connector.deliver(events))
+    except AuthRejectedError as exc:
+        return [Paused(mask(exc.message), exc.status_code) for _ in events]
+    except RetryableDeliveryError as exc:
+        return [Retry(exc.message, exc.retry_after, exc.status_code) for _ in events]
+    except PermanentDeliveryError as exc:
+        return [Failed(exc.message, exc.status_code) for _ in events]
+    except Exception as exc:
+        return await _isolate(connector, events, mask, exc)
+    if len(outcomes) != len(events):
+        bug = ConnectorBugError(f"connector answered {len(outcomes)} outcomes for {len(events)} events")
+        return await _isolate(connector, events, mask, bug)
+    return outcomes
+
+
+async def _isolate(
+    connector: Connector, events: Sequence[OutboundEvent], mask: Mask, exc: Exception
+) -> list[Result]:
+    reason = mask(f"connector error: {type(exc).__name__}: {exc}")
+    extra = {"connector": connector.name, "error": reason, "where": _where(exc)}
+    if len(events) == 1:
+        event = events[0]
+        log.error("connector failed on one event", extra={**extra, "event_id": event.event_id})
+        return [Failed(reason)]
+    log.warning("connector failed on a batch of %d events, isolating", len(events), extra=extra)
+    middle = len(events) // 2
+    left = await attempt(connector, events[:middle], mask)
+    paused = next((r for r in left if isinstance(r, Paused)), None)
+    if paused is not None:  # credentials refused: nothing more goes out
+        return left + [paused] * (len(events) - middle)
+    if all(isinstance(r, Retry) for r in left):  # the platform is down or throttling: spare it
+        return left + [left[0]] * (len(events) - middle)
+    return left + await attempt(connector, events[middle:], mask)
+
+
+def _where(exc: BaseException) -> str:
+    """Where the exception was raised (file:line), for the log, without its possibly sensitive values."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "-"
+
+
+__all__ = ["ConnectorBugError", "Mask", "Paused", "Result", "attempt", "masker", "outbound"]
