@@ -28,7 +28,7 @@ from relay.ingest.identity import ProxyList
 from relay.ingest.pipeline import Ingestor
 from relay.ingest.writer import GroupCommitWriter
 from relay.metrics import Metrics
-from relay.middleware import TrustedProxyMiddleware
+from relay.middleware import SecurityHeadersMiddleware, TrustedProxyMiddleware
 from relay.ops import healthz, metrics, readyz
 from relay.registry import ConnectorType
 from relay.responses import error
@@ -55,7 +55,7 @@ def routes(sandbox: list[BaseRoute]) -> list[BaseRoute]:
         Route("/admin", dashboard.dashboard),
         Route("/admin/", dashboard.dashboard),
         Route("/admin/login", dashboard.login, methods=["POST"]),
-        Route("/admin/logout", dashboard.logout),
+        Route("/admin/logout", dashboard.logout, methods=["GET", "POST"]),
         Route("/admin/api/deliveries", admin_api.deliveries),
         Route("/admin/api/replay", admin_api.replay, methods=["POST"]),
         Route("/admin/api/stats", admin_api.stats),
@@ -110,10 +110,14 @@ def create_app(
     app = Starlette(
         routes=routes(sandbox_routes),
         lifespan=lifespan,
-        middleware=[Middleware(TrustedProxyMiddleware, ProxyList(settings.server.trusted_proxies))],
+        middleware=[
+            Middleware(SecurityHeadersMiddleware),
+            Middleware(TrustedProxyMiddleware, ProxyList(settings.server.trusted_proxies)),
+        ],
         exception_handlers={HTTPException: http_error, Exception: internal_error},
     )
     app.state.sandbox = fakes
+    app.state.settings = settings  # relay.server reads the HTTP limits from it
     return app
 
 

@@ -32,6 +32,7 @@ def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from relay.app import create_app
+    from relay.server import uvicorn_config
 
     settings = load_settings(args.config)
     setup_logging("DEBUG" if args.debug else "INFO")
@@ -42,7 +43,12 @@ def serve(args: argparse.Namespace) -> int:
     _say(f"relay: dashboard http://{host}:{port}/admin/")
     if settings.sandbox:
         _say(f"relay: sandbox on: demo shop http://{host}:{port}/sandbox/shop, fake platforms in /sandbox/")
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False, proxy_headers=False)
+    for warning in config_warnings(settings):
+        _say(f"relay: warning: {warning}")
+    server = uvicorn.Server(uvicorn_config(app, settings.server, host=host, port=port))
+    server.run()
+    if not server.started:
+        raise RelayError(f"could not serve on {host}:{port} (see the message above)")
     return 0
 
 
@@ -91,7 +97,21 @@ def check(args: argparse.Namespace) -> int:
     for name, a in settings.audiences.items():
         targets = ", ".join(a.destinations)
         _say(f"  audience {name}: {a.source.type} source, schedule {a.schedule}, to {targets}")
+    for warning in config_warnings(settings):
+        _say(f"  warning: {warning}")
     return 0
+
+
+def config_warnings(settings: Settings) -> list[str]:
+    """Settings that are valid but probably not what a deployment wants."""
+    server = settings.server
+    geo = [f"server.{key}" for key in ("country_header", "region_header") if getattr(server, key)]
+    if geo and not server.trusted_proxies:
+        return [
+            f"{' and '.join(geo)} are believed from every client, because server.trusted_proxies is empty: "
+            "fine when a CDN that sets them is the only way in; otherwise list the proxies that set them"
+        ]
+    return []
 
 
 def _db(settings: Settings) -> Database:

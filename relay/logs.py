@@ -1,31 +1,66 @@
-"""Structured logs: ``key=value`` lines carrying event_id, connector and delivery_id, never secrets or PII."""
+"""Structured logs: ``key=value`` lines carrying event_id, connector and delivery_id, never secrets or PII.
+
+One record is one line: control characters in the message and in every value are escaped (``\\n``,
+``\\r``, ``\\t``, ``\\\\``, others ``\\xNN``), so a client-chosen value such as an ``event_id`` with a newline
+cannot forge a record. A value with spaces, quotes or ``=`` is double-quoted. A traceback follows its
+record on lines that each begin with ``"  | "``, escaped the same way: a record starts at column 0 with a
+timestamp, and no traceback line can.
+"""
 
 from __future__ import annotations
 
 import logging
+import re
 import sys
 from typing import Any
 
 from relay.masking import mask_text
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
+#: C0, DEL, C1, the Unicode line and paragraph separators, and the backslash that starts an escape
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\\\\]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t", "\\": "\\\\"}
+_BARE = re.compile(r'[^\s"=]+')
+CONTINUATION = "  | "
+
+
+def escape(text: str) -> str:
+    """``text`` on one line, every control character visible as an escape."""
+    return _UNSAFE.sub(_escape_char, text)
+
+
+def _escape_char(match: re.Match[str]) -> str:
+    char = match.group()
+    if char in _NAMED:
+        return _NAMED[char]
+    code = ord(char)
+    return f"\\x{code:02x}" if code <= 0xFF else f"\\u{code:04x}"
 
 
 class KeyValueFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
-        base = f"{self.formatTime(record)} {record.levelname.lower()} {record.name}: {record.getMessage()}"
+        base = f"{record.levelname.lower()} {record.name}: {escape(record.getMessage())}"
         extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
         if extras:
-            base += " " + " ".join(f"{k}={_quote(v)}" for k, v in sorted(extras.items()))
+            base += " " + " ".join(f"{_quote(k)}={_quote(v)}" for k, v in sorted(extras.items()))
         if record.exc_info:
-            base += "\n" + self.formatException(record.exc_info)
+            base += _continuation(self.formatException(record.exc_info))
+        if record.stack_info:
+            base += _continuation(self.formatStack(record.stack_info))
         # last line of defence: no credential in a URL, no contact detail in an exception reaches the log
-        return mask_text(base)
+        # (the timestamp stays out of it: its digits would pass for a phone number)
+        return f"{self.formatTime(record)} {mask_text(base)}"
+
+
+def _continuation(text: str) -> str:
+    return "".join(f"\n{CONTINUATION}{escape(line)}" for line in text.splitlines())
 
 
 def _quote(value: Any) -> str:
-    text = str(value)
-    return f'"{text}"' if " " in text or not text else text
+    text = escape(str(value))
+    if _BARE.fullmatch(text):
+        return text
+    return '"' + text.replace('"', '\\"') + '"'
 
 
 def setup_logging(level: str = "INFO") -> None:

@@ -9,14 +9,17 @@ from starlette.responses import JSONResponse
 STATUS = {
     "invalid_json": 400,
     "invalid_event": 400,
+    "invalid_request": 400,
     "too_many_events": 400,
     "unauthorized": 401,
     "origin_not_allowed": 403,
     "not_found": 404,
+    "request_timeout": 408,
     "conflict": 409,
     "payload_too_large": 413,
     "unsupported_media_type": 415,
     "rate_limited": 429,
+    "headers_too_large": 431,
     "storage_unavailable": 503,
 }
 

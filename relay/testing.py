@@ -11,6 +11,9 @@ from typing import Literal
 import uvicorn
 from starlette.types import ASGIApp
 
+from relay.server import HttpKind, uvicorn_config
+from relay.settings import ServerSettings, Settings
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -20,13 +23,20 @@ def free_port() -> int:
 
 @contextlib.asynccontextmanager
 async def serve(
-    app: ASGIApp, *, port: int | None = None, lifespan: Literal["auto", "on", "off"] = "auto"
+    app: ASGIApp,
+    *,
+    port: int | None = None,
+    lifespan: Literal["auto", "on", "off"] = "auto",
+    http: HttpKind = "auto",
 ) -> AsyncIterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1 inside the running event loop; yields its base URL."""
+    """Serve ``app`` with uvicorn on 127.0.0.1 inside the running event loop; yields its base URL.
+
+    The server is configured as ``relay serve`` configures it, with the limits of the relay's settings
+    (``app.state.settings`` of an app from ``relay.app.create_app``; the defaults for any other app)."""
     port = port or free_port()
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", lifespan=lifespan, proxy_headers=False
-    )
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    server_settings = settings.server if isinstance(settings, Settings) else ServerSettings()
+    config = uvicorn_config(app, server_settings, host="127.0.0.1", port=port, http=http, lifespan=lifespan)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     try:

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import math
 import time
 from typing import Any
 
-from starlette.requests import HTTPConnection, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from relay.admin.csrf import SAFE_METHODS, cross_site_refusal
+from relay.admin.session import is_admin, uses_cookie
 from relay.audiences import SyncEnv, audience_status
-from relay.auth import bearer
 from relay.duration import parse_instant
 from relay.ingest.body import BodyError, read_json
 from relay.responses import error
@@ -19,22 +19,24 @@ from relay.state import RelayState
 from relay.storage import queries
 from relay.storage.queries import DeliveryFilter
 
-SESSION_COOKIE = "relay_admin"
 STATUSES = ("pending", "in_flight", "delivered", "dead", "skipped")
+#: the keys of a replay body: the CLI's filters
+REPLAY_KEYS = ("status", "connector", "event_id", "since", "until")
+MAX_FILTER_CHARS = 255
 
 
-def session_value(token_digest: str) -> str:
-    return hmac.new(token_digest.encode(), b"relay-admin-session", hashlib.sha256).hexdigest()
+class FilterError(ValueError):
+    """A filter value the admin API does not take; the message is the answer's detail."""
 
 
-def is_admin(conn: HTTPConnection) -> bool:
-    relay: RelayState = conn.app.state.relay
-    if relay.credentials.admin_ok(bearer(conn)):
-        return True
-    cookie = conn.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        return False
-    return any(hmac.compare_digest(cookie, session_value(d)) for d in relay.credentials.admin_token_digests)
+async def admin_guard(request: Request) -> Response | None:
+    """401 without the admin token or a live session; 403 for a state-changing request that may come
+    from another site (see ``relay.admin.csrf``); None when the request may go on."""
+    if not await is_admin(request):
+        return _unauthorized()
+    if request.method in SAFE_METHODS:
+        return None
+    return cross_site_refusal(request, require_json=uses_cookie(request))
 
 
 def _unauthorized() -> Response:
@@ -43,59 +45,104 @@ def _unauthorized() -> Response:
 
 async def not_found(request: Request) -> Response:
     """Any other ``/admin/*`` path: 401 without the token (every admin route is protected), else 404."""
-    if not is_admin(request):
-        return _unauthorized()
+    if (refused := await admin_guard(request)) is not None:
+        return refused
     return error("not_found", f"no such admin endpoint: {request.url.path}")
 
 
 async def deliveries(request: Request) -> Response:
-    if not is_admin(request):
-        return _unauthorized()
+    if (refused := await admin_guard(request)) is not None:
+        return refused
     relay: RelayState = request.app.state.relay
     q = request.query_params
-    status = q.get("status") or None
-    if status and status not in STATUSES:
-        return error("invalid_event", f"status must be one of {', '.join(STATUSES)}")
     try:
-        limit = min(max(int(q.get("limit") or 100), 1), 1000)
-    except ValueError:
-        return error("invalid_event", "limit must be a whole number")
-    f = DeliveryFilter(status, q.get("connector") or None, q.get("event_id") or None, limit=limit)
+        status = _status(q.get("status") or None, None)
+        connector = _text(q.get("connector") or None, "connector")
+        event_id = _text(q.get("event_id") or None, "event_id")
+        limit = _limit(q.get("limit"))
+    except FilterError as exc:
+        return error("invalid_event", str(exc))
+    f = DeliveryFilter(status, connector, event_id, limit=limit)
     items = await relay.db.run(queries.list_deliveries, relay.db.engine, f)
     return JSONResponse({"items": items})
 
 
 async def replay(request: Request) -> Response:
-    if not is_admin(request):
-        return _unauthorized()
+    if (refused := await admin_guard(request)) is not None:
+        return refused
     relay: RelayState = request.app.state.relay
+    server = relay.settings.server
     try:
-        body = await read_json(request, relay.settings.server.max_body_bytes)
+        body = await read_json(
+            request, server.max_body_bytes, server.body_timeout_seconds, empty_is_none=True
+        )
     except BodyError as exc:
         return exc.response
-    if body is None:
-        body = {}
-    if not isinstance(body, dict):
-        return error("invalid_event", "send a JSON object of filters")
     try:
-        f = DeliveryFilter(
-            status=body.get("status") or "dead",
-            connector=body.get("connector") or None,
-            event_id=body.get("event_id") or None,
-            since=parse_instant(body.get("since")),
-            until=parse_instant(body.get("until")),
-        )
-    except ValueError:
-        return error("invalid_event", "since and until must be ISO-8601 times or Unix seconds")
-    if f.status not in STATUSES:
-        return error("invalid_event", f"status must be one of {', '.join(STATUSES)}")
+        f = replay_filter({} if body is None else body)
+    except FilterError as exc:
+        return error("invalid_event", str(exc))
     n = await relay.db.run(queries.replay, relay.db.engine, f, time.time())
     return JSONResponse({"requeued": n})
 
 
+def replay_filter(body: Any) -> DeliveryFilter:
+    """The filter of a replay body (the CLI's filters), or :class:`FilterError` naming what is wrong."""
+    if not isinstance(body, dict):
+        raise FilterError(f"send a JSON object of filters: {', '.join(REPLAY_KEYS)}")
+    unknown = sorted(str(k) for k in body if k not in REPLAY_KEYS)
+    if unknown:
+        raise FilterError(f"unknown filter {unknown[0][:40]!r}; the filters are {', '.join(REPLAY_KEYS)}")
+    return DeliveryFilter(
+        status=_status(body.get("status"), "dead"),
+        connector=_text(body.get("connector"), "connector"),
+        event_id=_text(body.get("event_id"), "event_id"),
+        since=_instant(body.get("since"), "since"),
+        until=_instant(body.get("until"), "until"),
+    )
+
+
+def _text(value: Any, name: str) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise FilterError(f"{name} must be a string")
+    if len(value) > MAX_FILTER_CHARS or any(ord(c) < 32 or ord(c) == 127 for c in value):
+        raise FilterError(f"{name} must be at most {MAX_FILTER_CHARS} printable characters")
+    return value
+
+
+def _status(value: Any, default: str | None) -> str | None:
+    status = _text(value, "status") or default
+    if status is not None and status not in STATUSES:
+        raise FilterError(f"status must be one of {', '.join(STATUSES)}")
+    return status
+
+
+def _instant(value: Any, name: str) -> float | None:
+    if value is not None and (isinstance(value, bool) or not isinstance(value, str | int | float)):
+        raise FilterError(f"{name} must be an ISO-8601 time (string) or Unix seconds (number)")
+    try:
+        instant = parse_instant(value)
+    except (ValueError, OverflowError):
+        raise FilterError(f"{name} must be an ISO-8601 time or Unix seconds") from None
+    if instant is not None and not math.isfinite(instant):
+        raise FilterError(f"{name} must be a finite number of Unix seconds")
+    return instant
+
+
+def _limit(value: str | None) -> int:
+    if not value:
+        return 100
+    try:
+        return min(max(int(value), 1), 1000)
+    except ValueError:
+        raise FilterError("limit must be a whole number") from None
+
+
 async def stats(request: Request) -> Response:
-    if not is_admin(request):
-        return _unauthorized()
+    if (refused := await admin_guard(request)) is not None:
+        return refused
     relay: RelayState = request.app.state.relay
     data = await relay.db.run(queries.stats, relay.db.engine, time.time())
     # read from storage: right with several workers, and under --no-worker
@@ -104,10 +151,14 @@ async def stats(request: Request) -> Response:
 
 
 async def event_trace(request: Request) -> Response:
-    if not is_admin(request):
-        return _unauthorized()
+    if (refused := await admin_guard(request)) is not None:
+        return refused
     relay: RelayState = request.app.state.relay
     event_id = request.path_params["event_id"]
+    try:
+        _text(event_id, "event_id")
+    except FilterError as exc:
+        return error("invalid_event", str(exc))
     trace = await relay.db.run(queries.event_trace, relay.db.engine, event_id)
     if not trace:
         return error("not_found", f"no event with event_id {event_id!r}")
@@ -115,8 +166,8 @@ async def event_trace(request: Request) -> Response:
 
 
 async def connectors(request: Request) -> Response:
-    if not is_admin(request):
-        return _unauthorized()
+    if (refused := await admin_guard(request)) is not None:
+        return refused
     relay: RelayState = request.app.state.relay
     return JSONResponse({"items": await connector_overview(relay)})
 
@@ -145,8 +196,8 @@ async def connector_overview(relay: RelayState) -> list[dict[str, Any]]:
 
 
 async def resume(request: Request) -> Response:
-    if not is_admin(request):
-        return _unauthorized()
+    if (refused := await admin_guard(request)) is not None:
+        return refused
     relay: RelayState = request.app.state.relay
     name = request.path_params["name"]
     if name not in relay.connectors:

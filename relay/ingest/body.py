@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -25,21 +26,39 @@ class BodyError(Exception):
         self.count = count
 
 
-async def read_json(request: Request, max_bytes: int) -> Any:
-    """The parsed JSON body, or :class:`BodyError` with the contract's answer (413, 415, 400)."""
+async def read_body(request: Request, max_bytes: int, timeout: float | None = None) -> bytes:
+    """The raw body, or :class:`BodyError`: 413 past ``max_bytes`` (read no further), 408 when it has
+    not all arrived within ``timeout`` seconds (a client trickling its body holds a connection)."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise BodyError(_too_large(max_bytes), "payload_too_large")
+    body = bytearray()
+    try:
+        async with asyncio.timeout(timeout):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise BodyError(_too_large(max_bytes), "payload_too_large")
+    except TimeoutError:
+        slow = error("request_timeout", f"the body did not arrive within {timeout:g} seconds")
+        slow.headers["connection"] = "close"
+        raise BodyError(slow, "request_timeout") from None
+    return bytes(body)
+
+
+async def read_json(
+    request: Request, max_bytes: int, timeout: float | None = None, *, empty_is_none: bool = False
+) -> Any:
+    """The parsed JSON body, or :class:`BodyError` with the contract's answer (413, 415, 400, 408);
+    None for an empty body when ``empty_is_none``."""
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media not in READABLE_TYPES:
         raise BodyError(
             error("unsupported_media_type", "send application/json or text/plain"), "unsupported_media_type"
         )
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise BodyError(_too_large(max_bytes), "payload_too_large")
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise BodyError(_too_large(max_bytes), "payload_too_large")
+    body = await read_body(request, max_bytes, timeout)
+    if empty_is_none and not body.strip():
+        return None
     try:
         # orjson refuses NaN and Infinity, which are not JSON either
         return orjson.loads(body)
@@ -56,7 +75,7 @@ async def read_events(request: Request, relay: RelayState) -> list[Any]:
     (413, 415, 400 invalid_json / invalid_event / too_many_events); rejections are counted."""
     server = relay.settings.server
     try:
-        items = event_list(await read_json(request, server.max_body_bytes))
+        items = event_list(await read_json(request, server.max_body_bytes, server.body_timeout_seconds))
         if items is None:
             bad = error(
                 "invalid_event", 'send one event object or {"events": [...]}', accepted=0, rejected=[]

@@ -27,20 +27,35 @@ CONTACT_PARAMS = frozenset(
 
 
 def context(request: Request, relay: RelayState, source: str) -> RequestContext:
-    server = relay.settings.server
     headers = request.headers
     peer = request.client.host if request.client else None
     cookies = {name: value for name in FIRST_PARTY_COOKIES if (value := request.cookies.get(name))}
+    country, region = geo_headers(request, relay)
     return RequestContext(
         source=source,
         now=time.time(),
         ip=relay.proxies.client_ip(peer, headers.get("x-forwarded-for")),
         user_agent=headers.get("user-agent"),
-        country=headers.get(server.country_header) if server.country_header else None,
-        region_code=headers.get(server.region_header) if server.region_header else None,
+        country=country,
+        region_code=region,
         gpc=headers.get("sec-gpc", "").strip() == "1",
         cookies=cookies,
     )
+
+
+def geo_headers(request: Request, relay: RelayState) -> tuple[str | None, str | None]:
+    """The visitor's country and region from ``server.country_header`` / ``server.region_header``,
+    believed only from a peer in ``server.trusted_proxies`` (anyone can send them); with no trusted
+    proxies configured they are believed from every peer, the relay sitting directly behind a CDN
+    (``relay check`` warns about it)."""
+    server = relay.settings.server
+    peer = request.client.host if request.client else None
+    if relay.proxies.networks and not relay.proxies.trusts(peer):
+        return None, None
+    headers = request.headers
+    country = headers.get(server.country_header) if server.country_header else None
+    region = headers.get(server.region_header) if server.region_header else None
+    return country, region
 
 
 def _cors_headers(request: Request, relay: RelayState) -> dict[str, str] | None:

@@ -9,6 +9,7 @@ from starlette.responses import Response
 
 from relay.ingest.accept import accept
 from relay.ingest.body import BodyError, read_events
+from relay.ingest.browser import geo_headers
 from relay.ingest.pipeline import RequestContext
 from relay.responses import error
 from relay.state import RelayState
@@ -24,8 +25,6 @@ async def post_events(request: Request) -> Response:
         items = await read_events(request, relay)
     except BodyError as exc:
         return exc.response
-    server = relay.settings.server
-    country = request.headers.get(server.country_header) if server.country_header else None
-    region = request.headers.get(server.region_header) if server.region_header else None
+    country, region = geo_headers(request, relay)
     ctx = RequestContext(source="events", now=time.time(), country=country, region_code=region)
     return (await accept(relay, items, ctx)).response

@@ -6,11 +6,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from relay.storage.outbox import attempts_t, deliveries, ensure_state, events, states
-from relay.storage.tables import SecretRow
+from relay.storage.tables import AdminSessionRow, HeartbeatRow, SecretRow
 
 secrets_t = SecretRow.__table__  # type: ignore[attr-defined]
+sessions_t = AdminSessionRow.__table__  # type: ignore[attr-defined]
+heartbeats_t = HeartbeatRow.__table__  # type: ignore[attr-defined]
+#: a session's last use is recorded at most this often (seconds): a dashboard polls every few seconds
+SESSION_TOUCH_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
@@ -247,6 +252,49 @@ def save_secret(engine: Engine, name: str, digest: str, now: float) -> None:
     with engine.begin() as conn:
         conn.execute(delete(secrets_t).where(secrets_t.c.name == name))
         conn.execute(insert(secrets_t).values(name=name, digest=digest, created_at=now))
+
+
+def open_session(engine: Engine, digest: str, token_digest: str, now: float, expires_at: float) -> None:
+    """Store a new dashboard session (its digest only), dropping expired ones on the way."""
+    with engine.begin() as conn:
+        conn.execute(delete(sessions_t).where(sessions_t.c.expires_at <= now))
+        conn.execute(
+            insert(sessions_t).values(
+                digest=digest,
+                token_digest=token_digest,
+                created_at=now,
+                last_seen_at=now,
+                expires_at=expires_at,
+            )
+        )
+
+
+def session_token(engine: Engine, digest: str, now: float, idle_seconds: float) -> str | None:
+    """The admin token digest a live session was opened with, recording its use; None when the session
+    is unknown, expired or idle for longer than ``idle_seconds``."""
+    s = sessions_t
+    with engine.connect() as conn:
+        row = conn.execute(select(s).where(s.c.digest == digest)).first()
+    if row is None or row.expires_at <= now or row.last_seen_at < now - idle_seconds:
+        return None
+    if row.last_seen_at < now - SESSION_TOUCH_SECONDS:
+        with engine.begin() as conn:
+            conn.execute(update(s).where(s.c.digest == digest).values(last_seen_at=now))
+    return str(row.token_digest)
+
+
+def close_session(engine: Engine, digest: str) -> bool:
+    """End a session; False when there was none."""
+    with engine.begin() as conn:
+        return bool(conn.execute(delete(sessions_t).where(sessions_t.c.digest == digest)).rowcount)
+
+
+def heartbeat(engine: Engine, name: str, now: float) -> None:
+    """Rewrite ``name``'s heartbeat row in a committed transaction: proof that storage takes writes."""
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    stmt = dialect.insert(heartbeats_t).values(name=name, at=now)
+    with engine.begin() as conn:
+        conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"at": now}))
 
 
 def purge(engine: Engine, cutoff: float) -> dict[str, int]:

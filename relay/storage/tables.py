@@ -112,3 +112,26 @@ class SecretRow(SQLModel, table=True):
     name: str = Field(primary_key=True, max_length=100)
     digest: str = Field(max_length=64)
     created_at: float
+
+
+class AdminSessionRow(SQLModel, table=True):
+    """A dashboard session: the SHA-256 digest of its random cookie value, never the value itself."""
+
+    __tablename__ = "admin_sessions"
+    __table_args__ = (Index("ix_admin_sessions_expires", "expires_at"),)
+
+    digest: str = Field(primary_key=True, max_length=64)
+    #: digest of the admin token it was opened with: rotating the token ends its sessions
+    token_digest: str = Field(max_length=64)
+    created_at: float
+    last_seen_at: float
+    expires_at: float
+
+
+class HeartbeatRow(SQLModel, table=True):
+    """One row per writer name, rewritten by ``/readyz`` to prove storage takes (durable) writes."""
+
+    __tablename__ = "relay_heartbeats"
+
+    name: str = Field(primary_key=True, max_length=100)
+    at: float

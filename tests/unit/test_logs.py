@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sys
 
 import pytest
@@ -27,3 +28,70 @@ def test_key_values_and_masking() -> None:
     assert "connector=meta" in line and "delivery_id=42" in line
     assert "EAAB-secret" not in line and "access_token=***" in line
     assert "jane@x.com" not in line and "[email]" in line
+
+
+def _record(msg: str, *args: object, **extra: object) -> logging.LogRecord:
+    record = logging.LogRecord("relay.ingest", logging.INFO, __file__, 1, msg, args, None)
+    for key, value in extra.items():
+        setattr(record, key, value)
+    return record
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "x\n2026-01-01 00:00:00,000 error relay.app: forged",
+        "x\r\n2026-01-01 error relay.app: forged",
+        "a\x00b\x1b[31mred\x7f\x85\u2028\u2029",
+        "tab\there\x0bvt\x0cff\x1cfs",
+    ],
+)
+def test_a_record_is_one_line_whatever_the_values(value: str) -> None:
+    line = KeyValueFormatter().format(_record("event %s accepted", value, event_id=value, connector="meta"))
+    assert len(line.splitlines()) == 1 and "\n" not in line and "\r" not in line
+    assert not any(ord(c) < 32 or 0x7F <= ord(c) <= 0x9F or c in "\u2028\u2029" for c in line)
+    assert "connector=meta" in line
+
+
+def test_escapes_are_visible_and_unambiguous() -> None:
+    line = KeyValueFormatter().format(_record("id %s", "a\nb\x00c\\n", event_id="a\nb\x00c\\n"))
+    assert "id a\\nb\\x00c\\\\n" in line
+    assert 'event_id="a\\nb\\x00c\\\\n"' not in line  # no space, quote or =: left bare
+    assert "event_id=a\\nb\\x00c\\\\n" in line
+
+
+def _fields(line: str) -> dict[str, str]:
+    """The key=value pairs of a line as a reader parses them (a quoted value may hold \\" and \\\\)."""
+    pairs = re.findall(r'(?:^| )(\w+)=("(?:[^"\\]|\\.)*"|[^\s"]+)', line.split(": ", 1)[1])
+    return {key: value for key, value in pairs}
+
+
+def test_values_cannot_forge_fields() -> None:
+    line = KeyValueFormatter().format(
+        _record("stored", event_id='x" connector="tiktok', connector="meta", note="a=b c")
+    )
+    assert _fields(line) == {
+        "connector": "meta",
+        "event_id": '"x\\" connector=\\"tiktok"',
+        "note": '"a=b c"',
+    }
+    assert KeyValueFormatter().format(_record("m", reason="")).endswith('reason=""')
+
+
+def test_the_timestamp_is_not_masked() -> None:
+    line = KeyValueFormatter().format(_record("call +1 650 555 1212"))
+    assert re.match(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} info relay.ingest: call \[phone\]$", line), line
+
+
+def test_a_traceback_cannot_start_a_record() -> None:
+    formatter = KeyValueFormatter()
+    try:
+        raise ValueError("bad id x\n2026-01-01 00:00:00,000 info relay.app: forged\x00")
+    except ValueError:
+        record = _record("failed")
+        record.exc_info = sys.exc_info()
+    first, *rest = formatter.format(record).split("\n")
+    assert first.endswith("relay.ingest: failed")
+    assert rest and all(line.startswith("  | ") for line in rest)
+    assert any("forged\\x00" in line for line in rest)
+    assert any(line.startswith("  | Traceback") for line in rest)
