@@ -104,7 +104,9 @@ async def login(request: Request) -> Response:
         detail = f"too many failed sign-ins from this address; try again in {wait} seconds"
         return error("rate_limited", detail, headers={"retry-after": str(wait)})
     try:
-        body = await read_body(request, LOGIN_MAX_BYTES, relay.settings.server.body_timeout_seconds)
+        body = await read_body(
+            request, LOGIN_MAX_BYTES, relay.settings.server.body_timeout_seconds, limit="sign-in form limit"
+        )
     except BodyError as exc:
         return exc.response
     # parsed here rather than pulling in python-multipart

@@ -26,19 +26,22 @@ class BodyError(Exception):
         self.count = count
 
 
-async def read_body(request: Request, max_bytes: int, timeout: float | None = None) -> bytes:
-    """The raw body, or :class:`BodyError`: 413 past ``max_bytes`` (read no further), 408 when it has
-    not all arrived within ``timeout`` seconds (a client trickling its body holds a connection)."""
+async def read_body(
+    request: Request, max_bytes: int, timeout: float | None = None, *, limit: str = "server.max_body_bytes"
+) -> bytes:
+    """The raw body, or :class:`BodyError`: 413 past ``max_bytes`` (read no further; ``limit`` names the
+    setting or rule in the answer), 408 when it has not all arrived within ``timeout`` seconds (a client
+    trickling its body holds a connection)."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise BodyError(_too_large(max_bytes), "payload_too_large")
+        raise BodyError(_too_large(max_bytes, limit), "payload_too_large")
     body = bytearray()
     try:
         async with asyncio.timeout(timeout):
             async for chunk in request.stream():
                 body += chunk
                 if len(body) > max_bytes:
-                    raise BodyError(_too_large(max_bytes), "payload_too_large")
+                    raise BodyError(_too_large(max_bytes, limit), "payload_too_large")
     except TimeoutError:
         slow = error("request_timeout", f"the body did not arrive within {timeout:g} seconds")
         slow.headers["connection"] = "close"
@@ -66,8 +69,8 @@ async def read_json(
         raise BodyError(error("invalid_json", "the body is not valid JSON"), "invalid_json") from None
 
 
-def _too_large(max_bytes: int) -> Response:
-    return error("payload_too_large", f"the body is larger than {max_bytes} bytes (server.max_body_bytes)")
+def _too_large(max_bytes: int, limit: str = "server.max_body_bytes") -> Response:
+    return error("payload_too_large", f"the body is larger than {max_bytes} bytes ({limit})")
 
 
 async def read_events(request: Request, relay: RelayState) -> list[Any]:
