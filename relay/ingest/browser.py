@@ -17,6 +17,7 @@ from relay.ingest.identity import FIRST_PARTY_COOKIES, CookieSpec, cookies_to_se
 from relay.ingest.pipeline import Prepared, RequestContext
 from relay.responses import error
 from relay.state import RelayState
+from relay.text import parse_number
 
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
 SNIPPET = Path(__file__).parent / "snippet" / "pixel.js"
@@ -171,10 +172,9 @@ def gif_event(params: Mapping[str, str], referer: str | None) -> dict[str, Any]:
 
 
 def _number(text: str) -> float | str:
-    try:
-        return float(text)
-    except ValueError:
-        return text
+    # ASCII digits only (float() also reads "١٢" or "1_000"); anything else is refused at validation
+    number = parse_number(text)
+    return text if number is None else number
 
 
 async def pixel_gif(request: Request) -> Response:

@@ -15,8 +15,10 @@ from relay.events import CONTACT_FIELDS, ID_FIELDS, EventIn, new_event_id, parse
 from relay.ingest.identity import merge_click_ids
 from relay.metrics import Metrics
 from relay.normalize import hash_user, normalize_country
+from relay.redact import redact_url, redact_value
 from relay.settings import Settings
 from relay.storage.outbox import NewDelivery, NewEvent
+from relay.text import forbidden_character
 from relay.types import ConsentVerdict
 
 BROWSER_SOURCES = ("gif", "collect")
@@ -167,9 +169,10 @@ class Ingestor:
         self, new: NewEvent, ev: EventIn, ctx: RequestContext, browser: bool, storage_allowed: bool
     ) -> None:
         user = ev.user
-        new.event_source_url = ev.event_source_url
-        new.referrer_url = ev.referrer_url
-        new.custom = dict(ev.custom)
+        # stored and forwarded as given: e-mail addresses in them are redacted (Meta wants no PII in URLs)
+        new.event_source_url = redact_url(ev.event_source_url) if ev.event_source_url else None
+        new.referrer_url = redact_url(ev.referrer_url) if ev.referrer_url else None
+        new.custom = redact_value(ev.custom)
         raw_user = {k: getattr(user, k) for k in CONTACT_FIELDS if getattr(user, k) is not None}
         if raw_user:
             new.hashed = hash_user(raw_user, default_country=self.settings.server.default_country).hashed
@@ -181,7 +184,8 @@ class Ingestor:
             ids = {**merge_click_ids(cookies, ev.event_source_url, ctx.now), **ids}
         else:
             new.ip, new.user_agent = user.ip, user.user_agent
-        new.ids = ids
+        # a click id decoded from the URL (``fbclid=%0A``) may hold what the event's own fields may not
+        new.ids = {k: v for k, v in ids.items() if forbidden_character(v) is None}
 
 
 def _first_country(ev: EventIn) -> str | None:

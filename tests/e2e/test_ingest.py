@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
+import time
 from pathlib import Path
 
 import httpx
@@ -286,3 +288,107 @@ async def test_minimal_server_event_is_delivered(tmp_path: Path) -> None:
         await relay.post_events({**website, "user": {"email": "jane@example.com"}})
         dead = await relay.wait_status("min-2", "meta", "dead")  # Meta needs a user agent for website events
         assert "client_user_agent" in dead["last_error"]
+
+
+def deep_custom(levels: int) -> dict[str, object]:
+    value: dict[str, object] = {"leaf": 1}
+    for _ in range(levels - 1):
+        value = {"in": value}
+    return value
+
+
+#: one event of each kind that once reached storage or delivery, with the start of its per-event error
+BAD_EVENTS: list[tuple[dict[str, object], str]] = [
+    (purchase("bad-deep", custom=deep_custom(254)), "custom.in.in.in.in.in: nested deeper than 5 levels"),
+    (
+        purchase("bad-nul-name", event_name="Pur\x00chase"),
+        "event_name: contains a control character (U+0000)",
+    ),
+    (purchase("bad-nul\x00id"), "event_id: contains a control character (U+0000)"),
+    (purchase("bad-nul-url", event_source_url="https://shop.example/\x00"), "event_source_url: contains a"),
+    (purchase("bad-log\nINFO forged"), "event_id: contains a control character (U+000A)"),
+    (purchase("bad-contents", custom={"contents": 5}), "custom.contents: must be a list of objects"),
+    (purchase("bad-time", event_time="²"), "event_time: must be Unix seconds"),
+    (purchase("bad-huge-time", event_time=1e308), "event_time: must be Unix seconds"),
+    (purchase("bad-bool-time", event_time=True), "event_time: must be Unix seconds"),
+    (purchase("bad-emails", user={"email": ["a@b.co"] * 11}), "user.email: at most 10 values"),
+    (purchase("bad-keys", custom={f"k{i}": i for i in range(51)}), "custom: more than 50 keys"),
+    (purchase("bad-currency", custom={"currency": 978}), "custom.currency: must be a three-letter"),
+    (purchase("bad-qty", custom={"contents": [{"id": "a", "quantity": "x"}]}), "custom.contents[0].quantity"),
+]
+
+
+@pytest.mark.parametrize("storage", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_hostile_events_are_rejected_one_by_one_and_the_good_ones_delivered(
+    tmp_path: Path, storage: str, request: pytest.FixtureRequest
+) -> None:
+    overrides = {"storage": {"url": request.getfixturevalue("pg_fresh_url")}} if storage == "postgres" else {}
+    good = purchase(
+        "mix-ok-1",
+        event_source_url="https://shop.example/done?email=jane%40example.com&step=2",
+        custom={
+            "value": "10",
+            "currency": "eur",
+            "note": "gift for joe@example.com",
+            "contents": [{"id": 7, "quantity": 1, "price": 10}],
+        },
+    )
+    batch = [good, *(bad for bad, _ in BAD_EVENTS), purchase("mix-ok-2")]
+    async with run_relay(tmp_path, **overrides) as relay:
+        response = await relay.post_events({"events": batch})
+        assert response.status_code == 202
+        body = response.json()
+        assert body["accepted"] == 2
+        assert [r["index"] for r in body["rejected"]] == list(range(1, len(BAD_EVENTS) + 1))
+        for rejected, (_, message) in zip(body["rejected"], BAD_EVENTS, strict=True):
+            assert rejected["error"].startswith(message), rejected
+        await relay.wait_status("mix-ok-1", "meta", "delivered")
+        await relay.wait_status("mix-ok-2", "meta", "delivered")
+        assert len(await relay.deliveries()) == 2  # nothing of the bad events was stored
+        sent = {e["event_id"]: e for e in relay.fake("meta").events}
+        assert set(sent) == {"mix-ok-1", "mix-ok-2"}
+        first = sent["mix-ok-1"]
+        assert first["event_source_url"] == "https://shop.example/done?email=[email]&step=2"
+        assert first["custom_data"]["note"] == "gift for [email]"
+        assert first["custom_data"]["currency"] == "EUR" and first["custom_data"]["value"] == 10.0
+        assert first["custom_data"]["contents"] == [{"id": "7", "quantity": 1, "item_price": 10}]
+        # every event bad: 400 invalid_event with each one listed
+        allbad = await relay.post_events({"events": [bad for bad, _ in BAD_EVENTS[:3]]})
+        assert allbad.status_code == 400 and allbad.json()["error"] == "invalid_event"
+        assert [r["index"] for r in allbad.json()["rejected"]] == [0, 1, 2]
+
+
+async def test_pixel_gif_url_is_redacted_before_storage(tmp_path: Path) -> None:
+    async with run_relay(tmp_path) as relay:
+        params = {
+            "ev": "Purchase",
+            "eid": "g-red",
+            "url": "https://shop.example/thanks?mail=jane@example.com",
+        }
+        gif = await relay.client.get(f"{relay.base}/p.gif", params=params, headers={"user-agent": UA})
+        assert gif.status_code == 200
+        await relay.wait_status("g-red", "meta", "delivered")
+        [sent] = relay.fake("meta").events
+        assert sent["event_source_url"] == "https://shop.example/thanks?mail=[email]"
+        trace = (await relay.admin("events/g-red")).text
+        assert "jane@example.com" not in trace
+
+
+async def test_a_60kb_adversarial_body_costs_milliseconds(tmp_path: Path) -> None:
+    """The body that once took 8 s of CPU (and stalled /healthz): e-mails built to make a backtracking
+    pattern quadratic, as many as the limits let through, and longer ones that they refuse."""
+    hostile = ("a@a." * 64)[: 256 - 1] + " "
+    events = [
+        {"event_name": "Lead", "event_id": f"h{i}", "user": {"email": [hostile] * 10}} for i in range(20)
+    ]
+    async with run_relay(tmp_path, run_worker=False) as relay:
+        started = time.perf_counter()
+        health, answer = await asyncio.gather(
+            relay.client.get(f"{relay.base}/healthz"), relay.post_events({"events": events})
+        )
+        long_one = await relay.post_events({"event_name": "Lead", "user": {"email": "a@" * 30000}})
+        elapsed = time.perf_counter() - started
+        assert health.status_code == 200 and answer.status_code == 202
+        assert long_one.status_code == 400
+        assert long_one.json()["rejected"][0]["error"] == "user.email: longer than 256 characters"
+        assert elapsed < 3.0
