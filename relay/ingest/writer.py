@@ -1,5 +1,9 @@
 """Group commit: events arriving while a transaction is being written wait for the next one,
-so every 202 is durable and throughput does not pay one fsync per request."""
+so every 202 is durable and throughput does not pay one fsync per request.
+
+One client's event the database refuses does not fail the group: the outbox finds it by bisection
+and returns it ``rejected`` to its submitter only (see :mod:`relay.storage.faults`); only an
+unavailable database fails every submission of the group."""
 
 from __future__ import annotations
 
@@ -29,7 +33,8 @@ class GroupCommitWriter:
         self._task = asyncio.create_task(self._run(), name="relay-group-commit")
 
     async def submit(self, events: Sequence[NewEvent]) -> list[StoreResult]:
-        """Store ``events``; returns once they are committed, raises :class:`StorageError` otherwise."""
+        """Store ``events``; returns once they are committed (an event whose own data cannot be stored
+        comes back with :attr:`StoreResult.rejected` set), raises :class:`StorageError` otherwise."""
         if not events:
             return []
         if self._task is None or self._task.done():

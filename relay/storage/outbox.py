@@ -3,6 +3,7 @@ with a lease, completed with the platform's answer. Only the storage package kno
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,19 +11,25 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Engine, and_, bindparam, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
-from relay.storage import bulk
+from relay.storage import bulk, dedup, faults
 from relay.storage.tables import AttemptRow, ConnectorStateRow, DeliveryRow, EventRow
 
 events = EventRow.__table__  # type: ignore[attr-defined]
 deliveries = DeliveryRow.__table__  # type: ignore[attr-defined]
 attempts_t = AttemptRow.__table__  # type: ignore[attr-defined]
 states = ConnectorStateRow.__table__  # type: ignore[attr-defined]
+log = logging.getLogger("relay.storage")
 
-DEDUP_WINDOW_SECONDS = 48 * 3600
-OPEN_STATUSES = ("pending", "in_flight")
-#: columns a later copy of an event may fill in while the event's deliveries are pending
-_ENRICHABLE = ("event_source_url", "referrer_url", "ip", "user_agent")
+#: a concurrent writer (another relay process) storing the same dedup key: tries before giving up
+DEDUP_RACE_ATTEMPTS = 3
+UNENCODABLE = (
+    "could not be stored: its data cannot be encoded as JSON"
+    " (nested too deeply, an integer beyond 64 bits, or a key that is not a string)"
+)
+REFUSED = "could not be stored: the database refused one of its values"
+FAILED = "could not be stored"
 
 
 @dataclass
@@ -64,46 +71,90 @@ class NewEvent:
 
 @dataclass(frozen=True)
 class StoreResult:
+    """What became of one event of a batch."""
+
     event_pk: int
     duplicate: bool
+    #: why the event was refused: its own data cannot be stored (nothing of it was written)
+    rejected: str | None = None
+
+
+@dataclass(frozen=True)
+class _Ready:
+    """An event of the batch with its row values, JSON already encoded."""
+
+    index: int
+    event: NewEvent
+    values: tuple[Any, ...]
 
 
 def store_events(engine: Engine, batch: Sequence[NewEvent], now: float) -> list[StoreResult]:
-    """Store a batch of events and their deliveries in ONE transaction (group commit)."""
-    with engine.begin() as conn:
-        existing = _existing(conn, {ev.dedup_key for ev in batch}, now)
-        results: list[StoreResult] = []
-        fresh: list[NewEvent] = []
-        for ev in batch:
-            found = existing.get(ev.dedup_key)
-            if found is not None:
-                results.append(StoreResult(found, duplicate=True))
-                _enrich(conn, found, ev)
-            else:
-                existing[ev.dedup_key] = -1 - len(fresh)  # placeholder until inserted
-                fresh.append(ev)
-                results.append(StoreResult(-1, duplicate=False))
-        ids = _insert_events(conn, fresh, now)
-        by_key = {ev.dedup_key: pk for ev, pk in zip(fresh, ids, strict=True)}
-        return [
-            StoreResult(by_key[ev.dedup_key] if r.event_pk < 0 else r.event_pk, r.duplicate)
-            for ev, r in zip(batch, results, strict=True)
-        ]
+    """Store a batch of events and their deliveries in ONE transaction (group commit).
 
-
-def _existing(conn: Connection, keys: set[str], now: float) -> dict[str, int]:
-    rows = bulk.select_in(conn, "events", ("id", "dedup_key", "received_at"), "dedup_key", keys)
-    found: dict[str, int] = {}
-    stale: list[int] = []
-    for pk, key, received_at in rows:
-        if received_at >= now - DEDUP_WINDOW_SECONDS:
-            found[key] = pk
+    An event whose own data cannot be stored (JSON it cannot be encoded to, a value the database
+    refuses) is returned ``rejected`` and the others are stored all the same; an unavailable
+    database raises (nothing, or only whole parts already committed, was stored)."""
+    results: list[StoreResult] = [StoreResult(-1, False, FAILED)] * len(batch)
+    ready: list[_Ready] = []
+    for index, ev in enumerate(batch):
+        try:
+            # encoded before the transaction: these refusals need no database round trip
+            ready.append(_Ready(index, ev, _event_values(ev)))
+        except (TypeError, ValueError, RecursionError) as exc:
+            results[index] = _refused(ev, exc, UNENCODABLE)
+    for item, outcome in faults.isolate(ready, lambda part: _store_once(engine, part, now)):
+        if isinstance(outcome, StoreResult):
+            results[item.index] = outcome
         else:
-            stale.append(pk)
-    if stale:
-        # outside the 48 h window the same key is a new event: release the key
-        conn.execute(update(events).where(events.c.id.in_(stale)).values(dedup_key=None))
-    return found
+            results[item.index] = _refused(item.event, outcome, REFUSED)
+    return results
+
+
+def _refused(ev: NewEvent, exc: Exception, reason: str) -> StoreResult:
+    extra = {"event_id": ev.event_id, "error": faults.describe(exc)}
+    if faults.data_error(exc):
+        log.warning("event refused by storage", extra=extra)
+        return StoreResult(-1, False, reason)
+    log.error("event could not be stored (a bug?)", exc_info=exc, extra=extra)
+    return StoreResult(-1, False, FAILED)
+
+
+def _store_once(engine: Engine, part: Sequence[_Ready], now: float) -> list[StoreResult]:
+    attempt = 1
+    while True:
+        try:
+            return _transaction(engine, part, now)
+        except IntegrityError as exc:
+            # another process stored the same key meanwhile: a new transaction sees it as a duplicate
+            if attempt >= DEDUP_RACE_ATTEMPTS or not faults.dedup_race(exc):
+                raise
+            attempt += 1
+
+
+def _transaction(engine: Engine, part: Sequence[_Ready], now: float) -> list[StoreResult]:
+    with engine.begin() as conn:
+        stored = dedup.find(conn, {item.event.dedup_key for item in part}, now)
+        fresh: dict[str, _Ready] = {}
+        later: list[_Ready] = []
+        for item in part:
+            key = item.event.dedup_key
+            if key in stored or key in fresh:
+                later.append(item)
+            else:
+                fresh[key] = item
+        for item, pk in zip(fresh.values(), _insert_events(conn, list(fresh.values()), now), strict=True):
+            stored[item.event.dedup_key] = dedup.Stored(pk, item.event.source)
+        # later copies (of this batch or of stored events) in order, each by the trust rule
+        added = [
+            _delivery_values(stored[item.event.dedup_key].pk, d, now)
+            for item in later
+            for d in dedup.merge_copy(conn, stored[item.event.dedup_key], item.event, now)
+        ]
+        bulk.insert_many(conn, "deliveries", DELIVERY_COLUMNS, added)
+    return [
+        StoreResult(stored[item.event.dedup_key].pk, duplicate=fresh.get(item.event.dedup_key) is not item)
+        for item in part
+    ]
 
 
 EVENT_COLUMNS = (
@@ -117,15 +168,16 @@ DELIVERY_COLUMNS = (
 )  # fmt: skip
 
 
-def _insert_events(conn: Connection, fresh: Sequence[NewEvent], now: float) -> list[int]:
+def _insert_events(conn: Connection, fresh: Sequence[_Ready], now: float) -> list[int]:
     if not fresh:
         return []
     # one executemany, then one lookup by the (unique) dedup keys: much cheaper than RETURNING row by row
-    bulk.insert_many(conn, "events", EVENT_COLUMNS, [_event_values(ev) for ev in fresh])
-    keys = [ev.dedup_key for ev in fresh]
+    bulk.insert_many(conn, "events", EVENT_COLUMNS, [item.values for item in fresh])
+    keys = [item.event.dedup_key for item in fresh]
     found = {key: pk for key, pk in bulk.select_in(conn, "events", ("dedup_key", "id"), "dedup_key", keys)}
     ids = [found[key] for key in keys]
-    rows = [_delivery_values(pk, d, now) for ev, pk in zip(fresh, ids, strict=True) for d in ev.deliveries]
+    pairs = zip(fresh, ids, strict=True)
+    rows = [_delivery_values(pk, d, now) for item, pk in pairs for d in item.event.deliveries]
     bulk.insert_many(conn, "deliveries", DELIVERY_COLUMNS, rows)
     return ids
 
@@ -148,32 +200,6 @@ def _delivery_values(event_pk: int, d: NewDelivery, now: float) -> tuple[Any, ..
 
 def _json(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
-
-
-def _enrich(conn: Connection, event_pk: int, copy: NewEvent) -> None:
-    """Merge what a later copy adds into a stored event whose deliveries are still pending."""
-    if event_pk < 0:
-        return  # a duplicate inside the same batch: the first copy wins
-    pending = conn.execute(
-        select(deliveries.c.id)
-        .where(deliveries.c.event_pk == event_pk, deliveries.c.status == "pending")
-        .limit(1)
-    ).first()
-    if pending is None:
-        return
-    row = conn.execute(select(events).where(events.c.id == event_pk)).one()
-    if row.pii_purged:
-        return
-    values: dict[str, Any] = {}
-    for key in ("hashed", "ids", "custom"):
-        merged = {**getattr(copy, key), **dict(getattr(row, key) or {})}
-        if merged != dict(getattr(row, key) or {}):
-            values[key] = merged
-    for column in _ENRICHABLE:
-        if getattr(row, column) is None and getattr(copy, column) is not None:
-            values[column] = getattr(copy, column)
-    if values:
-        conn.execute(update(events).where(events.c.id == event_pk).values(**values))
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,168 @@
+"""Deduplication: one stored event per ``(event_name, event_id)`` for 48 hours, and which copy's
+fields win when several copies arrive.
+
+The trust rule: an authenticated server event (``source`` ``events``, from ``POST /v1/events``)
+always wins over a browser copy (``gif`` or ``collect``, which anybody can send). Its fields replace
+the browser copy's, and its own consent decisions apply to every connector; a browser copy may only
+add the identifiers a browser sees (cookies and click ids, IP, user agent) that the server event
+lacks, never value, currency, contents, custom data, contact details or URLs. Copies of the same
+trust keep the first copy's values and fill in what it lacked while its deliveries are pending.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Connection, select, update
+
+from relay.storage import bulk
+from relay.storage.tables import DeliveryRow, EventRow
+
+if TYPE_CHECKING:
+    from relay.storage.outbox import NewDelivery, NewEvent
+
+events = EventRow.__table__  # type: ignore[attr-defined]
+deliveries = DeliveryRow.__table__  # type: ignore[attr-defined]
+
+DEDUP_WINDOW_SECONDS = 48 * 3600
+SERVER_SOURCE = "events"
+#: the ``ids`` keys a browser copy may add to a server event: what only the browser sees
+BROWSER_IDS = frozenset({"fbp", "fbc", "twclid", "ttclid", "ttp"})
+BROWSER_COLUMNS = ("ip", "user_agent")
+#: columns a later copy of the same trust may fill in while the event's deliveries are pending
+SAME_TRUST_COLUMNS = ("event_source_url", "referrer_url", "ip", "user_agent")
+
+
+@dataclass
+class Stored:
+    """An event stored under a dedup key: its row and the source of the copy whose fields it holds."""
+
+    pk: int
+    source: str
+
+
+def find(conn: Connection, keys: set[str], now: float) -> dict[str, Stored]:
+    """The events stored under ``keys`` within the window; older holders of a key give it up."""
+    columns = ("id", "dedup_key", "received_at", "source")
+    found: dict[str, Stored] = {}
+    stale: list[int] = []
+    for pk, key, received_at, source in bulk.select_in(conn, "events", columns, "dedup_key", keys):
+        if received_at >= now - DEDUP_WINDOW_SECONDS:
+            found[key] = Stored(pk, source)
+        else:
+            stale.append(pk)
+    if stale:
+        # outside the 48 h window the same key is a new event: release the key
+        conn.execute(update(events).where(events.c.id.in_(stale)).values(dedup_key=None))
+    return found
+
+
+def merge_copy(conn: Connection, stored: Stored, copy: NewEvent, now: float) -> list[NewDelivery]:
+    """Apply a later copy of a stored event by the trust rule; returns the deliveries to add."""
+    if copy.source == SERVER_SOURCE and stored.source != SERVER_SOURCE:
+        stored.source = SERVER_SOURCE
+        return _server_wins(conn, stored.pk, copy, now)
+    if stored.source == SERVER_SOURCE and copy.source != SERVER_SOURCE:
+        _enrich(conn, stored.pk, copy, same_trust=False)
+    else:
+        _enrich(conn, stored.pk, copy, same_trust=True)
+    return []
+
+
+def _sendable(ev: NewEvent) -> bool:
+    # as the ingest pipeline decides whether to keep identifiers at all
+    return any(d.status == "pending" for d in ev.deliveries) or not ev.deliveries
+
+
+def _server_wins(conn: Connection, pk: int, copy: NewEvent, now: float) -> list[NewDelivery]:
+    """The server copy's fields replace a browser copy's, keeping only the browser identifiers it
+    lacks; its consent decisions replace pending browser deliveries, and where a browser delivery
+    has left ``pending`` (claimed, sent, dead or skipped) a new one is added, so the server's
+    version is always what gets sent last."""
+    row = conn.execute(
+        select(events.c.ids, events.c.ip, events.c.user_agent, events.c.pii_purged).where(events.c.id == pk)
+    ).one()
+    ids, ip, user_agent = dict(copy.ids), copy.ip, copy.user_agent
+    if _sendable(copy) and not row.pii_purged:
+        ids = {**{k: v for k, v in dict(row.ids or {}).items() if k in BROWSER_IDS}, **ids}
+        ip = ip if ip is not None else row.ip
+        user_agent = user_agent if user_agent is not None else row.user_agent
+    conn.execute(
+        update(events)
+        .where(events.c.id == pk)
+        .values(
+            event_time=copy.event_time,
+            action_source=copy.action_source,
+            source=SERVER_SOURCE,
+            event_source_url=copy.event_source_url,
+            referrer_url=copy.referrer_url,
+            opt_out=copy.opt_out,
+            hashed=copy.hashed,
+            ids=ids,
+            ip=ip,
+            user_agent=user_agent,
+            custom=copy.custom,
+            consent=copy.consent,
+            pii_purged=False,
+        )
+    )
+    return [d for d in copy.deliveries if not _replace_pending(conn, pk, d, now)]
+
+
+def _replace_pending(conn: Connection, pk: int, d: NewDelivery, now: float) -> bool:
+    """Turn the connector's pending delivery into the server copy's; False when none is pending.
+    A delivery a worker has just claimed is ``in_flight`` and left alone (on PostgreSQL this
+    statement waits for the claim's lock, then sees the new status)."""
+    ldu_country, ldu_state = d.ldu if d.ldu else (None, None)
+    d_ = deliveries.c
+    result = conn.execute(
+        update(deliveries)
+        .where(d_.event_pk == pk, d_.connector == d.connector, d_.status == "pending")
+        .values(
+            status=d.status,
+            attempts=0,
+            next_attempt_at=now,
+            lease_until=None,
+            worker_id=None,
+            consent_decision=d.decision,
+            consent_reason=d.reason,
+            consent_mode=d.mode,
+            ldu_country=ldu_country,
+            ldu_state=ldu_state,
+            last_error=d.last_error,
+            created_at=now,
+            updated_at=now,
+        )
+    )
+    return bool(result.rowcount)
+
+
+def _enrich(conn: Connection, pk: int, copy: NewEvent, *, same_trust: bool) -> None:
+    """Fill in what the stored event lacks while its deliveries are pending: anything the first
+    copy lacked from a copy of the same trust, only browser identifiers from a browser copy."""
+    pending = conn.execute(
+        select(deliveries.c.id).where(deliveries.c.event_pk == pk, deliveries.c.status == "pending").limit(1)
+    ).first()
+    if pending is None:
+        return
+    row = conn.execute(select(events).where(events.c.id == pk)).one()
+    if row.pii_purged:
+        return
+    values: dict[str, Any] = {}
+    stored_ids = dict(row.ids or {})
+    if same_trust:
+        for key in ("hashed", "ids", "custom"):
+            stored = dict(getattr(row, key) or {})
+            merged = {**getattr(copy, key), **stored}
+            if merged != stored:
+                values[key] = merged
+    else:
+        extra = {k: v for k, v in copy.ids.items() if k in BROWSER_IDS and k not in stored_ids}
+        if extra:
+            values["ids"] = {**stored_ids, **extra}
+    for column in SAME_TRUST_COLUMNS if same_trust else BROWSER_COLUMNS:
+        if getattr(row, column) is None and getattr(copy, column) is not None:
+            values[column] = getattr(copy, column)
+    if values:
+        conn.execute(update(events).where(events.c.id == pk).values(**values))
