@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, Literal
 
 Decision = Literal["allow", "limited", "deny"]
@@ -18,6 +19,7 @@ Capability = Literal["conversions", "audiences"]
 #: list of lowercase SHA-256 hex digests of the normalised value (see ``relay.normalize``).
 HASHED_KEYS = (
     "em",  # email: trimmed, lowercased
+    "em_google",  # email as Google hashes it (gmail dots removed); only when it differs from em
     "ph",  # phone: digits only with the country code (Meta, Snap, Pinterest ...)
     "ph_e164",  # phone: E.164 with the leading "+" (X, TikTok)
     "fn",  # first name
@@ -35,8 +37,52 @@ HASHED_KEYS = (
     "external_id",  # trimmed, lowercased
 )
 
-#: Keys of :attr:`OutboundEvent.ids`: device and click ids, kept as given.
-ID_KEYS = ("fbp", "fbc", "twclid", "ttclid", "ttp", "subscription_id", "lead_id", "madid")
+#: Keys of :attr:`OutboundEvent.ids`: device and click ids, kept as given. Besides Meta's and X's:
+#: TikTok ``ttclid``/``ttp`` (``_ttp``), Snap ``sc_click_id`` (URL ``ScCid``) and ``scid`` (``_scid``),
+#: Pinterest ``epik``, Reddit ``rdt_cid`` and ``rdt_uuid`` (``_rdt_uuid``), LinkedIn ``li_fat_id``,
+#: Google ``gclid``/``gbraid``/``wbraid``.
+ID_KEYS = (
+    "fbp",
+    "fbc",
+    "twclid",
+    "ttclid",
+    "ttp",
+    "sc_click_id",
+    "scid",
+    "epik",
+    "rdt_cid",
+    "rdt_uuid",
+    "li_fat_id",
+    "gclid",
+    "gbraid",
+    "wbraid",
+    "subscription_id",
+    "lead_id",
+    "madid",
+)
+#: the ids only a browser sees (first-party cookies, click ids on landing URLs): a browser copy of a
+#: server event may add them (``relay.storage.dedup``)
+BROWSER_ID_KEYS = ID_KEYS[: ID_KEYS.index("subscription_id")]
+
+
+class DeliveryStatus(StrEnum):
+    """Where one (event, connector) delivery stands; stored and shown as these strings."""
+
+    PENDING = "pending"  # waiting for its next attempt (``next_attempt_at``)
+    IN_FLIGHT = "in_flight"  # claimed by a worker until its lease ends
+    DELIVERED = "delivered"
+    DEAD = "dead"  # given up: a permanent failure, or out of time or attempts
+    SKIPPED = "skipped"  # not sent by policy: consent denied, or nothing the platform can use
+
+
+class AttemptOutcome(StrEnum):
+    """What one try of a delivery came to, as recorded in its attempt history."""
+
+    DELIVERED = "delivered"
+    RETRYABLE = "retryable"
+    PERMANENT = "permanent"
+    SKIPPED = "skipped"
+    PAUSED = "paused"  # the connector's credentials were refused: not really tried
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,14 +178,17 @@ class AudienceBatchResult:
 
 __all__ = [
     "ALLOW",
+    "BROWSER_ID_KEYS",
     "HASHED_KEYS",
     "ID_KEYS",
+    "AttemptOutcome",
     "AudienceBatchResult",
     "AudienceMember",
     "Capability",
     "ConsentVerdict",
     "Decision",
     "Delivered",
+    "DeliveryStatus",
     "Failed",
     "LimitedMode",
     "OutboundEvent",

@@ -8,16 +8,16 @@ goes dead with the reason (``relay replay`` brings it back once the connector is
 
 from __future__ import annotations
 
+import functools
 import logging
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from connectors.base import Connector, clip, unmappable
-from relay.delivery.outbound import to_outbound
+from connectors.base import Connector, clip
 from relay.exceptions import AuthRejectedError, PermanentDeliveryError, RetryableDeliveryError
 from relay.masking import mask_text
-from relay.storage.outbox import Claimed
+from relay.storage.records import ClaimedDelivery
 from relay.types import Failed, OutboundEvent, Outcome, Retry
 
 log = logging.getLogger("relay.delivery")
@@ -40,22 +40,28 @@ class ConnectorBugError(Exception):
 
 
 def masker(connector: Connector) -> Mask:
-    """Mask then clip: the connector's own masking (its secrets) when it has one."""
+    """Mask then clip: the connector's own masking (its secrets) when it has one. Made per batch and
+    memoised: a platform answers a whole batch with one text, masked once rather than once per event."""
     mask: Mask = getattr(connector, "mask", None) or mask_text
-    return lambda text: clip(mask(text))
+
+    @functools.lru_cache(maxsize=64)
+    def masked(text: str) -> str:
+        return clip(mask(text))
+
+    return masked
 
 
 def outbound(
-    ready: Sequence[Claimed], mask: Mask
-) -> tuple[list[tuple[Claimed, OutboundEvent]], list[tuple[Claimed, Failed]]]:
+    ready: Sequence[ClaimedDelivery], mask: Mask
+) -> tuple[list[tuple[ClaimedDelivery, OutboundEvent]], list[tuple[ClaimedDelivery, Failed]]]:
     """The claimed deliveries as connector events; a stored row that cannot be read fails alone."""
-    mapped: list[tuple[Claimed, OutboundEvent]] = []
-    failed: list[tuple[Claimed, Failed]] = []
+    mapped: list[tuple[ClaimedDelivery, OutboundEvent]] = []
+    failed: list[tuple[ClaimedDelivery, Failed]] = []
     for claimed in ready:
-        try:
-            mapped.append((claimed, to_outbound(claimed)))
-        except Exception as exc:  # a row written before today's validation, or by hand
-            failed.append((claimed, Failed(mask(unmappable(exc)))))
+        if claimed.unreadable is None:
+            mapped.append((claimed, claimed.event))
+        else:  # a row written before today's validation, or by hand
+            failed.append((claimed, Failed(mask(claimed.unreadable))))
     return mapped, failed
 
 

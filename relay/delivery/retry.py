@@ -14,6 +14,7 @@ import random
 from dataclasses import dataclass
 
 from relay.settings import DeliverySettings
+from relay.types import DeliveryStatus
 
 #: retries stop this long after receipt when neither the platform nor the config sets a limit
 DEFAULT_MAX_AGE_HOURS = 72.0
@@ -23,7 +24,7 @@ LAST_TRY_MARGIN = 60.0
 
 @dataclass(frozen=True)
 class RetryDecision:
-    status: str  # pending (retry at next_attempt_at) | dead
+    status: DeliveryStatus  # PENDING (retry at next_attempt_at) | DEAD
     next_attempt_at: float
     reason: str | None = None
 
@@ -70,7 +71,7 @@ class RetryPolicy:
         """
         s = self.settings
         if attempts >= s.max_attempts:
-            return RetryDecision("dead", now, f"gave up after {attempts} attempts: {error}")
+            return RetryDecision(DeliveryStatus.DEAD, now, f"gave up after {attempts} attempts: {error}")
         delay = self.backoff(attempts)
         if retry_after is not None:
             delay = max(delay, retry_after)
@@ -78,9 +79,9 @@ class RetryPolicy:
         if next_at >= deadline.at:
             last_try = deadline.at - LAST_TRY_MARGIN
             if retry_after is not None or last_try <= now:
-                return RetryDecision("dead", now, f"{deadline.reason}: {error}")
+                return RetryDecision(DeliveryStatus.DEAD, now, f"{deadline.reason}: {error}")
             next_at = last_try
-        return RetryDecision("pending", next_at)
+        return RetryDecision(DeliveryStatus.PENDING, next_at)
 
 
 def _span(seconds: float) -> str:

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import os
 import socket
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
@@ -25,20 +27,22 @@ from relay.delivery.retry import Deadline, RetryPolicy
 from relay.exceptions import StorageError
 from relay.metrics import Metrics
 from relay.settings import DeliverySettings
-from relay.storage import lease, outbox, queries
-from relay.storage.db import Database
-from relay.storage.outbox import Claimed, Completion
-from relay.types import Delivered, Failed, Skipped
+from relay.storage.outbox import ClaimedDelivery, Completion, Outbox
+from relay.types import AttemptOutcome, Delivered, DeliveryStatus, Failed, Skipped
 
 log = logging.getLogger("relay.delivery")
+#: batches of one connector out at once: while one is with the platform, the next is claimed and the
+#: one before recorded, so the database's work overlaps the platform's (a lane each, claims exclusive)
+BATCHES_IN_FLIGHT = 2
 
 
 class Worker:
-    """Runs one loop per active connector until :meth:`stop`; safe to run in many processes at once."""
+    """Runs :data:`BATCHES_IN_FLIGHT` loops per active connector until :meth:`stop`; safe to run in many
+    processes at once."""
 
     def __init__(
         self,
-        db: Database,
+        outbox: Outbox,
         connectors: Mapping[str, Connector],
         settings: DeliverySettings,
         metrics: Metrics,
@@ -46,7 +50,7 @@ class Worker:
         config_hashes: Mapping[str, str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self.db = db
+        self.outbox = outbox
         self.connectors = dict(connectors)
         self.settings = settings
         self.metrics = metrics
@@ -61,11 +65,15 @@ class Worker:
 
     async def run(self) -> None:
         """Deliver until stopped; a batch in flight finishes before the loop ends."""
-        loops = [
-            asyncio.create_task(self._loop(name)) for name, c in self.connectors.items() if c.settings.enabled
-        ]
+        enabled = [name for name, c in self.connectors.items() if c.settings.enabled]
+        loops = [asyncio.create_task(self._loop(name)) for name in enabled for _ in range(BATCHES_IN_FLIGHT)]
         try:
             await asyncio.gather(*loops)
+        except asyncio.CancelledError:
+            # gather cancelled every loop once and returns as soon as an idle one is done; a loop with a
+            # batch out is still recording it (run_once): wait for it rather than cancel it a second time
+            await asyncio.wait(loops)
+            raise
         finally:
             for task in loops:
                 task.cancel()
@@ -89,21 +97,18 @@ class Worker:
                     await asyncio.wait_for(self._stopping.wait(), idle)
 
     async def _paused(self, name: str) -> bool:
-        states = await self.db.run(queries.connector_states, self.db.engine)
-        return states.get(name, {}).get("state") == "paused"
+        return await self.outbox.paused(name)
 
     async def run_once(self, name: str) -> int:
         """Claim and deliver one batch for connector ``name``; returns how many deliveries it handled."""
         connector = self.connectors[name]
         now = self.clock()
-        claimed = await self.db.run(
-            outbox.claim,
-            self.db.engine,
+        claimed = await self.outbox.claim(
             name,
-            connector.max_batch,
-            now,
-            self.settings.lease_seconds,
-            self.worker_id,
+            limit=connector.max_batch,
+            now=now,
+            lease_seconds=self.settings.lease_seconds,
+            worker_id=self.worker_id,
         )
         if not claimed:
             return 0
@@ -126,15 +131,24 @@ class Worker:
         except Exception:  # nobody else awaits this batch any more
             log.exception("delivery batch failed during shutdown")
 
-    async def _work(self, name: str, connector: Connector, claimed: Sequence[Claimed], now: float) -> None:
+    async def _work(
+        self, name: str, connector: Connector, claimed: Sequence[ClaimedDelivery], now: float
+    ) -> None:
         heartbeat = asyncio.create_task(self._heartbeat([c.delivery_id for c in claimed]))
         try:
             done: list[Completion] = []
-            ready: list[Claimed] = []
+            ready: list[ClaimedDelivery] = []
             for c in claimed:
                 deadline = self._deadline(connector, c)
                 if now >= deadline.at:
-                    done.append(Completion(c.delivery_id, "dead", "permanent", last_error=deadline.reason))
+                    done.append(
+                        Completion(
+                            delivery_id=c.delivery_id,
+                            status=DeliveryStatus.DEAD,
+                            outcome=AttemptOutcome.PERMANENT,
+                            last_error=deadline.reason,
+                        )
+                    )
                 else:
                     ready.append(c)
             if ready:
@@ -151,7 +165,7 @@ class Worker:
             await asyncio.sleep(lease_seconds / 3)
             until = self.clock() + lease_seconds
             try:
-                await self.db.run(lease.renew, self.db.engine, self.worker_id, ids, until)
+                await self.outbox.renew(self.worker_id, ids, until)
             except StorageError as exc:
                 log.warning("lease not renewed, will retry", extra={"error": exc.message})
 
@@ -175,9 +189,11 @@ class Worker:
             reraise=True,
         ):
             with attempt_:
-                await self.db.run(outbox.complete, self.db.engine, name, self.worker_id, done, self.clock())
+                await self.outbox.complete(name, self.worker_id, done, self.clock())
 
-    async def _deliver(self, name: str, connector: Connector, ready: Sequence[Claimed]) -> list[Completion]:
+    async def _deliver(
+        self, name: str, connector: Connector, ready: Sequence[ClaimedDelivery]
+    ) -> list[Completion]:
         started = time.monotonic()
         mask = masker(connector)
         mapped, unreadable = outbound(ready, mask)
@@ -186,73 +202,92 @@ class Worker:
         paused = next((r for r in results if isinstance(r, Paused)), None)
         if paused is not None:
             await self._pause(name, paused)
-        pairs: list[tuple[Claimed, Result]] = [
+        pairs: list[tuple[ClaimedDelivery, Result]] = [
             *unreadable,
             *zip((c for c, _ in mapped), results, strict=True),
         ]
         return [self._completion(name, c, r, latency_ms, mask) for c, r in pairs]
 
-    def _deadline(self, connector: Connector, c: Claimed) -> Deadline:
+    def _deadline(self, connector: Connector, c: ClaimedDelivery) -> Deadline:
         """When retrying stops: the platform's acceptance window or ``delivery.max_age_hours``."""
         window_of = getattr(connector, "acceptance_window", None)  # optional for plugins
-        window = window_of(c.event["action_source"]) if window_of is not None else None
-        return self.policy.deadline(c.created_at, float(c.event["event_time"]), window)
+        window = window_of(c.event.action_source) if window_of is not None else None
+        return self.policy.deadline(c.created_at, float(c.event.event_time), window)
 
     async def _pause(self, name: str, paused: Paused) -> None:
         reason = paused.message
-        await self.db.run(
-            queries.pause_connector, self.db.engine, name, reason, self.config_hashes.get(name, "")
-        )
+        await self.outbox.pause(name, reason, self.config_hashes.get(name, ""))
         log.error("connector paused", extra={"connector": name, "reason": reason})
 
     def _completion(
-        self, name: str, c: Claimed, outcome: Result, latency_ms: float, mask: Mask
+        self, name: str, c: ClaimedDelivery, outcome: Result, latency_ms: float, mask: Mask
     ) -> Completion:
         """The row update for one outcome; every text from the connector is masked, then clipped."""
         now = self.clock()
-        extra = {"connector": name, "delivery_id": c.delivery_id, "event_id": c.event["event_id"]}
+        extra = {"connector": name, "delivery_id": c.delivery_id, "event_id": c.event.event_id}
         if isinstance(outcome, Paused):
-            reason = mask(outcome.message)
             return Completion(
-                c.delivery_id, "pending", "paused", now, reason, outcome.status_code, attempts_delta=-1
+                delivery_id=c.delivery_id,
+                status=DeliveryStatus.PENDING,
+                outcome=AttemptOutcome.PAUSED,
+                next_attempt_at=now,
+                last_error=mask(outcome.message),
+                status_code=outcome.status_code,
+                attempts_delta=-1,
             )
         if isinstance(outcome, Skipped):
             return Completion(
-                c.delivery_id, "skipped", "skipped", now, mask(outcome.reason), attempts_delta=-1
+                delivery_id=c.delivery_id,
+                status=DeliveryStatus.SKIPPED,
+                outcome=AttemptOutcome.SKIPPED,
+                next_attempt_at=now,
+                last_error=mask(outcome.reason),
+                attempts_delta=-1,
             )
         response = mask(outcome.response) if outcome.response is not None else None
+        tried = functools.partial(
+            Completion,
+            delivery_id=c.delivery_id,
+            status_code=outcome.status_code,
+            response=response,
+            latency_ms=latency_ms,
+        )
         if isinstance(outcome, Delivered):
-            self.metrics.delivery_latency.labels(name).observe(max(now - c.event["received_at"], 0))
+            self.metrics.delivery_latency.labels(name).observe(max(now - c.event.received_at, 0))
             log.info("delivered", extra=extra)
-            return Completion(
-                c.delivery_id, "delivered", "delivered", now, None, outcome.status_code, response, latency_ms
+            return tried(
+                status=DeliveryStatus.DELIVERED,
+                outcome=AttemptOutcome.DELIVERED,
+                next_attempt_at=now,
             )
         message = mask(outcome.message)
         if isinstance(outcome, Failed):
             log.warning("rejected", extra={**extra, "error": message})
-            return Completion(
-                c.delivery_id, "dead", "permanent", now, message, outcome.status_code, response, latency_ms
+            return tried(
+                status=DeliveryStatus.DEAD,
+                outcome=AttemptOutcome.PERMANENT,
+                next_attempt_at=now,
+                last_error=message,
             )
         deadline = self._deadline(self.connectors[name], c)
         decision = self.policy.after_failure(c.attempts, deadline, now, outcome.retry_after, message)
         log.info("retry", extra={**extra, "error": message, "status": decision.status})
-        return Completion(
-            c.delivery_id,
-            decision.status,
-            "retryable",
-            decision.next_attempt_at,
-            mask(decision.reason or message),
-            outcome.status_code,
-            response,
-            latency_ms,
+        return tried(
+            status=decision.status,
+            outcome=AttemptOutcome.RETRYABLE,
+            next_attempt_at=decision.next_attempt_at,
+            last_error=mask(decision.reason or message),
         )
 
     def _count(self, name: str, done: Sequence[Completion]) -> None:
-        for c in done:
-            if c.outcome in ("delivered", "retryable", "permanent"):
-                self.metrics.delivery_attempts.labels(name, c.outcome).inc()
-            if c.status != "pending":
-                self.metrics.deliveries.labels(name, c.status).inc()
+        """Count outcomes, one increment per kind and batch (a counter takes a lock on each call)."""
+        tried = (AttemptOutcome.DELIVERED, AttemptOutcome.RETRYABLE, AttemptOutcome.PERMANENT)
+        outcomes = Counter(c.outcome for c in done if c.outcome in tried)
+        statuses = Counter(c.status for c in done if c.status is not DeliveryStatus.PENDING)
+        for outcome, n in outcomes.items():
+            self.metrics.delivery_attempts.labels(name, outcome.value).inc(n)
+        for status, n in statuses.items():
+            self.metrics.deliveries.labels(name, status.value).inc(n)
 
 
 __all__ = ["Worker", "to_outbound"]  # to_outbound lived here

@@ -12,15 +12,14 @@ trust keep the first copy's values and fill in what it lacked while its deliveri
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, select, update
 
 from relay.storage import bulk
+from relay.storage.records import NewDelivery, NewEvent
 from relay.storage.tables import DeliveryRow, EventRow
-
-if TYPE_CHECKING:
-    from relay.storage.outbox import NewDelivery, NewEvent
+from relay.types import BROWSER_ID_KEYS, DeliveryStatus
 
 events = EventRow.__table__  # type: ignore[attr-defined]
 deliveries = DeliveryRow.__table__  # type: ignore[attr-defined]
@@ -28,7 +27,7 @@ deliveries = DeliveryRow.__table__  # type: ignore[attr-defined]
 DEDUP_WINDOW_SECONDS = 48 * 3600
 SERVER_SOURCE = "events"
 #: the ``ids`` keys a browser copy may add to a server event: what only the browser sees
-BROWSER_IDS = frozenset({"fbp", "fbc", "twclid", "ttclid", "ttp"})
+BROWSER_IDS = frozenset(BROWSER_ID_KEYS)
 BROWSER_COLUMNS = ("ip", "user_agent")
 #: columns a later copy of the same trust may fill in while the event's deliveries are pending
 SAME_TRUST_COLUMNS = ("event_source_url", "referrer_url", "ip", "user_agent")
@@ -70,9 +69,10 @@ def merge_copy(conn: Connection, stored: Stored, copy: NewEvent, now: float) -> 
     return []
 
 
-def _sendable(ev: NewEvent) -> bool:
-    # as the ingest pipeline decides whether to keep identifiers at all
-    return any(d.status == "pending" for d in ev.deliveries) or not ev.deliveries
+def sendable(ev: NewEvent) -> bool:
+    """True when some connector will send ``ev`` (as the ingest pipeline decides whether to keep
+    identifiers at all)."""
+    return any(d.status == DeliveryStatus.PENDING for d in ev.deliveries) or not ev.deliveries
 
 
 def _server_wins(conn: Connection, pk: int, copy: NewEvent, now: float) -> list[NewDelivery]:
@@ -84,7 +84,7 @@ def _server_wins(conn: Connection, pk: int, copy: NewEvent, now: float) -> list[
         select(events.c.ids, events.c.ip, events.c.user_agent, events.c.pii_purged).where(events.c.id == pk)
     ).one()
     ids, ip, user_agent = dict(copy.ids), copy.ip, copy.user_agent
-    if _sendable(copy) and not row.pii_purged:
+    if sendable(copy) and not row.pii_purged:
         ids = {**{k: v for k, v in dict(row.ids or {}).items() if k in BROWSER_IDS}, **ids}
         ip = ip if ip is not None else row.ip
         user_agent = user_agent if user_agent is not None else row.user_agent
@@ -118,9 +118,9 @@ def _replace_pending(conn: Connection, pk: int, d: NewDelivery, now: float) -> b
     d_ = deliveries.c
     result = conn.execute(
         update(deliveries)
-        .where(d_.event_pk == pk, d_.connector == d.connector, d_.status == "pending")
+        .where(d_.event_pk == pk, d_.connector == d.connector, d_.status == DeliveryStatus.PENDING.value)
         .values(
-            status=d.status,
+            status=DeliveryStatus(d.status).value,
             attempts=0,
             next_attempt_at=now,
             lease_until=None,
@@ -142,7 +142,9 @@ def _enrich(conn: Connection, pk: int, copy: NewEvent, *, same_trust: bool) -> N
     """Fill in what the stored event lacks while its deliveries are pending: anything the first
     copy lacked from a copy of the same trust, only browser identifiers from a browser copy."""
     pending = conn.execute(
-        select(deliveries.c.id).where(deliveries.c.event_pk == pk, deliveries.c.status == "pending").limit(1)
+        select(deliveries.c.id)
+        .where(deliveries.c.event_pk == pk, deliveries.c.status == DeliveryStatus.PENDING.value)
+        .limit(1)
     ).first()
     if pending is None:
         return

@@ -1,17 +1,151 @@
-"""Lease renewal: a worker still sending a batch keeps its claim, so no other worker takes it over.
+"""Claims and leases on SQL: a worker claims due deliveries for a while (its lease), renews the lease
+while it is still sending, and completes them with the platform's answer.
 
-A claim (``outbox.claim``) sets ``lease_until``; rows ``in_flight`` past it are claimable again.
-A working worker extends the lease of the rows it holds, and only those: a row another worker
-took over (its lease had lapsed) or one already completed is left alone.
+A claim sets ``lease_until``; rows ``in_flight`` past it are claimable again (their worker died).
+A working worker extends the lease of the rows it holds, and only those, and only the holder may
+complete a row: one another worker took over (its lease had lapsed) or one already completed is left
+alone. Every statement is built once, at import, with bound parameters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Engine, update
+import orjson
+from sqlalchemy import JSON, Connection, Engine, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
-from relay.storage.outbox import deliveries
+from relay.storage import bulk
+from relay.storage.bulk import RowInsert
+from relay.storage.records import ClaimedDelivery, Completion, claimed
+from relay.storage.tables import AttemptRow, ConnectorStateRow, DeliveryRow, EventRow
+from relay.types import AttemptOutcome, ConsentVerdict, DeliveryStatus
+
+events = EventRow.__table__  # type: ignore[attr-defined]
+deliveries = DeliveryRow.__table__  # type: ignore[attr-defined]
+attempts_t = AttemptRow.__table__  # type: ignore[attr-defined]
+states = ConnectorStateRow.__table__  # type: ignore[attr-defined]
+d = deliveries.c
+
+PENDING, IN_FLIGHT = DeliveryStatus.PENDING.value, DeliveryStatus.IN_FLIGHT.value
+
+
+_CLAIMED = (
+    d.id, d.event_pk, d.attempts, d.created_at, d.consent_decision, d.consent_reason, d.consent_mode,
+    d.ldu_country, d.ldu_state,
+)  # fmt: skip
+
+
+def _claim(due: Any) -> Any:
+    # a CTE, evaluated once: with "id IN (subquery)" PostgreSQL may re-run the locking subquery and
+    # two workers can then claim the same rows
+    cte = (
+        select(d.id)
+        .where(d.connector == bindparam("b_connector"), due)
+        .order_by(d.next_attempt_at, d.id)
+        .limit(bindparam("b_limit"))
+        .with_for_update(skip_locked=True)
+        .cte("due")
+    )
+    return (
+        update(deliveries)
+        .where(d.id == cte.c.id)
+        .values(
+            status=IN_FLIGHT,
+            lease_until=bindparam("b_lease_until"),
+            worker_id=bindparam("b_worker_id"),
+            attempts=d.attempts + 1,
+            updated_at=bindparam("b_now"),
+        )
+        .returning(*_CLAIMED)
+    )
+
+
+# Two statements rather than one with an OR: each walks the index ix_deliveries_due (connector, status,
+# next_attempt_at) in order and stops at the limit, where the OR had to sort every due row first (a
+# claim then cost in proportion to the backlog). Lapsed leases go first: they are the oldest work.
+_CLAIM_LAPSED = _claim((d.status == IN_FLIGHT) & (d.lease_until < bindparam("b_now")))
+_CLAIM_DUE = _claim((d.status == PENDING) & (d.next_attempt_at <= bindparam("b_now")))
+_RENEW = (
+    update(deliveries)
+    .where(
+        d.id.in_(bindparam("b_ids", expanding=True)),
+        d.worker_id == bindparam("b_worker_id"),
+        d.status == IN_FLIGHT,
+    )
+    .values(lease_until=bindparam("b_lease_until"))
+)
+#: plain SQL in the driver's ``executemany``: SQLAlchemy's per-row parameter handling cost more than the
+#: statement itself at hundreds of completions a batch
+_COMPLETE = (
+    "UPDATE deliveries SET status = ?, next_attempt_at = ?, last_error = ?, attempts = attempts + ?,"
+    " lease_until = NULL, updated_at = ?, delivered_at = ? WHERE id = ? AND worker_id = ? AND status = ?"
+)
+_EVENT_COLUMNS = tuple(events.c.keys())
+_JSON_COLUMNS = frozenset(c.name for c in events.c if isinstance(c.type, JSON))
+_EVENTS = f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events WHERE id IN "
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptValues:
+    """One row of ``delivery_attempts``."""
+
+    delivery_id: int
+    at: float
+    outcome: str
+    status_code: int | None
+    response: str | None
+    latency_ms: float | None
+
+
+_INSERT_ATTEMPTS = RowInsert(attempts_t, AttemptValues)
+
+
+def claim(
+    engine: Engine, connector: str, limit: int, now: float, lease_seconds: float, worker_id: str
+) -> list[ClaimedDelivery]:
+    """Claim up to ``limit`` due deliveries (in flight with an expired lease, then pending and due),
+    in order of ``delivery_id``, each with its event ready for the connector."""
+    params = {
+        "b_connector": connector,
+        "b_now": now,
+        "b_lease_until": now + lease_seconds,
+        "b_worker_id": worker_id,
+    }
+    with engine.begin() as conn:
+        rows = list(conn.execute(_CLAIM_LAPSED, {**params, "b_limit": limit}))
+        if len(rows) < limit:
+            rows += conn.execute(_CLAIM_DUE, {**params, "b_limit": limit - len(rows)})
+        if not rows:
+            return []
+        found = _events(conn, {r[1] for r in rows})
+    verdicts: dict[tuple[Any, ...], ConsentVerdict] = {}  # a batch holds a handful of distinct verdicts
+    out = []
+    for delivery_id, event_pk, attempts, created_at, *consent in sorted(rows, key=lambda r: r[0]):
+        verdict = verdicts.get(key := tuple(consent))
+        if verdict is None:
+            verdict = verdicts[key] = _verdict(*consent)
+        out.append(claimed(delivery_id, connector, attempts, created_at, found[event_pk], verdict))
+    return out
+
+
+def _events(conn: Connection, pks: Collection[int]) -> dict[int, dict[str, Any]]:
+    """The events by id, as dicts of their columns, JSON decoded."""
+    found: dict[int, dict[str, Any]] = {}
+    for values in conn.exec_driver_sql(bulk.sql(conn, _EVENTS + bulk.marks(len(pks))), tuple(pks)):
+        row = dict(zip(_EVENT_COLUMNS, values, strict=True))
+        for column in _JSON_COLUMNS:
+            if isinstance(row[column], str | bytes):  # SQLite keeps text; psycopg decodes JSON itself
+                row[column] = orjson.loads(row[column])
+        found[row["id"]] = row
+    return found
+
+
+def _verdict(decision: Any, reason: str, mode: Any, ldu_country: Any, ldu_state: Any) -> ConsentVerdict:
+    ldu = (ldu_country, ldu_state) if ldu_country is not None else None
+    return ConsentVerdict(decision, reason, mode, ldu)
 
 
 def renew(engine: Engine, worker_id: str, delivery_ids: Collection[int], lease_until: float) -> int:
@@ -19,14 +153,69 @@ def renew(engine: Engine, worker_id: str, delivery_ids: Collection[int], lease_u
     returns how many rows it extended."""
     if not delivery_ids:
         return 0
-    d = deliveries
-    stmt = (
-        update(d)
-        .where(d.c.id.in_(list(delivery_ids)), d.c.worker_id == worker_id, d.c.status == "in_flight")
-        .values(lease_until=lease_until)
-    )
+    params = {"b_ids": list(delivery_ids), "b_worker_id": worker_id, "b_lease_until": lease_until}
     with engine.begin() as conn:
-        return int(conn.execute(stmt).rowcount or 0)
+        return int(conn.execute(_RENEW, params).rowcount or 0)
 
 
-__all__ = ["renew"]
+def complete(engine: Engine, connector: str, worker_id: str, done: Sequence[Completion], now: float) -> int:
+    """Record outcomes for deliveries this worker still holds; returns how many rows it updated."""
+    if not done:
+        return 0
+    delivered = DeliveryStatus.DELIVERED
+    params = [
+        (
+            c.status.value, c.next_attempt_at, c.last_error, c.attempts_delta, now,
+            now if c.status is delivered else None, c.delivery_id, worker_id, IN_FLIGHT,
+        )
+        for c in done
+    ]  # fmt: skip
+    tried = [
+        AttemptValues(
+            delivery_id=c.delivery_id,
+            at=now,
+            outcome=c.outcome.value,
+            status_code=c.status_code,
+            response=c.response if c.response is not None else c.last_error,
+            latency_ms=c.latency_ms,
+        )
+        for c in done
+    ]
+    with engine.begin() as conn:
+        updated = conn.exec_driver_sql(bulk.sql(conn, _COMPLETE), params).rowcount
+        _INSERT_ATTEMPTS.run(conn, tried)
+        _note_connector(conn, connector, done, now)
+    return int(updated or 0)
+
+
+def _note_connector(conn: Connection, connector: str, done: Sequence[Completion], now: float) -> None:
+    values: dict[str, Any] = {}
+    if any(c.outcome is AttemptOutcome.DELIVERED for c in done):
+        values["last_success_at"] = now
+    failed = (AttemptOutcome.RETRYABLE, AttemptOutcome.PERMANENT)
+    errors = [c.last_error for c in done if c.outcome in failed and c.last_error]
+    if errors:
+        values.update(last_error=errors[-1], last_error_at=now)
+    if values:
+        ensure_state(conn, connector)
+        conn.execute(update(states).where(states.c.name == connector).values(**values))
+
+
+def ensure_state(conn: Connection, connector: str) -> None:
+    """Create the connector's state row if missing; safe when several workers race to do it."""
+    if conn.execute(select(states.c.name).where(states.c.name == connector)).first() is None:
+        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+        conn.execute(dialect.insert(states).values(name=connector, state="active").on_conflict_do_nothing())
+
+
+__all__ = [
+    "AttemptValues",
+    "attempts_t",
+    "claim",
+    "complete",
+    "deliveries",
+    "ensure_state",
+    "events",
+    "renew",
+    "states",
+]

@@ -1,25 +1,29 @@
 """The outbox: events and their fan-out deliveries written in one transaction, claimed in batches
-with a lease, completed with the platform's answer. Only the storage package knows SQL."""
+with a lease, completed with the platform's answer.
+
+:class:`Outbox` is what ingest and the delivery worker use; :class:`SqlOutbox` keeps it in the
+relay's database (SQLite or PostgreSQL, the only place that knows SQL: this module, :mod:`.lease`,
+:mod:`.dedup`), :class:`relay.storage.memory.MemoryOutbox` in a dict for unit tests. Both pass the
+same contract tests (``tests/integration/test_outbox_contract.py``).
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import orjson
-from sqlalchemy import Connection, Engine, and_, bindparam, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from relay.storage import bulk, dedup, faults
-from relay.storage.tables import AttemptRow, ConnectorStateRow, DeliveryRow, EventRow
+from relay.storage import bulk, dedup, faults, queries
+from relay.storage.db import Database
+from relay.storage.lease import attempts_t, claim, complete, deliveries, ensure_state, events, renew, states
+from relay.storage.records import ClaimedDelivery, Completion, NewDelivery, NewEvent, StoreResult
+from relay.types import DeliveryStatus
 
-events = EventRow.__table__  # type: ignore[attr-defined]
-deliveries = DeliveryRow.__table__  # type: ignore[attr-defined]
-attempts_t = AttemptRow.__table__  # type: ignore[attr-defined]
-states = ConnectorStateRow.__table__  # type: ignore[attr-defined]
 log = logging.getLogger("relay.storage")
 
 #: a concurrent writer (another relay process) storing the same dedup key: tries before giving up
@@ -32,60 +36,13 @@ REFUSED = "could not be stored: the database refused one of its values"
 FAILED = "could not be stored"
 
 
-@dataclass
-class NewDelivery:
-    connector: str
-    status: str  # pending | skipped
-    decision: str
-    reason: str
-    mode: str | None = None
-    ldu: tuple[int, int] | None = None
-    last_error: str | None = None
-
-
-@dataclass
-class NewEvent:
-    """An event ready to store: validated, contact details hashed, consent decided per connector."""
-
-    event_id: str
-    event_name: str
-    event_time: int
-    received_at: float
-    action_source: str
-    source: str
-    event_source_url: str | None = None
-    referrer_url: str | None = None
-    opt_out: bool = False
-    hashed: dict[str, list[str]] = field(default_factory=dict)
-    ids: dict[str, str] = field(default_factory=dict)
-    ip: str | None = None
-    user_agent: str | None = None
-    custom: dict[str, Any] = field(default_factory=dict)
-    consent: dict[str, Any] = field(default_factory=dict)
-    deliveries: list[NewDelivery] = field(default_factory=list)
-
-    @property
-    def dedup_key(self) -> str:
-        return f"{self.event_name}\x1f{self.event_id}"
-
-
-@dataclass(frozen=True)
-class StoreResult:
-    """What became of one event of a batch."""
-
-    event_pk: int
-    duplicate: bool
-    #: why the event was refused: its own data cannot be stored (nothing of it was written)
-    rejected: str | None = None
-
-
 @dataclass(frozen=True)
 class _Ready:
     """An event of the batch with its row values, JSON already encoded."""
 
     index: int
     event: NewEvent
-    values: tuple[Any, ...]
+    values: EventValues
 
 
 def store_events(engine: Engine, batch: Sequence[NewEvent], now: float) -> list[StoreResult]:
@@ -150,221 +107,200 @@ def _transaction(engine: Engine, part: Sequence[_Ready], now: float) -> list[Sto
             for item in later
             for d in dedup.merge_copy(conn, stored[item.event.dedup_key], item.event, now)
         ]
-        bulk.insert_many(conn, "deliveries", DELIVERY_COLUMNS, added)
+        _INSERT_DELIVERIES.run(conn, added)
     return [
         StoreResult(stored[item.event.dedup_key].pk, duplicate=fresh.get(item.event.dedup_key) is not item)
         for item in part
     ]
 
 
-EVENT_COLUMNS = (
-    "event_id", "event_name", "dedup_key", "event_time", "received_at", "action_source", "source",
-    "event_source_url", "referrer_url", "opt_out", "hashed", "ids", "ip", "user_agent", "custom", "consent",
-    "pii_purged",
-)  # fmt: skip
-DELIVERY_COLUMNS = (
-    "event_pk", "connector", "status", "attempts", "next_attempt_at", "consent_decision", "consent_reason",
-    "consent_mode", "ldu_country", "ldu_state", "last_error", "created_at", "updated_at",
-)  # fmt: skip
+@dataclass(frozen=True, slots=True)
+class EventValues:
+    """One new row of ``events``, its JSON columns already encoded."""
+
+    event_id: str
+    event_name: str
+    dedup_key: str
+    event_time: int
+    received_at: float
+    action_source: str
+    source: str
+    event_source_url: str | None
+    referrer_url: str | None
+    opt_out: bool
+    hashed: str
+    ids: str
+    ip: str | None
+    user_agent: str | None
+    custom: str
+    consent: str
+    pii_purged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryValues:
+    """One new row of ``deliveries``."""
+
+    event_pk: int
+    connector: str
+    status: str
+    attempts: int
+    next_attempt_at: float
+    consent_decision: str
+    consent_reason: str
+    consent_mode: str | None
+    ldu_country: int | None
+    ldu_state: int | None
+    last_error: str | None
+    created_at: float
+    updated_at: float
+
+
+_INSERT_EVENTS = bulk.RowInsert(events, EventValues)
+_INSERT_DELIVERIES = bulk.RowInsert(deliveries, DeliveryValues)
 
 
 def _insert_events(conn: Connection, fresh: Sequence[_Ready], now: float) -> list[int]:
     if not fresh:
         return []
     # one executemany, then one lookup by the (unique) dedup keys: much cheaper than RETURNING row by row
-    bulk.insert_many(conn, "events", EVENT_COLUMNS, [item.values for item in fresh])
+    _INSERT_EVENTS.run(conn, [item.values for item in fresh])
     keys = [item.event.dedup_key for item in fresh]
     found = {key: pk for key, pk in bulk.select_in(conn, "events", ("dedup_key", "id"), "dedup_key", keys)}
     ids = [found[key] for key in keys]
     pairs = zip(fresh, ids, strict=True)
     rows = [_delivery_values(pk, d, now) for item, pk in pairs for d in item.event.deliveries]
-    bulk.insert_many(conn, "deliveries", DELIVERY_COLUMNS, rows)
+    _INSERT_DELIVERIES.run(conn, rows)
     return ids
 
 
-def _event_values(ev: NewEvent) -> tuple[Any, ...]:
-    return (
-        ev.event_id, ev.event_name, ev.dedup_key, ev.event_time, ev.received_at, ev.action_source, ev.source,
-        ev.event_source_url, ev.referrer_url, ev.opt_out, _json(ev.hashed), _json(ev.ids), ev.ip,
-        ev.user_agent, _json(ev.custom), _json(ev.consent), False,
-    )  # fmt: skip
+def _event_values(ev: NewEvent) -> EventValues:
+    return EventValues(
+        event_id=ev.event_id,
+        event_name=ev.event_name,
+        dedup_key=ev.dedup_key,
+        event_time=ev.event_time,
+        received_at=ev.received_at,
+        action_source=ev.action_source,
+        source=ev.source,
+        event_source_url=ev.event_source_url,
+        referrer_url=ev.referrer_url,
+        opt_out=ev.opt_out,
+        hashed=_json(ev.hashed),
+        ids=_json(ev.ids),
+        ip=ev.ip,
+        user_agent=ev.user_agent,
+        custom=_json(ev.custom),
+        consent=_json(ev.consent),
+    )
 
 
-def _delivery_values(event_pk: int, d: NewDelivery, now: float) -> tuple[Any, ...]:
+def _delivery_values(event_pk: int, d: NewDelivery, now: float) -> DeliveryValues:
     ldu_country, ldu_state = d.ldu if d.ldu else (None, None)
-    return (
-        event_pk, d.connector, d.status, 0, now, d.decision, d.reason, d.mode, ldu_country, ldu_state,
-        d.last_error, now, now,
-    )  # fmt: skip
+    return DeliveryValues(
+        event_pk=event_pk,
+        connector=d.connector,
+        status=DeliveryStatus(d.status).value,
+        attempts=0,
+        next_attempt_at=now,
+        consent_decision=d.decision,
+        consent_reason=d.reason,
+        consent_mode=d.mode,
+        ldu_country=ldu_country,
+        ldu_state=ldu_state,
+        last_error=d.last_error,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 def _json(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
-@dataclass(frozen=True)
-class Claimed:
-    """A delivery claimed by a worker, with its event."""
+class Outbox(Protocol):
+    """The durable outbox as ingest and the delivery worker see it (async; SQL runs in a thread)."""
 
-    delivery_id: int
-    connector: str
-    attempts: int
-    created_at: float
-    decision: str
-    reason: str
-    mode: str | None
-    ldu: tuple[int, int] | None
-    event: dict[str, Any]
+    async def store(self, events: Sequence[NewEvent], now: float) -> list[StoreResult]:
+        """Store events and their deliveries at once (dedup and the trust rule apply); an event whose own
+        data cannot be stored comes back ``rejected``; an unavailable store raises ``StorageError``."""
+        ...
 
+    async def claim(
+        self, connector: str, *, limit: int, now: float, lease_seconds: float, worker_id: str
+    ) -> list[ClaimedDelivery]:
+        """Up to ``limit`` due deliveries of ``connector``, held by ``worker_id`` for ``lease_seconds``."""
+        ...
 
-def claim(
-    engine: Engine, connector: str, limit: int, now: float, lease_seconds: float, worker_id: str
-) -> list[Claimed]:
-    """Claim up to ``limit`` due deliveries (pending and due, or in flight with an expired lease)."""
-    d = deliveries
-    due = (
-        select(d.c.id)
-        .where(
-            d.c.connector == connector,
-            or_(
-                and_(d.c.status == "pending", d.c.next_attempt_at <= now),
-                and_(d.c.status == "in_flight", d.c.lease_until < now),
-            ),
-        )
-        .order_by(d.c.next_attempt_at, d.c.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-        .cte("due")
-    )
-    # a CTE, evaluated once: with "id IN (subquery)" PostgreSQL may re-run the locking subquery and
-    # two workers can then claim the same rows
-    stmt = (
-        update(d)
-        .where(d.c.id == due.c.id)
-        .values(
-            status="in_flight",
-            lease_until=now + lease_seconds,
-            worker_id=worker_id,
-            attempts=d.c.attempts + 1,
-            updated_at=now,
-        )
-        .returning(
-            d.c.id,
-            d.c.event_pk,
-            d.c.attempts,
-            d.c.created_at,
-            d.c.consent_decision,
-            d.c.consent_reason,
-            d.c.consent_mode,
-            d.c.ldu_country,
-            d.c.ldu_state,
-        )
-    )
-    with engine.begin() as conn:
-        claimed = conn.execute(stmt).all()
-        if not claimed:
-            return []
-        pks = {row.event_pk for row in claimed}
-        rows = {row.id: row._asdict() for row in conn.execute(select(events).where(events.c.id.in_(pks)))}
-    out = [
-        Claimed(
-            delivery_id=row.id,
-            connector=connector,
-            attempts=row.attempts,
-            created_at=row.created_at,
-            decision=row.consent_decision,
-            reason=row.consent_reason,
-            mode=row.consent_mode,
-            ldu=(row.ldu_country, row.ldu_state) if row.ldu_country is not None else None,
-            event=rows[row.event_pk],
-        )
-        for row in claimed
-    ]
-    out.sort(key=lambda c: c.delivery_id)
-    return out
+    async def renew(self, worker_id: str, delivery_ids: Collection[int], lease_until: float) -> int:
+        """Extend the lease of the deliveries ``worker_id`` still holds; returns how many."""
+        ...
+
+    async def complete(
+        self, connector: str, worker_id: str, completions: Sequence[Completion], now: float
+    ) -> int:
+        """Record outcomes of deliveries ``worker_id`` still holds; returns how many it recorded."""
+        ...
+
+    async def paused(self, connector: str) -> bool:
+        """True while the connector is paused (its credentials were refused)."""
+        ...
+
+    async def pause(self, connector: str, reason: str, config_hash: str) -> None:
+        """Pause the connector until it is resumed or its configuration (``config_hash``) changes."""
+        ...
 
 
-@dataclass(frozen=True)
-class Completion:
-    """What happened to one claimed delivery."""
+class SqlOutbox:
+    """The outbox in the relay's database; every call runs in the database's thread pool."""
 
-    delivery_id: int
-    status: str  # pending | delivered | dead | skipped
-    outcome: str  # delivered | retryable | permanent | skipped | paused
-    next_attempt_at: float = 0.0
-    last_error: str | None = None
-    status_code: int | None = None
-    response: str | None = None
-    latency_ms: float | None = None
-    #: -1 gives back the attempt counted at claim (the delivery was not really tried)
-    attempts_delta: int = 0
+    def __init__(self, db: Database) -> None:
+        self.db = db
 
+    async def store(self, events: Sequence[NewEvent], now: float) -> list[StoreResult]:
+        return await self.db.run(store_events, self.db.engine, events, now)
 
-def complete(engine: Engine, connector: str, worker_id: str, done: Sequence[Completion], now: float) -> int:
-    """Record outcomes for deliveries this worker still holds; returns how many rows it updated."""
-    if not done:
-        return 0
-    d = deliveries
-    stmt = (
-        update(d)
-        .where(d.c.id == bindparam("b_id"), d.c.worker_id == worker_id, d.c.status == "in_flight")
-        .values(
-            status=bindparam("b_status"),
-            next_attempt_at=bindparam("b_next"),
-            last_error=bindparam("b_error"),
-            attempts=d.c.attempts + bindparam("b_delta"),
-            lease_until=None,
-            updated_at=now,
-            delivered_at=bindparam("b_delivered"),
-        )
-    )
-    params = [
-        {
-            "b_id": c.delivery_id,
-            "b_status": c.status,
-            "b_next": c.next_attempt_at,
-            "b_error": c.last_error,
-            "b_delta": c.attempts_delta,
-            "b_delivered": now if c.status == "delivered" else None,
-        }
-        for c in done
-    ]
-    tried = list(done)
-    with engine.begin() as conn:
-        updated = conn.execute(stmt, params).rowcount
-        if tried:
-            conn.execute(
-                insert(attempts_t),
-                [
-                    {
-                        "delivery_id": c.delivery_id,
-                        "at": now,
-                        "outcome": c.outcome,
-                        "status_code": c.status_code,
-                        "response": c.response if c.response is not None else c.last_error,
-                        "latency_ms": c.latency_ms,
-                    }
-                    for c in tried
-                ],
-            )
-        _note_connector(conn, connector, done, now)
-    return int(updated or 0)
+    async def claim(
+        self, connector: str, *, limit: int, now: float, lease_seconds: float, worker_id: str
+    ) -> list[ClaimedDelivery]:
+        return await self.db.run(claim, self.db.engine, connector, limit, now, lease_seconds, worker_id)
+
+    async def renew(self, worker_id: str, delivery_ids: Collection[int], lease_until: float) -> int:
+        return await self.db.run(renew, self.db.engine, worker_id, delivery_ids, lease_until)
+
+    async def complete(
+        self, connector: str, worker_id: str, completions: Sequence[Completion], now: float
+    ) -> int:
+        return await self.db.run(complete, self.db.engine, connector, worker_id, completions, now)
+
+    async def paused(self, connector: str) -> bool:
+        states_ = await self.db.run(queries.connector_states, self.db.engine)
+        return bool(states_.get(connector, {}).get("state") == "paused")
+
+    async def pause(self, connector: str, reason: str, config_hash: str) -> None:
+        await self.db.run(queries.pause_connector, self.db.engine, connector, reason, config_hash)
 
 
-def _note_connector(conn: Connection, connector: str, done: Sequence[Completion], now: float) -> None:
-    values: dict[str, Any] = {}
-    if any(c.outcome == "delivered" for c in done):
-        values["last_success_at"] = now
-    errors = [c.last_error for c in done if c.outcome in ("retryable", "permanent") and c.last_error]
-    if errors:
-        values.update(last_error=errors[-1], last_error_at=now)
-    if values:
-        ensure_state(conn, connector)
-        conn.execute(update(states).where(states.c.name == connector).values(**values))
-
-
-def ensure_state(conn: Connection, connector: str) -> None:
-    """Create the connector's state row if missing; safe when several workers race to do it."""
-    if conn.execute(select(states.c.name).where(states.c.name == connector)).first() is None:
-        dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-        conn.execute(dialect.insert(states).values(name=connector, state="active").on_conflict_do_nothing())
+__all__ = [
+    "FAILED",
+    "REFUSED",
+    "UNENCODABLE",
+    "ClaimedDelivery",
+    "Completion",
+    "DeliveryValues",
+    "EventValues",
+    "NewDelivery",
+    "NewEvent",
+    "Outbox",
+    "SqlOutbox",
+    "StoreResult",
+    "attempts_t",
+    "claim",
+    "complete",
+    "deliveries",
+    "ensure_state",
+    "events",
+    "renew",
+    "states",
+    "store_events",
+]

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from relay.storage.outbox import attempts_t, deliveries, ensure_state, events, states
+from relay.storage.lease import attempts_t, deliveries, ensure_state, events, states
 from relay.storage.tables import AdminSessionRow, HeartbeatRow, SecretRow
 
 secrets_t = SecretRow.__table__  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ import pytest
 from relay.app import start, stop
 from relay.config import load_settings
 from relay.delivery.worker import Worker
+from relay.storage.outbox import SqlOutbox
 from relay.testing import free_port
 from tests.e2e.harness import purchase, run_relay
 
@@ -41,7 +42,9 @@ async def test_three_workers_on_postgres_deliver_each_event_once(tmp_path: Path,
         )
         settings = settings.model_copy(update={"delivery": delivery})
         states = [await start(settings, announce=lambda _: None) for _ in range(3)]
-        workers = [Worker(s.db, {"meta": s.connectors["meta"]}, delivery, s.metrics) for s in states]
+        workers = [
+            Worker(SqlOutbox(s.db), {"meta": s.connectors["meta"]}, delivery, s.metrics) for s in states
+        ]
         tasks = [asyncio.create_task(w.run()) for w in workers]
         try:
             fake = relay.fake("meta")

@@ -13,8 +13,9 @@ from sqlalchemy import func, select, update
 
 from relay.storage import outbox, queries
 from relay.storage.db import Database
-from relay.storage.outbox import Completion, NewDelivery, NewEvent
+from relay.storage.outbox import ClaimedDelivery, Completion, NewDelivery, NewEvent
 from relay.storage.queries import DeliveryFilter
+from relay.types import AttemptOutcome, DeliveryStatus, OutboundEvent
 
 pytestmark = pytest.mark.integration
 NOW = 1_800_000_000.0
@@ -87,20 +88,20 @@ def stored_event(db: Database, event_id: str = "order-1") -> dict[str, Any]:
     return {**row._asdict(), "deliveries": count}
 
 
-def claim_all(db: Database, connector: str, at: float = NOW + 2) -> list[outbox.Claimed]:
+def claim_all(db: Database, connector: str, at: float = NOW + 2) -> list[ClaimedDelivery]:
     return outbox.claim(db.engine, connector, 100, at, 30, f"w-{connector}")
 
 
-def assert_server_version(event: dict[str, Any]) -> None:
-    assert event["custom"] == {"value": 500.0, "currency": "EUR", "order_id": "order-1"}
-    assert event["hashed"] == {"em": [EM_REAL]}
-    assert event["event_source_url"] == "https://shop.example/checkout/done"
-    assert event["referrer_url"] is None
-    assert event["event_time"] == int(NOW) - 60
-    assert event["source"] == "events"
+def assert_server_version(db: Database, event: OutboundEvent) -> None:
+    assert event.custom == {"value": 500.0, "currency": "EUR", "order_id": "order-1"}
+    assert event.hashed == {"em": [EM_REAL]}
+    assert event.event_source_url == "https://shop.example/checkout/done"
+    assert event.referrer_url is None
+    assert event.event_time == int(NOW) - 60
+    assert stored_event(db)["source"] == "events"
     # the browser only adds what the server lacks among its identifiers: fbp, ip, user agent
-    assert event["ids"] == {"fbp": "fb.1.1.browser", "fbc": "fb.1.1.clicks"}
-    assert (event["ip"], event["user_agent"]) == ("198.51.100.7", "browser-ua")
+    assert event.ids == {"fbp": "fb.1.1.browser", "fbc": "fb.1.1.clicks"}
+    assert (event.ip, event.user_agent) == ("198.51.100.7", "browser-ua")
 
 
 def test_browser_first_then_server_pending_deliveries_take_the_server_decision(db: Database) -> None:
@@ -108,11 +109,16 @@ def test_browser_first_then_server_pending_deliveries_take_the_server_decision(d
     [second] = outbox.store_events(db.engine, [server()], NOW + 1)
     assert second.duplicate and second.event_pk == first.event_pk
     [meta] = claim_all(db, "meta")
-    assert_server_version(meta.event)
-    assert (meta.decision, meta.mode, meta.ldu, meta.attempts) == ("limited", "ldu", (1, 1000), 1)
+    assert_server_version(db, meta.event)
+    assert (meta.event.consent.decision, meta.event.consent.mode, meta.event.consent.ldu, meta.attempts) == (
+        "limited",
+        "ldu",
+        (1, 1000),
+        1,
+    )
     # x was skipped by the browser's consent: the server's own decision adds a delivery
     [x] = claim_all(db, "x")
-    assert x.decision == "allow" and x.event["custom"]["value"] == 500.0
+    assert x.event.consent.decision == "allow" and x.event.custom["value"] == 500.0
     rows = queries.list_deliveries(db.engine, DeliveryFilter(limit=10))
     assert sorted((r["connector"], r["status"]) for r in rows) == [
         ("meta", "in_flight"),
@@ -123,19 +129,27 @@ def test_browser_first_then_server_pending_deliveries_take_the_server_decision(d
 
 def test_browser_delivery_already_claimed_or_sent_gets_a_new_server_delivery(db: Database) -> None:
     outbox.store_events(db.engine, [browser("sent"), browser("flying")], NOW)
-    claimed = {c.event["event_id"]: c for c in claim_all(db, "meta")}
-    assert claimed["flying"].event["custom"]["value"] == 0.01
-    done = Completion(claimed["sent"].delivery_id, "delivered", "delivered")
+    claimed = {c.event.event_id: c for c in claim_all(db, "meta")}
+    assert claimed["flying"].event.custom["value"] == 0.01
+    done = Completion(
+        delivery_id=claimed["sent"].delivery_id,
+        status=DeliveryStatus.DELIVERED,
+        outcome=AttemptOutcome.DELIVERED,
+    )
     assert outbox.complete(db.engine, "meta", "w-meta", [done], NOW + 1) == 1
     outbox.store_events(db.engine, [server("sent"), server("flying")], NOW + 2)
     # the in-flight row is left to its worker, who completes it as claimed
-    flying = Completion(claimed["flying"].delivery_id, "delivered", "delivered")
+    flying = Completion(
+        delivery_id=claimed["flying"].delivery_id,
+        status=DeliveryStatus.DELIVERED,
+        outcome=AttemptOutcome.DELIVERED,
+    )
     assert outbox.complete(db.engine, "meta", "w-meta", [flying], NOW + 3) == 1
-    again = {c.event["event_id"]: c for c in claim_all(db, "meta", NOW + 4)}
+    again = {c.event.event_id: c for c in claim_all(db, "meta", NOW + 4)}
     assert sorted(again) == ["flying", "sent"]
     for c in again.values():
-        assert c.event["custom"]["value"] == 500.0 and c.event["hashed"] == {"em": [EM_REAL]}
-        assert c.decision == "limited" and c.attempts == 1
+        assert c.event.custom["value"] == 500.0 and c.event.hashed == {"em": [EM_REAL]}
+        assert c.event.consent.decision == "limited" and c.attempts == 1
     statuses = sorted(
         r["status"] for r in queries.list_deliveries(db.engine, DeliveryFilter(connector="meta"))
     )
@@ -148,12 +162,12 @@ def test_server_first_then_browser_only_adds_browser_identifiers(db: Database) -
     assert result.duplicate
     [meta] = claim_all(db, "meta")
     event = meta.event
-    assert event["custom"] == {"value": 500.0, "currency": "EUR", "order_id": "order-1"}
-    assert event["hashed"] == {"em": [EM_REAL]}
-    assert event["event_source_url"] == "https://shop.example/checkout/done" and event["referrer_url"] is None
-    assert event["ids"] == {"fbp": "fb.1.1.browser", "fbc": "fb.1.1.clickb"}  # never madid
-    assert (event["ip"], event["user_agent"]) == ("198.51.100.7", "browser-ua")
-    assert event["source"] == "events" and meta.decision == "limited"
+    assert event.custom == {"value": 500.0, "currency": "EUR", "order_id": "order-1"}
+    assert event.hashed == {"em": [EM_REAL]}
+    assert event.event_source_url == "https://shop.example/checkout/done" and event.referrer_url is None
+    assert event.ids == {"fbp": "fb.1.1.browser", "fbc": "fb.1.1.clickb"}  # never madid
+    assert (event.ip, event.user_agent) == ("198.51.100.7", "browser-ua")
+    assert stored_event(db)["source"] == "events" and meta.event.consent.decision == "limited"
     assert len(queries.list_deliveries(db.engine, DeliveryFilter(limit=10))) == 2
 
 
@@ -161,10 +175,30 @@ def test_server_keeps_its_own_identifiers_and_ignores_a_late_browser_copy(db: Da
     outbox.store_events(db.engine, [server(ip="203.0.113.9", user_agent="server-ua")], NOW)
     [meta] = claim_all(db, "meta")
     outbox.complete(
-        db.engine, "meta", "w-meta", [Completion(meta.delivery_id, "delivered", "delivered")], NOW
+        db.engine,
+        "meta",
+        "w-meta",
+        [
+            Completion(
+                delivery_id=meta.delivery_id,
+                status=DeliveryStatus.DELIVERED,
+                outcome=AttemptOutcome.DELIVERED,
+            )
+        ],
+        NOW,
     )
     [x] = claim_all(db, "x")
-    outbox.complete(db.engine, "x", "w-x", [Completion(x.delivery_id, "delivered", "delivered")], NOW)
+    outbox.complete(
+        db.engine,
+        "x",
+        "w-x",
+        [
+            Completion(
+                delivery_id=x.delivery_id, status=DeliveryStatus.DELIVERED, outcome=AttemptOutcome.DELIVERED
+            )
+        ],
+        NOW,
+    )
     outbox.store_events(db.engine, [browser()], NOW + 5)  # nothing pending any more: nothing changes
     event = stored_event(db)
     assert event["ids"] == {"fbc": "fb.1.1.clicks"}
@@ -178,11 +212,11 @@ def test_both_copies_in_one_group_commit(db: Database, order: str) -> None:
     results = outbox.store_events(db.engine, [*copies, browser("other")], NOW)
     assert results[0].event_pk == results[1].event_pk
     assert [r.duplicate for r in results] == [False, True, False]
-    [meta] = [c for c in claim_all(db, "meta") if c.event["event_id"] == "order-1"]
-    assert_server_version(meta.event)
-    assert meta.decision == "limited"
+    [meta] = [c for c in claim_all(db, "meta") if c.event.event_id == "order-1"]
+    assert_server_version(db, meta.event)
+    assert meta.event.consent.decision == "limited"
     [x] = claim_all(db, "x")
-    assert x.event["event_id"] == "order-1" and x.decision == "allow"
+    assert x.event.event_id == "order-1" and x.event.consent.decision == "allow"
 
 
 def test_server_denial_replaces_a_pending_browser_delivery(db: Database) -> None:
@@ -203,15 +237,15 @@ def test_copies_of_the_same_trust_fill_in_what_the_first_lacked(db: Database) ->
     later = browser(ids={"fbp": "fb.1.1.later", "fbc": "fb.1.1.c"}, custom={"value": 9.0, "extra": 1})
     outbox.store_events(db.engine, [first, later], NOW)
     [meta] = claim_all(db, "meta")
-    assert meta.event["ids"] == {"fbp": "fb.1.1.first", "fbc": "fb.1.1.c"}
-    assert meta.event["custom"] == {
+    assert meta.event.ids == {"fbp": "fb.1.1.first", "fbc": "fb.1.1.c"}
+    assert meta.event.custom == {
         "value": 0.01,
         "currency": "USD",
         "contents": [{"id": "cheap"}],
         "extra": 1,
     }
-    assert meta.event["event_source_url"] == "https://evil.example/x" and meta.event["ip"] == "198.51.100.7"
-    assert meta.event["source"] == "collect"
+    assert meta.event.event_source_url == "https://evil.example/x" and meta.event.ip == "198.51.100.7"
+    assert stored_event(db)["source"] == "collect"
 
 
 @pytest.mark.postgres

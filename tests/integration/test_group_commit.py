@@ -19,7 +19,7 @@ from relay.exceptions import StorageError
 from relay.ingest.writer import GroupCommitWriter
 from relay.storage import outbox, queries
 from relay.storage.db import Database
-from relay.storage.outbox import NewDelivery, NewEvent
+from relay.storage.outbox import NewDelivery, NewEvent, SqlOutbox
 from relay.storage.queries import DeliveryFilter
 
 pytestmark = pytest.mark.integration
@@ -107,7 +107,7 @@ def test_poisoned_events_are_rejected_alone(db: Database) -> None:
     stored = {r["event_id"] for r in queries.list_deliveries(db.engine, DeliveryFilter(limit=1000))}
     assert stored == {ev.event_id for ev in good}
     claimed = outbox.claim(db.engine, "meta", 1000, NOW, 30, "w1")
-    assert sorted(c.event["custom"]["value"] for c in claimed) == [10.0] * len(good)
+    assert sorted(c.event.custom["value"] for c in claimed) == [10.0] * len(good)
     # bisection: each poison costs a few transactions, never a retry of the whole group per event
     database_refused = sum(1 for key in bad if key in ("surrogate", "event-time") or key.startswith("nul"))
     assert begun[0] <= 1 + 2 * database_refused * math.ceil(math.log2(len(batch)))
@@ -130,7 +130,7 @@ def test_the_same_poison_alone_is_rejected_and_nothing_is_written(db: Database) 
 
 @pytest.mark.anyio
 async def test_concurrent_submissions_through_the_writer(db: Database) -> None:
-    writer = GroupCommitWriter(db)
+    writer = GroupCommitWriter(SqlOutbox(db))
     writer.start()
     try:
         bad = list(poisons(db.engine.dialect.name).values())
@@ -168,7 +168,7 @@ async def test_an_unavailable_database_fails_every_submission(
 ) -> None:
     working = db.engine
     db.engine, holder = _unreachable(db_url, tmp_path)
-    writer = GroupCommitWriter(db)
+    writer = GroupCommitWriter(SqlOutbox(db))
     writer.start()
     try:
         bad = list(poisons(db.engine.dialect.name).values())[:2]

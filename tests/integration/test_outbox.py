@@ -8,6 +8,7 @@ from relay.storage import outbox, queries
 from relay.storage.db import Database
 from relay.storage.outbox import Completion, NewDelivery, NewEvent
 from relay.storage.queries import DeliveryFilter
+from relay.types import AttemptOutcome, DeliveryStatus
 
 pytestmark = pytest.mark.integration
 NOW = 1_800_000_000.0
@@ -60,9 +61,9 @@ def test_dedup_within_48h_and_enrichment_while_pending(db: Database) -> None:
     [result] = outbox.store_events(db.engine, [copy], NOW + 60)
     assert result.duplicate
     [claimed] = outbox.claim(db.engine, "meta", 10, NOW + 61, 30, "w1")
-    assert claimed.event["hashed"] == {"em": ["a" * 64], "ph": ["b" * 64]}
-    assert claimed.event["ids"] == {"fbp": "fb.1.1.2"}
-    assert claimed.event["ip"] == "203.0.113.9"
+    assert claimed.event.hashed == {"em": ["a" * 64], "ph": ["b" * 64]}
+    assert claimed.event.ids == {"fbp": "fb.1.1.2"}
+    assert claimed.event.ip == "203.0.113.9"
     # outside the window the same key is a new event
     [later] = outbox.store_events(db.engine, [event("o-1")], NOW + 49 * 3600)
     assert not later.duplicate and later.event_pk != result.event_pk
@@ -87,14 +88,28 @@ def test_claim_leases_and_lease_expiry_returns_work(db: Database) -> None:
     assert sorted(c.delivery_id for c in again) == sorted(c.delivery_id for c in first + second)
     assert all(c.attempts == 2 for c in again)
     # the dead worker's late completion no longer applies
-    late = [Completion(c.delivery_id, "delivered", "delivered") for c in first]
+    late = [
+        Completion(
+            delivery_id=c.delivery_id, status=DeliveryStatus.DELIVERED, outcome=AttemptOutcome.DELIVERED
+        )
+        for c in first
+    ]
     assert outbox.complete(db.engine, "meta", "w1", late, NOW + 33) == 0
 
 
 def test_complete_records_attempts_and_retry_state(db: Database) -> None:
     outbox.store_events(db.engine, [event("r")], NOW)
     [c] = outbox.claim(db.engine, "meta", 10, NOW, 30, "w1")
-    retry = Completion(c.delivery_id, "pending", "retryable", NOW + 100, "HTTP 500", 500, '{"error":1}', 12.5)
+    retry = Completion(
+        delivery_id=c.delivery_id,
+        status=DeliveryStatus.PENDING,
+        outcome=AttemptOutcome.RETRYABLE,
+        next_attempt_at=NOW + 100,
+        last_error="HTTP 500",
+        status_code=500,
+        response='{"error":1}',
+        latency_ms=12.5,
+    )
     assert outbox.complete(db.engine, "meta", "w1", [retry], NOW + 1) == 1
     assert outbox.claim(db.engine, "meta", 10, NOW + 50, 30, "w1") == []  # not due yet
     [c2] = outbox.claim(db.engine, "meta", 10, NOW + 100, 30, "w1")
@@ -103,7 +118,16 @@ def test_complete_records_attempts_and_retry_state(db: Database) -> None:
         db.engine,
         "meta",
         "w1",
-        [Completion(c2.delivery_id, "delivered", "delivered", 0, None, 200)],
+        [
+            Completion(
+                delivery_id=c2.delivery_id,
+                status=DeliveryStatus.DELIVERED,
+                outcome=AttemptOutcome.DELIVERED,
+                next_attempt_at=0,
+                last_error=None,
+                status_code=200,
+            )
+        ],
         NOW + 101,
     )
     [trace] = queries.event_trace(db.engine, "r")
@@ -119,7 +143,21 @@ def test_complete_records_attempts_and_retry_state(db: Database) -> None:
 def test_replay_requeues_dead_but_never_consent_skips(db: Database) -> None:
     outbox.store_events(db.engine, [event("d")], NOW)
     [c] = outbox.claim(db.engine, "meta", 10, NOW, 30, "w1")
-    outbox.complete(db.engine, "meta", "w1", [Completion(c.delivery_id, "dead", "permanent", 0, "bad")], NOW)
+    outbox.complete(
+        db.engine,
+        "meta",
+        "w1",
+        [
+            Completion(
+                delivery_id=c.delivery_id,
+                status=DeliveryStatus.DEAD,
+                outcome=AttemptOutcome.PERMANENT,
+                next_attempt_at=0,
+                last_error="bad",
+            )
+        ],
+        NOW,
+    )
     assert queries.replay(db.engine, DeliveryFilter(status="skipped"), NOW) == 0
     assert queries.replay(db.engine, DeliveryFilter(status="dead", connector="x"), NOW) == 0
     assert queries.replay(db.engine, DeliveryFilter(status="dead", event_id="d"), NOW + 5) == 1
@@ -140,7 +178,17 @@ def test_purge_removes_old_finished_events_only(db: Database) -> None:
     outbox.store_events(db.engine, [event("old", ip="203.0.113.9")], NOW)
     outbox.store_events(db.engine, [event("new")], NOW + 40 * 86400)
     [c] = outbox.claim(db.engine, "meta", 1, NOW, 30, "w1")
-    outbox.complete(db.engine, "meta", "w1", [Completion(c.delivery_id, "delivered", "delivered")], NOW)
+    outbox.complete(
+        db.engine,
+        "meta",
+        "w1",
+        [
+            Completion(
+                delivery_id=c.delivery_id, status=DeliveryStatus.DELIVERED, outcome=AttemptOutcome.DELIVERED
+            )
+        ],
+        NOW,
+    )
     result = queries.purge(db.engine, NOW + 30 * 86400)
     assert result["events_deleted"] == 1
     assert queries.event_trace(db.engine, "old") == []

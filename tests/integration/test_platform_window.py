@@ -16,7 +16,7 @@ from relay.sandbox.meta import FakeMeta
 from relay.settings import DeliverySettings
 from relay.storage import outbox, queries
 from relay.storage.db import Database
-from relay.storage.outbox import NewDelivery, NewEvent
+from relay.storage.outbox import NewDelivery, NewEvent, SqlOutbox
 from relay.storage.queries import DeliveryFilter
 from tests.integration.test_worker import TOKEN, meta_connector, sha
 
@@ -86,7 +86,7 @@ async def test_a_four_day_outage_loses_nothing_inside_the_window(db: Database) -
     fake.script(*[down] * 5000)
     async with meta_connector(fake) as connector:
         # the default delivery settings: no max_age_hours, so Meta's own window bounds the retries
-        worker = Worker(db, {"meta": connector}, DeliverySettings(), Metrics(), clock=clock)
+        worker = Worker(SqlOutbox(db), {"meta": connector}, DeliverySettings(), Metrics(), clock=clock)
         while clock.now < back_up:
             while await worker.run_once("meta"):
                 pass

@@ -24,12 +24,12 @@ from relay.metrics import Metrics
 from relay.sandbox.base import ScriptedResponse
 from relay.sandbox.meta import FakeMeta
 from relay.settings import ConnectorSettings, DeliverySettings
-from relay.storage import lease, outbox, queries
+from relay.storage import outbox, queries
 from relay.storage.db import Database
-from relay.storage.outbox import Completion, NewDelivery, NewEvent, attempts_t
+from relay.storage.outbox import Completion, NewDelivery, NewEvent, SqlOutbox, attempts_t
 from relay.storage.queries import DeliveryFilter
 from relay.testing import serve
-from relay.types import Delivered, OutboundEvent, Outcome
+from relay.types import AttemptOutcome, Delivered, DeliveryStatus, OutboundEvent, Outcome
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -138,7 +138,7 @@ async def test_a_connector_bug_fails_only_its_event(db: Database, drop: bool) ->
     store(db, [make_event(i, "buggy") for i in ids])
     async with httpx.AsyncClient() as client:
         connector = BuggyConnector(client, drop=drop)
-        worker = Worker(db, {"buggy": connector}, FAST, Metrics())
+        worker = Worker(SqlOutbox(db), {"buggy": connector}, FAST, Metrics())
         await run_until([worker], lambda: len(connector.sent) >= 58)
     rows = deliveries(db)
     good = [i for i in ids if not i.startswith("bad")]
@@ -159,7 +159,7 @@ async def test_an_unreadable_stored_row_fails_alone(db: Database) -> None:
     )
     async with httpx.AsyncClient() as client:
         connector = BuggyConnector(client)
-        worker = Worker(db, {"buggy": connector}, FAST, Metrics())
+        worker = Worker(SqlOutbox(db), {"buggy": connector}, FAST, Metrics())
         await run_until([worker], lambda: len(connector.sent) >= 5)
     rows = deliveries(db)
     assert rows["bad-row"]["status"] == "dead"
@@ -182,7 +182,7 @@ async def test_credentials_refused_while_isolating_pause_the_connector(db: Datab
     async with httpx.AsyncClient() as client:
         connector = LockedOutConnector(client)
         connector.broken_batch_size = 0
-        worker = Worker(db, {"buggy": connector}, FAST, Metrics())
+        worker = Worker(SqlOutbox(db), {"buggy": connector}, FAST, Metrics())
         assert await worker.run_once("buggy") == 4
     rows = deliveries(db)
     assert connector.sent == []  # once the token is refused nothing more goes out
@@ -212,7 +212,7 @@ async def test_a_slow_platform_gets_each_event_once_from_two_workers(db: Databas
     store(db, meta_events(10))
     settings = FAST.model_copy(update={"lease_seconds": 1.0})
     async with meta_connector(fake) as connector:
-        workers = [Worker(db, {"meta": connector}, settings, Metrics()) for _ in range(2)]
+        workers = [Worker(SqlOutbox(db), {"meta": connector}, settings, Metrics()) for _ in range(2)]
         assert workers[0].worker_id != workers[1].worker_id
         await run_until(workers, lambda: len(fake.events) >= 10 and not _open(db), timeout=25)
         await asyncio.sleep(1.5)  # a late double send would land now
@@ -230,7 +230,7 @@ async def test_a_cancelled_worker_records_the_batch_it_sent(db: Database) -> Non
     fake.script(ScriptedResponse(delay=1.0, passthrough=True))
     store(db, meta_events(3))
     async with meta_connector(fake) as connector:
-        worker = Worker(db, {"meta": connector}, FAST, Metrics())
+        worker = Worker(SqlOutbox(db), {"meta": connector}, FAST, Metrics())
         task = asyncio.create_task(worker.run())
         deadline = time.monotonic() + 10
         while not fake.requests and time.monotonic() < deadline:
@@ -249,12 +249,14 @@ async def test_a_lease_is_renewed_only_for_the_rows_its_worker_holds(db: Databas
     held = [c.delivery_id for c in outbox.claim(db.engine, "meta", 2, now, 1.0, "worker-a")]
     lapsing = [c.delivery_id for c in outbox.claim(db.engine, "meta", 5, now, 1.0, "worker-b")]
     assert len(held) == 2 and len(lapsing) == 1
-    assert lease.renew(db.engine, "worker-a", held + lapsing, now + 60) == 2  # not worker-b's row
+    assert outbox.renew(db.engine, "worker-a", held + lapsing, now + 60) == 2  # not worker-b's row
     later = outbox.claim(db.engine, "meta", 5, now + 5, 1.0, "worker-c")
     assert [c.delivery_id for c in later] == lapsing  # worker-a's renewed rows stay out of the claim
-    done = [Completion(lapsing[0], "delivered", "delivered")]
+    done = [
+        Completion(delivery_id=lapsing[0], status=DeliveryStatus.DELIVERED, outcome=AttemptOutcome.DELIVERED)
+    ]
     assert outbox.complete(db.engine, "meta", "worker-c", done, now + 5) == 1
-    assert lease.renew(db.engine, "worker-c", lapsing, now + 60) == 0  # completed rows are left alone
+    assert outbox.renew(db.engine, "worker-c", lapsing, now + 60) == 0  # completed rows are left alone
 
 
 # -- masking
@@ -271,7 +273,7 @@ async def test_stored_errors_never_hold_a_secret_cut_in_half(db: Database, pad: 
     )
     store(db, [make_event("order-1", "meta"), make_event("order-2", "meta")])
     async with meta_connector(fake, batch_size=1) as connector:
-        worker = Worker(db, {"meta": connector}, FAST, Metrics())
+        worker = Worker(SqlOutbox(db), {"meta": connector}, FAST, Metrics())
         await worker.run_once("meta")  # order-1: 502, retried
         await worker.run_once("meta")  # order-2: 400, dead
         fake.script(ScriptedResponse(status=200, body={"events_received": 1, "echo": f"{padding}{TOKEN}"}))
@@ -306,7 +308,7 @@ async def test_x_success_is_stored_without_the_oauth_header(db: Database) -> Non
     store(db, [make_event("order-1", "x")])
     async with httpx.AsyncClient(transport=httpx.MockTransport(echo)) as client:
         connector = XConnector("x", XSettings.model_validate(block), client)
-        worker = Worker(db, {"x": connector}, FAST, Metrics())
+        worker = Worker(SqlOutbox(db), {"x": connector}, FAST, Metrics())
         assert await worker.run_once("x") == 1
     assert deliveries(db)["order-1"]["status"] == "delivered"
     [header] = seen

@@ -1,0 +1,165 @@
+"""The values that cross the outbox boundary: what ingest stores, what a worker claims and completes.
+
+Every implementation of :class:`relay.storage.outbox.Outbox` (SQL, in memory) takes and returns these,
+so the ingest pipeline and the delivery worker never see a row, a column list or a status string.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from relay.types import AttemptOutcome, ConsentVerdict, DeliveryStatus, OutboundEvent
+
+
+@dataclass
+class NewDelivery:
+    """One connector's delivery of a new event, with the consent decision made at ingest."""
+
+    connector: str
+    status: str  # DeliveryStatus.PENDING | DeliveryStatus.SKIPPED
+    decision: str
+    reason: str
+    mode: str | None = None
+    ldu: tuple[int, int] | None = None
+    last_error: str | None = None
+
+
+@dataclass
+class NewEvent:
+    """An event ready to store: validated, contact details hashed, consent decided per connector."""
+
+    event_id: str
+    event_name: str
+    event_time: int
+    received_at: float
+    action_source: str
+    source: str
+    event_source_url: str | None = None
+    referrer_url: str | None = None
+    opt_out: bool = False
+    hashed: dict[str, list[str]] = field(default_factory=dict)
+    ids: dict[str, str] = field(default_factory=dict)
+    ip: str | None = None
+    user_agent: str | None = None
+    custom: dict[str, Any] = field(default_factory=dict)
+    consent: dict[str, Any] = field(default_factory=dict)
+    deliveries: list[NewDelivery] = field(default_factory=list)
+
+    @property
+    def dedup_key(self) -> str:
+        return f"{self.event_name}\x1f{self.event_id}"
+
+
+@dataclass(frozen=True)
+class StoreResult:
+    """What became of one event of a batch."""
+
+    event_pk: int
+    duplicate: bool
+    #: why the event was refused: its own data cannot be stored (nothing of it was written)
+    rejected: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class ClaimedDelivery:
+    """A delivery a worker holds until its lease ends, with its event as the connector will see it."""
+
+    delivery_id: int
+    connector: str
+    attempts: int  # counting this one
+    created_at: float
+    event: OutboundEvent
+    #: why the stored event cannot be turned into an :class:`OutboundEvent` (``event`` then holds what
+    #: could be read); such a delivery fails alone, it is never sent
+    unreadable: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Completion:
+    """What happened to one claimed delivery; built by keyword only."""
+
+    delivery_id: int
+    status: DeliveryStatus  # PENDING (retry at next_attempt_at) | DELIVERED | DEAD | SKIPPED
+    outcome: AttemptOutcome
+    next_attempt_at: float = 0.0
+    last_error: str | None = None
+    status_code: int | None = None
+    response: str | None = None
+    latency_ms: float | None = None
+    #: -1 gives back the attempt counted at claim (the delivery was not really tried)
+    attempts_delta: int = 0
+
+
+def to_outbound(delivery_id: int, event: Mapping[str, Any], verdict: ConsentVerdict) -> OutboundEvent:
+    """A stored event as the connector sees it; the ``strip`` consent mode removes contact details here.
+    Raises (``TypeError``, ``KeyError``, ``ValueError``) for a stored event that cannot be read."""
+    return OutboundEvent(
+        delivery_id=delivery_id,
+        event_id=event["event_id"],
+        event_name=event["event_name"],
+        event_time=event["event_time"],
+        action_source=event["action_source"],
+        event_source_url=event["event_source_url"],
+        referrer_url=event["referrer_url"],
+        opt_out=bool(event["opt_out"]),
+        hashed={} if verdict.mode == "strip" else dict(event["hashed"] or {}),
+        ids=dict(event["ids"] or {}),
+        ip=event["ip"],
+        user_agent=event["user_agent"],
+        custom=dict(event["custom"] or {}),
+        consent=verdict,
+        received_at=event["received_at"],
+    )
+
+
+def claimed(
+    delivery_id: int,
+    connector: str,
+    attempts: int,
+    created_at: float,
+    event: Mapping[str, Any],
+    verdict: ConsentVerdict,
+) -> ClaimedDelivery:
+    """A claimed delivery with its event mapped; a stored event that cannot be read is marked so."""
+    try:
+        outbound = to_outbound(delivery_id, event, verdict)
+        unreadable = None
+    except Exception as exc:  # a row written before today's validation, or by hand
+        unreadable = f"cannot map event: {type(exc).__name__}: {exc}"
+        outbound = OutboundEvent(
+            delivery_id=delivery_id,
+            event_id=str(event.get("event_id", "")),
+            event_name=str(event.get("event_name", "")),
+            event_time=_int(event.get("event_time")),
+            action_source=str(event.get("action_source", "")),
+            consent=verdict,
+            received_at=float(_int(event.get("received_at"))),
+        )
+    return ClaimedDelivery(
+        delivery_id=delivery_id,
+        connector=connector,
+        attempts=attempts,
+        created_at=created_at,
+        event=outbound,
+        unreadable=unreadable,
+    )
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
+__all__ = [
+    "ClaimedDelivery",
+    "Completion",
+    "NewDelivery",
+    "NewEvent",
+    "StoreResult",
+    "claimed",
+    "to_outbound",
+]
