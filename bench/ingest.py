@@ -1,6 +1,7 @@
 """Ingest throughput and latency: `relay serve` (SQLite, durable ack) against a bare Starlette app.
 
-Both run as single uvicorn processes with the same options; the load generators are Debian's
+Both run with the same number of server processes (`--workers 1,2`: `relay serve --workers N` and
+`uvicorn --workers N`) and the same options; the load generators are Debian's
 `wrk` (closed loop, throughput) and `hey` (rate limited, latency at a steady 1,000 requests/s).
 Runs alternate relay / bare so both see the same machine state. Prints requests/s, p50/p99 and ratios.
 """
@@ -70,7 +71,7 @@ def start(cmd: list[str], url: str, env: dict[str, str] | None = None) -> subpro
     sys.exit(f"bench: {' '.join(cmd)} did not start: {proc.stderr.read().decode() if proc.stderr else ''}")
 
 
-def relay_config(tmp: Path, port: int) -> Path:
+def relay_config(tmp: Path, port: int, storage_url: str | None = None) -> Path:
     config = {
         "server": {
             "host": "127.0.0.1",
@@ -79,7 +80,7 @@ def relay_config(tmp: Path, port: int) -> Path:
             "api_keys": ["bench-key"],
             "admin_token": "bench-admin",
         },
-        "storage": {"url": f"sqlite:///{tmp / 'bench.db'}"},
+        "storage": {"url": storage_url or f"sqlite:///{tmp / 'bench.db'}"},
         "sandbox": True,
         "connectors": {
             "meta": {
@@ -155,38 +156,25 @@ def main(argv: list[str] | None = None) -> None:
     args.add_argument("--rounds", type=int, default=2)
     args.add_argument("--connections", type=int, default=32)
     args.add_argument("--rate", type=int, default=1000)
+    args.add_argument("--workers", default="1,2", help="server processes per run, comma-separated")
+    args.add_argument("--storage-url", help="the relay's storage (default: a fresh SQLite file per run)")
     opts = args.parse_args(argv)
+    print(f"ingest benchmark: {opts.rounds} alternating rounds of {opts.seconds}s, median shown")
+    for workers in [int(n) for n in opts.workers.split(",")]:
+        report(measure(opts, workers), opts, workers)
+
+
+def measure(opts: argparse.Namespace, workers: int) -> dict[tuple[str, str, str], list[dict[str, float]]]:
+    """The relay and the bare app, each with ``workers`` server processes, in alternating rounds."""
     tmp = Path(tempfile.mkdtemp(prefix="relay-bench-"))
     relay_port, bare_port = 18081, 18082
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    relay = start(
-        [
-            sys.executable,
-            "-m",
-            "relay",
-            "serve",
-            "--no-worker",
-            "--config",
-            str(relay_config(tmp, relay_port)),
-        ],
-        f"http://127.0.0.1:{relay_port}/healthz",
-        env,
-    )
-    bare = start(
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "bench.bare_app:app",
-            "--port",
-            str(bare_port),
-            "--log-level",
-            "warning",
-            "--no-access-log",
-        ],
-        f"http://127.0.0.1:{bare_port}/p.gif",
-        env,
-    )
+    config = relay_config(tmp, relay_port, opts.storage_url)
+    relay_cmd = [sys.executable, "-m", "relay", "serve", "--no-worker", "--config", str(config)]
+    relay = start([*relay_cmd, "--workers", str(workers)], f"http://127.0.0.1:{relay_port}/healthz", env)
+    bare_cmd = [sys.executable, "-m", "uvicorn", "bench.bare_app:app", "--port", str(bare_port)]
+    bare_cmd += ["--log-level", "warning", "--no-access-log", "--workers", str(workers)]
+    bare = start(bare_cmd, f"http://127.0.0.1:{bare_port}/p.gif", env)
     try:
         script = tmp / "collect.lua"
         event_json = json.dumps({**EVENT, "event_id": "EVENT_ID"}).replace("'", "\\'")
@@ -206,19 +194,23 @@ def main(argv: list[str] | None = None) -> None:
                 results.setdefault(("collect", "hey", name), []).append(
                     hey(f"{base}/v1/collect", body, opts.seconds, opts.rate)
                 )
-        report(results, opts)
+        return results
     finally:
         for proc in (relay, bare):
             proc.terminate()
-            proc.wait(20)
+            proc.wait(30)
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def report(results: dict[tuple[str, str, str], list[dict[str, float]]], opts: argparse.Namespace) -> None:
+def report(
+    results: dict[tuple[str, str, str], list[dict[str, float]]], opts: argparse.Namespace, workers: int
+) -> None:
     def med(key: tuple[str, str, str], field: str) -> float:
         return statistics.median(r[field] for r in results[key])
 
-    print(f"ingest benchmark: {opts.rounds} alternating rounds of {opts.seconds}s, median shown")
+    storage = "PostgreSQL" if opts.storage_url else "SQLite"
+    plural = "es" if workers > 1 else ""
+    print(f"\n{workers} server process{plural} each (relay serve --workers {workers}, {storage})")
     head = f"{'endpoint':<26}{'relay req/s':>12}{'bare req/s':>12}{'ratio':>8}"
     print(f"{head}{'relay p50/p99 ms':>20}{'bare p50/p99 ms':>18}")
     for endpoint, tool, label in (
@@ -229,7 +221,7 @@ def report(results: dict[tuple[str, str, str], list[dict[str, float]]], opts: ar
         r, b = (endpoint, tool, "relay"), (endpoint, tool, "bare")
         ratio = med(r, "rps") / med(b, "rps")
         print(
-            f"{label:<22}{med(r, 'rps'):>12.0f}{med(b, 'rps'):>12.0f}{ratio:>8.2f}"
+            f"{label:<26}{med(r, 'rps'):>12.0f}{med(b, 'rps'):>12.0f}{ratio:>8.2f}"
             f"{med(r, 'p50'):>10.1f}/{med(r, 'p99'):<9.1f}{med(b, 'p50'):>8.1f}/{med(b, 'p99'):<9.1f}"
         )
         errors = sum(x["errors"] for x in results[r])

@@ -28,6 +28,12 @@ def main() -> int:
     failures += run("ingest", ["bench/ingest.py", *(["--seconds", "2", "--rounds", "1"] if quick else [])])
     failures += run("hashing", ["bench/hashing.py", "50000" if quick else "200000"])
     failures += run("audiences", ["bench/audiences.py", *(["--rows", "20000"] if quick else [])])
+    failures += run(
+        "outbox claims", ["bench/outbox.py", *(["--large", "100000", "--rounds", "10"] if quick else [])]
+    )
+    failures += run(
+        "delivery", ["bench/delivery.py", *(["--events", "2000", "--rounds", "1"] if quick else [])]
+    )
     return 1 if failures else 0
 
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 from starlette.applications import Starlette
@@ -18,36 +17,40 @@ from starlette.routing import BaseRoute, Route
 
 from relay.admin import api as admin_api
 from relay.admin import dashboard
+from relay.admin import reports as admin_reports
 from relay.audiences import api as audience_api
 from relay.audiences.scheduler import AudienceScheduler
 from relay.auth import load_credentials
 from relay.delivery.housekeeping import Housekeeper
 from relay.delivery.worker import Worker
 from relay.ingest import browser, server_api
-from relay.ingest.identity import ProxyList
+from relay.ingest.fast import FastPathMiddleware, HotPath
+from relay.ingest.intake import Intake
 from relay.ingest.pipeline import Ingestor
 from relay.ingest.writer import GroupCommitWriter
 from relay.metrics import Metrics
 from relay.middleware import SecurityHeadersMiddleware, TrustedProxyMiddleware
 from relay.ops import healthz, metrics, readyz
+from relay.proxies import ProxyList
 from relay.registry import ConnectorType
 from relay.responses import error
 from relay.settings import Settings
 from relay.state import RelayState, build_connectors, make_client
 from relay.storage import queries
 from relay.storage.db import Database
+from relay.storage.outbox import SqlOutbox
 
 log = logging.getLogger("relay.app")
 
 
-def routes(sandbox: list[BaseRoute]) -> list[BaseRoute]:
+def routes(sandbox: list[BaseRoute], hot: HotPath) -> list[BaseRoute]:
     return [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
         Route("/metrics", metrics),
-        Route("/p.gif", browser.pixel_gif, methods=["GET"]),
+        Route("/p.gif", hot.endpoint(browser.pixel_gif), methods=["GET"]),
         Route("/pixel.js", browser.pixel_js, methods=["GET"]),
-        Route("/v1/collect", browser.collect, methods=["POST"]),
+        Route("/v1/collect", hot.endpoint(browser.collect), methods=["POST"]),
         Route("/v1/collect", browser.collect_preflight, methods=["OPTIONS"]),
         Route("/v1/events", server_api.post_events, methods=["POST"]),
         Route("/v1/audiences/{name}/members", audience_api.post_members, methods=["POST"]),
@@ -62,6 +65,9 @@ def routes(sandbox: list[BaseRoute]) -> list[BaseRoute]:
         Route("/admin/api/events/{event_id:path}", admin_api.event_trace),
         Route("/admin/api/connectors", admin_api.connectors),
         Route("/admin/api/connectors/{name}/resume", admin_api.resume, methods=["POST"]),
+        Route("/admin/api/timeseries", admin_reports.timeseries),
+        Route("/admin/api/coverage", admin_reports.coverage),
+        Route("/admin/api/audiences", admin_reports.audiences),
         Route("/admin/{rest:path}", admin_api.not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         *sandbox,
     ]
@@ -88,29 +94,39 @@ def create_app(
     run_worker: bool = True,
     types: dict[str, ConnectorType] | None = None,
     announce: Any = print,
+    on_started: Callable[[], None] | None = None,
 ) -> Starlette:
-    """Build the app; storage, connectors and the worker start in its lifespan."""
+    """Build the app; storage, connectors, ingest and the worker start in its lifespan, then
+    ``on_started`` runs (the process entry point's hook, e.g. freezing the start-up heap)."""
     from relay.sandbox import build_sandbox
 
     fakes, sandbox_routes = build_sandbox(settings) if settings.sandbox else ({}, [])
+    hot = HotPath()
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         relay = await start(settings, types=types, announce=announce)
         relay.extras["sandbox"] = fakes
-        app.state.relay = relay
+        intake = start_intake(relay)
+        app.state.relay, app.state.intake, hot.intake = relay, intake, intake
         background = start_background(relay) if run_worker else None
+        if on_started is not None:
+            on_started()
         try:
             yield
         finally:
+            hot.intake = None
             if background is not None:
                 await background.aclose()
+            await intake.writer.aclose()
             await stop(relay)
 
     app = Starlette(
-        routes=routes(sandbox_routes),
+        routes=routes(sandbox_routes, hot),
         lifespan=lifespan,
         middleware=[
+            # outermost: the two hot ingest endpoints skip the rest of the stack (they add its headers)
+            Middleware(FastPathMiddleware, hot),
             Middleware(SecurityHeadersMiddleware),
             Middleware(TrustedProxyMiddleware, ProxyList(settings.server.trusted_proxies)),
         ],
@@ -124,14 +140,13 @@ def create_app(
 async def start(
     settings: Settings, *, types: dict[str, ConnectorType] | None = None, announce: Any = print
 ) -> RelayState:
-    """Open storage (migrating it), load credentials, build connectors: the parts every command shares."""
+    """Open storage (migrating it), load credentials, build connectors: the parts every command shares
+    (ingest has its own, :func:`start_intake`)."""
     db = Database(settings.storage.url)
     await db.run(db.migrate)
     db.start_checkpointer()
     credentials = await db.run(load_credentials, db, settings.server)
-    for name, value in credentials.generated:
-        label = "API key" if name == "api_key" else "admin token"
-        announce(f"relay: generated {label} (shown once, store it now): {value}")
+    announce_generated(credentials.generated, announce)
     metrics = Metrics()
     metrics.watch_outbox(lambda: queries.pending_counts(db.engine))
     client = make_client(settings)
@@ -144,18 +159,33 @@ async def start(
         connectors=connectors,
         credentials=credentials,
         proxies=ProxyList(settings.server.trusted_proxies),
-        ingestor=Ingestor(settings, connectors, metrics),
-        writer=GroupCommitWriter(db),
     )
     resumed = await db.run(queries.resume_reconfigured, db.engine, relay.config_hashes)
     for name in resumed:
         log.info("connector resumed: its configuration changed", extra={"connector": name})
-    relay.writer.start()
-    # everything built so far lives as long as the process: keep it out of the cyclic GC's work, whose
-    # full collections otherwise pause the event loop for tens of milliseconds under load
-    gc.collect()
-    gc.freeze()
     return relay
+
+
+def start_intake(relay: RelayState) -> Intake:
+    """What the ingest handlers use: the pipeline and a running group-commit writer of their own."""
+    settings = relay.settings
+    writer = GroupCommitWriter(SqlOutbox(relay.db))
+    writer.start()
+    return Intake(
+        server=settings.server,
+        ingestor=Ingestor(settings, relay.connectors, relay.metrics),
+        writer=writer,
+        metrics=relay.metrics,
+        proxies=relay.proxies,
+        credentials=relay.credentials,
+    )
+
+
+def announce_generated(generated: Sequence[tuple[str, str]], announce: Callable[[str], Any]) -> None:
+    """Secrets generated at first start are shown once, on the console, never in the log."""
+    for name, value in generated:
+        label = "API key" if name == "api_key" else "admin token"
+        announce(f"relay: generated {label} (shown once, store it now): {value}")
 
 
 class Background:
@@ -164,7 +194,11 @@ class Background:
     def __init__(self, relay: RelayState) -> None:
         settings = relay.settings
         self.worker = Worker(
-            relay.db, relay.connectors, settings.delivery, relay.metrics, config_hashes=relay.config_hashes
+            SqlOutbox(relay.db),
+            relay.connectors,
+            settings.delivery,
+            relay.metrics,
+            config_hashes=relay.config_hashes,
         )
         self.housekeeper = Housekeeper(relay.db, settings.storage.retention_days)
         self.scheduler = AudienceScheduler(relay)
@@ -191,7 +225,6 @@ def start_background(relay: RelayState) -> Background:
 
 
 async def stop(relay: RelayState) -> None:
-    await relay.writer.aclose()
     for connector in relay.connectors.values():
         await connector.aclose()
     await relay.client.aclose()

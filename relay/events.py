@@ -13,6 +13,7 @@ from relay import limits
 from relay.custom import validate_custom
 from relay.redact import redact_text
 from relay.text import check_text, forbidden_character, is_finite_number, parse_number
+from relay.types import ID_KEYS
 
 StrOrList = str | list[str] | None
 
@@ -113,6 +114,15 @@ class UserIn(_Strict):
     twclid: str | None = Field(None, max_length=limits.MAX_CLICK_ID)
     ttclid: str | None = Field(None, max_length=limits.MAX_CLICK_ID)
     ttp: str | None = Field(None, max_length=limits.MAX_CLICK_ID)
+    sc_click_id: str | None = Field(None, max_length=limits.MAX_CLICK_ID)
+    scid: str | None = Field(None, max_length=limits.MAX_CLICK_ID)
+    epik: str | None = Field(None, max_length=limits.MAX_CLICK_ID)
+    rdt_cid: str | None = Field(None, max_length=limits.MAX_CLICK_ID)
+    rdt_uuid: str | None = Field(None, max_length=limits.MAX_CLICK_ID)
+    li_fat_id: str | None = Field(None, max_length=limits.MAX_CLICK_ID)
+    gclid: str | None = Field(None, max_length=limits.MAX_CLICK_ID)
+    gbraid: str | None = Field(None, max_length=limits.MAX_CLICK_ID)
+    wbraid: str | None = Field(None, max_length=limits.MAX_CLICK_ID)
     subscription_id: str | None = Field(None, max_length=limits.MAX_ID)
     lead_id: str | None = Field(None, max_length=limits.MAX_ID)
     madid: str | None = Field(None, max_length=limits.MAX_ID)
@@ -131,7 +141,8 @@ CONTACT_FIELDS = (
     "country",
     "external_id",
 )
-ID_FIELDS = ("fbp", "fbc", "twclid", "ttclid", "ttp", "subscription_id", "lead_id", "madid")
+#: the ``user`` keys of device and click ids, stored raw (as :data:`relay.types.ID_KEYS`)
+ID_FIELDS = ID_KEYS
 
 
 class ConsentIn(_Strict):

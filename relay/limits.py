@@ -25,7 +25,8 @@ MAX_CONTACT_VALUES = 10
 MAX_IP = 64
 MAX_USER_AGENT = 2048
 MAX_FBC = 1024
-MAX_CLICK_ID = 512  # fbp, twclid, ttclid, ttp
+#: fbp, twclid, ttclid, ttp, sc_click_id, scid, epik, rdt_cid, rdt_uuid, li_fat_id, gclid, gbraid, wbraid
+MAX_CLICK_ID = 512
 MAX_ID = 256  # subscription_id, lead_id, madid
 
 #: consent strings

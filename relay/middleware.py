@@ -5,7 +5,7 @@ from __future__ import annotations
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from relay.ingest.identity import ProxyList
+from relay.proxies import ProxyList
 
 
 class TrustedProxyMiddleware:

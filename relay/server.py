@@ -11,6 +11,8 @@ here add, for both of uvicorn's HTTP/1.1 implementations:
 - JSON answers for malformed requests: ``400 invalid_request`` instead of uvicorn's plain text.
 
 Bodies are bounded by the app (``relay.ingest.body``: size and ``server.body_timeout_seconds``).
+
+Several server processes on one socket (``relay serve --workers N``): :mod:`relay.supervisor`.
 """
 
 from __future__ import annotations

@@ -14,10 +14,8 @@ from pydantic import BaseModel, SecretStr
 from connectors.base import Connector
 from relay.auth import Credentials
 from relay.exceptions import ConfigError
-from relay.ingest.identity import ProxyList
-from relay.ingest.pipeline import Ingestor
-from relay.ingest.writer import GroupCommitWriter
 from relay.metrics import Metrics
+from relay.proxies import ProxyList
 from relay.registry import ConnectorType, connector_types
 from relay.settings import Settings
 from relay.storage.db import Database
@@ -63,7 +61,8 @@ def make_client(settings: Settings) -> httpx.AsyncClient:
 
 @dataclass
 class RelayState:
-    """Everything a request handler or the worker needs."""
+    """The parts every command shares (storage, metrics, connectors, credentials); the ingest handlers get
+    their own :class:`relay.ingest.intake.Intake`, which ``relay worker`` never builds."""
 
     settings: Settings
     db: Database
@@ -72,8 +71,6 @@ class RelayState:
     connectors: dict[str, Connector]
     credentials: Credentials
     proxies: ProxyList
-    ingestor: Ingestor
-    writer: GroupCommitWriter
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

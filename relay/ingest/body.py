@@ -1,29 +1,66 @@
-"""Reading request bodies: size limit, media type, JSON."""
+"""Reading request bodies: size limit, arrival deadline, media type, JSON; the events of a body.
+
+The same checks serve Starlette handlers (:func:`read_body`, :func:`read_json`) and the raw ASGI hot
+path (:func:`receive_body`, :func:`parse_events`)."""
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import orjson
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive
 
 from relay.responses import error
-
-if TYPE_CHECKING:
-    from relay.state import RelayState
+from relay.settings import ServerSettings
 
 READABLE_TYPES = ("application/json", "text/plain", "")
 
 
 class BodyError(Exception):
-    """A body the relay does not read: ``response`` is the answer, ``reason`` the rejection metric label."""
+    """A body the relay does not read: the answer is ``code`` / ``detail`` (``extra`` added to the JSON),
+    ``reason`` the rejection metric label, ``close`` whether the connection should close."""
 
-    def __init__(self, response: Response, reason: str, count: int = 1) -> None:
-        self.response = response
-        self.reason = reason
+    def __init__(
+        self,
+        code: str,
+        detail: str,
+        reason: str | None = None,
+        count: int = 1,
+        *,
+        close: bool = False,
+        **extra: Any,
+    ) -> None:
+        self.code = code
+        self.detail = detail
+        self.reason = reason or code
         self.count = count
+        self.close = close
+        self.extra = extra
+
+    @property
+    def response(self) -> Response:
+        answer = error(self.code, self.detail, **self.extra)
+        if self.close:
+            answer.headers["connection"] = "close"
+        return answer
+
+
+def _too_large(max_bytes: int, limit: str) -> BodyError:
+    return BodyError("payload_too_large", f"the body is larger than {max_bytes} bytes ({limit})")
+
+
+def _too_slow(timeout: float | None) -> BodyError:
+    detail = f"the body did not arrive within {timeout:g} seconds"
+    return BodyError("request_timeout", detail, close=True)
+
+
+def check_declared(declared: str | None, max_bytes: int, limit: str = "server.max_body_bytes") -> None:
+    """413 before reading anything when ``Content-Length`` already says too much."""
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(max_bytes, limit)
 
 
 async def read_body(
@@ -32,21 +69,53 @@ async def read_body(
     """The raw body, or :class:`BodyError`: 413 past ``max_bytes`` (read no further; ``limit`` names the
     setting or rule in the answer), 408 when it has not all arrived within ``timeout`` seconds (a client
     trickling its body holds a connection)."""
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise BodyError(_too_large(max_bytes, limit), "payload_too_large")
+    check_declared(request.headers.get("content-length"), max_bytes, limit)
     body = bytearray()
     try:
         async with asyncio.timeout(timeout):
             async for chunk in request.stream():
                 body += chunk
                 if len(body) > max_bytes:
-                    raise BodyError(_too_large(max_bytes, limit), "payload_too_large")
+                    raise _too_large(max_bytes, limit)
     except TimeoutError:
-        slow = error("request_timeout", f"the body did not arrive within {timeout:g} seconds")
-        slow.headers["connection"] = "close"
-        raise BodyError(slow, "request_timeout") from None
+        raise _too_slow(timeout) from None
     return bytes(body)
+
+
+async def receive_body(receive: Receive, max_bytes: int, timeout: float | None) -> bytes:
+    """:func:`read_body` for a raw ASGI request (``Content-Length`` checked by the caller)."""
+    body = bytearray()
+    try:
+        async with asyncio.timeout(timeout):
+            while True:
+                message = await receive()
+                if message["type"] != "http.request":
+                    break
+                body += message.get("body", b"")
+                if len(body) > max_bytes:
+                    raise _too_large(max_bytes, "server.max_body_bytes")
+                if not message.get("more_body", False):
+                    break
+    except TimeoutError:
+        raise _too_slow(timeout) from None
+    return bytes(body)
+
+
+def check_media(content_type: str | None) -> None:
+    """415 unless the body is ``application/json`` or ``text/plain`` (sendBeacon), or untyped."""
+    media = (content_type or "").split(";")[0].strip().lower()
+    if media not in READABLE_TYPES:
+        raise BodyError("unsupported_media_type", "send application/json or text/plain")
+
+
+def parse_json(body: bytes, *, empty_is_none: bool = False) -> Any:
+    if empty_is_none and not body.strip():
+        return None
+    try:
+        # orjson refuses NaN and Infinity, which are not JSON either
+        return orjson.loads(body)
+    except (orjson.JSONDecodeError, RecursionError):
+        raise BodyError("invalid_json", "the body is not valid JSON") from None
 
 
 async def read_json(
@@ -54,42 +123,21 @@ async def read_json(
 ) -> Any:
     """The parsed JSON body, or :class:`BodyError` with the contract's answer (413, 415, 400, 408);
     None for an empty body when ``empty_is_none``."""
-    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media not in READABLE_TYPES:
+    check_media(request.headers.get("content-type"))
+    return parse_json(await read_body(request, max_bytes, timeout), empty_is_none=empty_is_none)
+
+
+def parse_events(body: bytes, server: ServerSettings) -> list[Any]:
+    """The events of a body within ``server.max_batch``, or :class:`BodyError` (400 invalid_json /
+    invalid_event / too_many_events)."""
+    items = event_list(parse_json(body))
+    if items is None:
         raise BodyError(
-            error("unsupported_media_type", "send application/json or text/plain"), "unsupported_media_type"
+            "invalid_event", 'send one event object or {"events": [...]}', accepted=0, rejected=[]
         )
-    body = await read_body(request, max_bytes, timeout)
-    if empty_is_none and not body.strip():
-        return None
-    try:
-        # orjson refuses NaN and Infinity, which are not JSON either
-        return orjson.loads(body)
-    except (orjson.JSONDecodeError, RecursionError):
-        raise BodyError(error("invalid_json", "the body is not valid JSON"), "invalid_json") from None
-
-
-def _too_large(max_bytes: int, limit: str = "server.max_body_bytes") -> Response:
-    return error("payload_too_large", f"the body is larger than {max_bytes} bytes ({limit})")
-
-
-async def read_events(request: Request, relay: RelayState) -> list[Any]:
-    """The events of a request body within the server's limits, or :class:`BodyError` with the answer
-    (413, 415, 400 invalid_json / invalid_event / too_many_events); rejections are counted."""
-    server = relay.settings.server
-    try:
-        items = event_list(await read_json(request, server.max_body_bytes, server.body_timeout_seconds))
-        if items is None:
-            bad = error(
-                "invalid_event", 'send one event object or {"events": [...]}', accepted=0, rejected=[]
-            )
-            raise BodyError(bad, "invalid_event")
-        if len(items) > server.max_batch:
-            limit = f"at most {server.max_batch} events per request (server.max_batch)"
-            raise BodyError(error("too_many_events", limit), "too_many_events", len(items))
-    except BodyError as exc:
-        relay.metrics.events_rejected.labels(exc.reason).inc(exc.count)
-        raise
+    if len(items) > server.max_batch:
+        limit = f"at most {server.max_batch} events per request (server.max_batch)"
+        raise BodyError("too_many_events", limit, count=len(items))
     return items
 
 

@@ -1,25 +1,39 @@
-"""First-party browser endpoints: `POST /v1/collect` (fetch, sendBeacon), `GET /p.gif`, `GET /pixel.js`."""
+"""First-party browser endpoints: `POST /v1/collect` (fetch, sendBeacon) and `GET /p.gif` as raw ASGI
+handlers (the hot path: no ``Request``, no middleware stack), the collect preflight and `GET /pixel.js`.
+
+They translate HTTP in and out; what an event means, identity and cookies included, is the pipeline's."""
 
 from __future__ import annotations
 
 import base64
+import logging
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from starlette.datastructures import QueryParams
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
+from relay.ingest import asgi
 from relay.ingest.accept import accept
-from relay.ingest.body import BodyError, read_events
-from relay.ingest.identity import FIRST_PARTY_COOKIES, CookieSpec, cookies_to_set
-from relay.ingest.pipeline import Prepared, RequestContext
-from relay.responses import error
-from relay.state import RelayState
+from relay.ingest.body import BodyError, check_declared, check_media, parse_events, receive_body
+from relay.ingest.intake import Intake
+from relay.ingest.pipeline import RequestContext
+from relay.responses import STATUS, error
+from relay.settings import ServerSettings
 from relay.text import parse_number
 
+log = logging.getLogger("relay.ingest")
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
+GIF_HEADERS: asgi.RawHeaders = [
+    (b"content-type", b"image/gif"),
+    (b"cache-control", b"no-store, max-age=0"),
+    (b"pragma", b"no-cache"),
+    *asgi.SECURITY_HEADERS,
+]
 SNIPPET = Path(__file__).parent / "snippet" / "pixel.js"
 #: query parameters that would carry contact details: never accepted in a URL
 CONTACT_PARAMS = frozenset(
@@ -27,44 +41,42 @@ CONTACT_PARAMS = frozenset(
 )
 
 
-def context(request: Request, relay: RelayState, source: str) -> RequestContext:
-    headers = request.headers
-    peer = request.client.host if request.client else None
-    cookies = {name: value for name in FIRST_PARTY_COOKIES if (value := request.cookies.get(name))}
-    country, region = geo_headers(request, relay)
+def context(intake: Intake, scope: Scope, headers: Mapping[str, str], source: str) -> RequestContext:
+    """What the request says about the visitor: IP through trusted proxies, cookies, GPC, place."""
+    client = asgi.peer(scope)
+    country, region = geo_headers(intake, client, headers)
     return RequestContext(
         source=source,
         now=time.time(),
-        ip=relay.proxies.client_ip(peer, headers.get("x-forwarded-for")),
+        ip=intake.proxies.client_ip(client, headers.get("x-forwarded-for")),
         user_agent=headers.get("user-agent"),
         country=country,
         region_code=region,
         gpc=headers.get("sec-gpc", "").strip() == "1",
-        cookies=cookies,
+        cookies=asgi.first_party_cookies(headers),
     )
 
 
-def geo_headers(request: Request, relay: RelayState) -> tuple[str | None, str | None]:
+def geo_headers(
+    intake: Intake, peer: str | None, headers: Mapping[str, str]
+) -> tuple[str | None, str | None]:
     """The visitor's country and region from ``server.country_header`` / ``server.region_header``,
     believed only from a peer in ``server.trusted_proxies`` (anyone can send them); with no trusted
     proxies configured they are believed from every peer, the relay sitting directly behind a CDN
     (``relay check`` warns about it)."""
-    server = relay.settings.server
-    peer = request.client.host if request.client else None
-    if relay.proxies.networks and not relay.proxies.trusts(peer):
+    server = intake.server
+    if intake.proxies.networks and not intake.proxies.trusts(peer):
         return None, None
-    headers = request.headers
-    country = headers.get(server.country_header) if server.country_header else None
-    region = headers.get(server.region_header) if server.region_header else None
+    country = headers.get(server.country_header.lower()) if server.country_header else None
+    region = headers.get(server.region_header.lower()) if server.region_header else None
     return country, region
 
 
-def _cors_headers(request: Request, relay: RelayState) -> dict[str, str] | None:
+def cors_headers(server: ServerSettings, origin: str | None) -> dict[str, str] | None:
     """CORS headers for an allowed Origin; {} without Origin; None for a refused Origin."""
-    origin = request.headers.get("origin")
     if origin is None:
         return {}
-    if origin not in relay.settings.server.allowed_origins:
+    if origin not in server.allowed_origins:
         return None
     return {
         "access-control-allow-origin": origin,
@@ -74,8 +86,8 @@ def _cors_headers(request: Request, relay: RelayState) -> dict[str, str] | None:
 
 
 async def collect_preflight(request: Request) -> Response:
-    relay: RelayState = request.app.state.relay
-    cors = _cors_headers(request, relay)
+    server: ServerSettings = request.app.state.settings.server
+    cors = cors_headers(server, request.headers.get("origin"))
     if cors is None:
         return error("origin_not_allowed", "this origin is not in server.allowed_origins")
     cors.update(
@@ -88,59 +100,55 @@ async def collect_preflight(request: Request) -> Response:
     return Response(status_code=204, headers=cors)
 
 
-async def collect(request: Request) -> Response:
-    relay: RelayState = request.app.state.relay
-    cors = _cors_headers(request, relay)
+async def collect(intake: Intake, scope: Scope, receive: Receive, send: Send) -> None:
+    """``POST /v1/collect``: 202 with the accepted count and the rejected events, or the contract's error."""
+    headers = asgi.head(scope)
+    server = intake.server
+    cors = cors_headers(server, headers.get("origin"))
     if cors is None:
-        relay.metrics.events_rejected.labels("origin_not_allowed").inc()
-        return error("origin_not_allowed", "this origin is not in server.allowed_origins")
+        intake.counters("events_rejected", "origin_not_allowed").inc()
+        detail = "this origin is not in server.allowed_origins"
+        await asgi.send_json(send, 403, {"error": "origin_not_allowed", "detail": detail}, [])
+        return
+    extra = asgi.encode(cors)
     try:
-        items = await read_events(request, relay)
+        check_media(headers.get("content-type"))
+        check_declared(headers.get("content-length"), server.max_body_bytes)
+        body = await receive_body(receive, server.max_body_bytes, server.body_timeout_seconds)
+        items = parse_events(body, server)
     except BodyError as exc:
-        return _with(exc.response, cors)
-    ctx = context(request, relay, "collect")
-    result = await accept(relay, items, ctx, before_store=lambda p: _mint_cookies(p, ctx))
-    response = _with(result.response, cors)
-    if result.stored:
-        _set_cookies(response, relay, result.cookies)
-    return response
+        intake.counters("events_rejected", exc.reason).inc(exc.count)
+        await _refuse(send, exc, extra)
+        return
+    outcome = await accept(intake, items, context(intake, scope, headers, "collect"))
+    if outcome.stored:
+        extra += asgi.cookie_headers(outcome.cookies, server.cookie_domain)
+    await asgi.send_json(send, outcome.status, outcome.body, extra)
 
 
-def _mint_cookies(prepared: list[Prepared], ctx: RequestContext) -> list[CookieSpec]:
-    """Cookies this answer sets (only when every event allows storage); a new ``_fbp`` also goes
-    into the events, so the first hit of a visit already carries it."""
-    if not prepared or not all(p.storage_allowed for p in prepared):
-        return []
-    ids: dict[str, str] = {}
-    for p in prepared:
-        ids.update({k: v for k, v in p.event.ids.items() if k in ("fbc", "twclid", "ttclid", "fbp")})
-    specs = cookies_to_set(ctx.cookies, ids, ctx.now)
-    for spec in specs:
-        if spec.name == "_fbp":
-            for p in prepared:
-                if p.event.ids or p.event.hashed or any(d.status == "pending" for d in p.event.deliveries):
-                    p.event.ids.setdefault("fbp", spec.value)
-    return specs
+async def _refuse(send: Send, exc: BodyError, headers: asgi.RawHeaders) -> None:
+    if exc.close:
+        headers = [*headers, (b"connection", b"close")]
+    body = {"error": exc.code, "detail": exc.detail, **exc.extra}
+    await asgi.send_json(send, STATUS[exc.code], body, headers)
 
 
-def _set_cookies(response: Response, relay: RelayState, specs: list[CookieSpec]) -> None:
-    domain = relay.settings.server.cookie_domain
-    for spec in specs:
-        response.set_cookie(
-            spec.name,
-            spec.value,
-            max_age=spec.max_age,
-            path="/",
-            domain=domain,
-            secure=True,
-            httponly=spec.httponly,
-            samesite="lax",
-        )
-
-
-def _with(response: Response, headers: Mapping[str, str]) -> Response:
-    response.headers.update(headers)
-    return response
+async def pixel_gif(intake: Intake, scope: Scope, receive: Receive, send: Send) -> None:
+    """Always a 1x1 GIF; the 200 is not an acknowledgement (failures are counted, never shown)."""
+    cookies: asgi.RawHeaders = []
+    try:
+        params = QueryParams(scope["query_string"])
+        if any(key.lower() in CONTACT_PARAMS for key in params):
+            intake.counters("events_rejected", "invalid_event").inc()
+        else:
+            headers = asgi.head(scope)
+            ctx = context(intake, scope, headers, "gif")
+            outcome = await accept(intake, [gif_event(params, headers.get("referer"))], ctx)
+            if outcome.stored:
+                cookies = asgi.cookie_headers(outcome.cookies, intake.server.cookie_domain)
+    except Exception:  # a bug: logged; the page still gets its image
+        log.exception("pixel hit could not be processed (a bug)")
+    await asgi.send_bytes(send, 200, [*GIF_HEADERS, *cookies], GIF)
 
 
 def gif_event(params: Mapping[str, str], referer: str | None) -> dict[str, Any]:
@@ -175,23 +183,6 @@ def _number(text: str) -> float | str:
     # ASCII digits only (float() also reads "١٢" or "1_000"); anything else is refused at validation
     number = parse_number(text)
     return text if number is None else number
-
-
-async def pixel_gif(request: Request) -> Response:
-    """Always a 1x1 GIF; the 200 is not an acknowledgement (failures are counted, never shown)."""
-    relay: RelayState = request.app.state.relay
-    params = request.query_params
-    headers = {"cache-control": "no-store, max-age=0", "pragma": "no-cache"}
-    if any(key.lower() in CONTACT_PARAMS for key in params):
-        relay.metrics.events_rejected.labels("invalid_event").inc()
-        return Response(GIF, media_type="image/gif", headers=headers)
-    ctx = context(request, relay, "gif")
-    event = gif_event(params, request.headers.get("referer"))
-    result = await accept(relay, [event], ctx, before_store=lambda p: _mint_cookies(p, ctx))
-    response = Response(GIF, media_type="image/gif", headers=headers)
-    if result.stored:
-        _set_cookies(response, relay, result.cookies)
-    return response
 
 
 async def pixel_js(request: Request) -> Response:

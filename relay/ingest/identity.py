@@ -1,63 +1,74 @@
-"""First-party identity: the client IP through trusted proxies, click ids from landing URLs,
+"""First-party identity: click ids from landing URLs and cookies,
 and the first-party cookies the relay sets (CONTRACT §6)."""
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlsplit
 
-#: cookie name -> the event's id key
-COOKIE_IDS = {"_fbp": "fbp", "_fbc": "fbc", "_twclid": "twclid", "_ttclid": "ttclid", "_ttp": "ttp"}
+#: landing-URL parameter -> the event's id key (``fbclid`` becomes ``fbc``, see :func:`click_ids_from_url`)
+URL_CLICK_IDS = {
+    "twclid": "twclid",  # X
+    "ttclid": "ttclid",  # TikTok
+    "ScCid": "sc_click_id",  # Snapchat
+    "epik": "epik",  # Pinterest
+    "rdt_cid": "rdt_cid",  # Reddit
+    "li_fat_id": "li_fat_id",  # LinkedIn
+    "gclid": "gclid",  # Google Ads: web click, iOS app-to-web, web-to-app
+    "gbraid": "gbraid",
+    "wbraid": "wbraid",
+}
+#: first-party cookie -> the event's id key: the relay's own (``_fbc``, ``_twclid``, ``_ttclid``,
+#: ``_scclid``, ``_gbraid``, ``_wbraid``) and the platforms' tags' (``_fbp``, ``_ttp``, ``_scid``,
+#: ``_epik``, ``_rdt_cid``, ``_rdt_uuid``, ``li_fat_id``, Google's ``_gcl_aw``: ``GCL.<seconds>.<gclid>``)
+COOKIE_IDS = {
+    "_fbp": "fbp",
+    "_fbc": "fbc",
+    "_twclid": "twclid",
+    "_ttclid": "ttclid",
+    "_ttp": "ttp",
+    "_scclid": "sc_click_id",
+    "_scid": "scid",
+    "_epik": "epik",
+    "_rdt_cid": "rdt_cid",
+    "_rdt_uuid": "rdt_uuid",
+    "li_fat_id": "li_fat_id",
+    "_gcl_aw": "gclid",
+    "_gbraid": "gbraid",
+    "_wbraid": "wbraid",
+}
+#: id key -> the cookie the relay keeps a click id in, once seen on a landing URL
+CLICK_COOKIES = {
+    "fbc": "_fbc",
+    "twclid": "_twclid",
+    "ttclid": "_ttclid",
+    "sc_click_id": "_scclid",
+    "epik": "_epik",
+    "rdt_cid": "_rdt_cid",
+    "li_fat_id": "li_fat_id",
+    "gclid": "_gcl_aw",
+    "gbraid": "_gbraid",
+    "wbraid": "_wbraid",
+}
+#: the ids a response may turn into cookies
+COOKIE_KEYS = frozenset({"fbp", *CLICK_COOKIES})
 VISITOR_COOKIE = "_rl_id"
 #: every cookie the relay sets (and reads back)
 FIRST_PARTY_COOKIES = (VISITOR_COOKIE, *COOKIE_IDS)
 FBC_MAX_AGE = 90 * 86400
 FBP_MAX_AGE = 390 * 86400
 CLICK_MAX_AGE = 390 * 86400
-
-
-class ProxyList:
-    """``server.trusted_proxies`` parsed once."""
-
-    def __init__(self, entries: Sequence[str]) -> None:
-        self.networks = [ipaddress.ip_network(e, strict=False) for e in entries]
-
-    def trusts(self, address: str | None) -> bool:
-        if not address or not self.networks:
-            return False
-        try:
-            ip = ipaddress.ip_address(address)
-        except ValueError:
-            return False
-        return any(ip in net for net in self.networks)
-
-    def client_ip(self, peer: str | None, forwarded_for: str | None) -> str | None:
-        """The visitor's IP: walk ``X-Forwarded-For`` from the right while hops are trusted proxies."""
-        if not forwarded_for or not self.trusts(peer):
-            return peer
-        hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
-        for hop in reversed(hops):
-            if not _valid_ip(hop):
-                return peer
-            if not self.trusts(hop):
-                return hop
-        return hops[0] if hops else peer
-
-
-def _valid_ip(text: str) -> bool:
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        return False
-    return True
+#: Google's ``_gcl_aw`` lives 90 days, like its click attribution
+GCLID_MAX_AGE = 90 * 86400
+_URL_MARKERS = ("clid=", *(f"{param}=" for param in URL_CLICK_IDS))
 
 
 def click_ids_from_url(url: str | None, now: float) -> dict[str, str]:
-    """``fbc`` (Meta's ``fb.1.<ms>.<fbclid>`` form), ``twclid`` and ``ttclid`` from a landing URL."""
-    if not url or "clid=" not in url:
+    """``fbc`` (Meta's ``fb.1.<ms>.<fbclid>`` form) and the click ids of :data:`URL_CLICK_IDS` from a
+    landing URL."""
+    if not url or not any(marker in url for marker in _URL_MARKERS):
         return {}
     try:
         query = dict(parse_qsl(urlsplit(url).query))
@@ -66,11 +77,29 @@ def click_ids_from_url(url: str | None, now: float) -> dict[str, str]:
     found: dict[str, str] = {}
     if fbclid := query.get("fbclid"):
         found["fbc"] = f"fb.1.{int(now * 1000)}.{fbclid}"
-    if twclid := query.get("twclid"):
-        found["twclid"] = twclid
-    if ttclid := query.get("ttclid"):
-        found["ttclid"] = ttclid
+    for param, key in URL_CLICK_IDS.items():
+        if value := query.get(param):
+            found[key] = value
     return found
+
+
+def gclid_of(gcl_aw: str) -> str:
+    """The gclid inside Google's ``_gcl_aw`` cookie (``GCL.<seconds>.<gclid>``); another value as it is."""
+    parts = gcl_aw.split(".", 2)
+    return parts[2] if len(parts) == 3 and parts[0] == "GCL" and parts[2] else gcl_aw
+
+
+def _cookie_value(key: str, value: str, now: float) -> str:
+    """A click id as its cookie holds it (Google's form for ``_gcl_aw``)."""
+    return f"GCL.{int(now)}.{value}" if key == "gclid" else value
+
+
+def ids_from_cookies(cookies: Mapping[str, str]) -> dict[str, str]:
+    """The event's ids from the first-party cookies (by :data:`COOKIE_IDS`)."""
+    ids = {key: cookies[name] for name, key in COOKIE_IDS.items() if cookies.get(name)}
+    if "gclid" in ids:
+        ids["gclid"] = gclid_of(ids["gclid"])
+    return ids
 
 
 def fbclid_of(fbc: str | None) -> str | None:
@@ -84,7 +113,7 @@ def fbclid_of(fbc: str | None) -> str | None:
 def merge_click_ids(cookies: Mapping[str, str], url: str | None, now: float) -> dict[str, str]:
     """Ids from the first-party cookies (by cookie name), updated by click ids on the landing URL: a new
     fbclid replaces the old ``_fbc``; the same fbclid keeps the cookie (and its original landing time)."""
-    ids = {key: cookies[name] for name, key in COOKIE_IDS.items() if name in cookies}
+    ids = ids_from_cookies(cookies)
     for key, value in click_ids_from_url(url, now).items():
         if key == "fbc" and fbclid_of(ids.get("fbc")) == fbclid_of(value):
             continue
@@ -119,8 +148,13 @@ def cookies_to_set(current: Mapping[str, str], ids: Mapping[str, str], now: floa
     fbp = ids.get("fbp") or current.get("_fbp")
     if not current.get("_fbp"):
         out.append(CookieSpec("_fbp", fbp or new_fbp(now), FBP_MAX_AGE, False))
-    for cookie, key in (("_fbc", "fbc"), ("_twclid", "twclid"), ("_ttclid", "ttclid")):
+    for key, cookie in CLICK_COOKIES.items():
         value = ids.get(key)
-        if value and value != current.get(cookie):
-            out.append(CookieSpec(cookie, value, FBC_MAX_AGE if key == "fbc" else CLICK_MAX_AGE, False))
+        if value and value != ids_from_cookies({cookie: current.get(cookie, "")}).get(key):
+            out.append(
+                CookieSpec(cookie, _cookie_value(key, value, now), _CLICK_AGES.get(key, CLICK_MAX_AGE), False)
+            )
     return out
+
+
+_CLICK_AGES = {"fbc": FBC_MAX_AGE, "gclid": GCLID_MAX_AGE}

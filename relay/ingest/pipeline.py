@@ -3,7 +3,8 @@ connector, hash contact details, fan out deliveries."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -11,8 +12,17 @@ from typing import Any
 from connectors.base import Connector
 from relay.consent import ConsentSignals, decide, parse_signals, region_of, storage_allowed
 from relay.consent.signals import ParsedSignals
-from relay.events import CONTACT_FIELDS, ID_FIELDS, EventIn, new_event_id, parse_event, resolve_event_time
-from relay.ingest.identity import merge_click_ids
+from relay.events import (
+    CONTACT_FIELDS,
+    ID_FIELDS,
+    EventError,
+    EventIn,
+    new_event_id,
+    parse_event,
+    resolve_event_time,
+)
+from relay.ingest.counters import Counters
+from relay.ingest.identity import COOKIE_KEYS, CookieSpec, cookies_to_set, merge_click_ids
 from relay.metrics import Metrics
 from relay.normalize import hash_user, normalize_country
 from relay.redact import redact_url, redact_value
@@ -22,6 +32,7 @@ from relay.text import forbidden_character
 from relay.types import ConsentVerdict
 
 BROWSER_SOURCES = ("gif", "collect")
+log = logging.getLogger("relay.ingest")
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,16 @@ class RequestContext:
 class Prepared:
     event: NewEvent
     storage_allowed: bool
+
+
+@dataclass
+class Batch:
+    """A request's events after the pipeline: the valid ones with their index in the body, the refused
+    ones (``{"index", "error"}``), and the first-party cookies the answer sets once they are stored."""
+
+    prepared: list[tuple[int, Prepared]]
+    rejected: list[dict[str, Any]]
+    cookies: list[CookieSpec]
 
 
 ConsentKey = tuple[Any, ...]
@@ -67,7 +88,25 @@ class Ingestor:
         self.settings = settings
         self.connectors = {n: c for n, c in connectors.items() if c.settings.enabled}
         self.metrics = metrics
+        self.counters = Counters(metrics)
         self._cache: dict[ConsentKey, ConsentOutcome] = {}
+
+    def prepare_batch(self, items: Sequence[Any], ctx: RequestContext) -> Batch:
+        """Every event of a request, each on its own (a bad one costs itself only), and the identity of
+        the visit decided once: the cookies to set and the ``fbp`` a first hit carries."""
+        prepared: list[tuple[int, Prepared]] = []
+        rejected: list[dict[str, Any]] = []
+        for index, raw in enumerate(items):
+            try:
+                prepared.append((index, self.prepare(raw, ctx)))
+            except EventError as exc:
+                rejected.append({"index": index, "error": str(exc)})
+            except Exception:  # a bug must cost this event only, never the request
+                log.exception("event could not be processed (a bug)", extra={"index": index})
+                rejected.append({"index": index, "error": "could not be processed"})
+        browser = ctx.source in BROWSER_SOURCES
+        cookies = _first_party_cookies([p for _, p in prepared], ctx) if browser else []
+        return Batch(prepared, rejected, cookies)
 
     def prepare(self, raw: Any, ctx: RequestContext) -> Prepared:
         """Validate and decide; raises :class:`relay.events.EventError` for an invalid event."""
@@ -95,7 +134,7 @@ class Ingestor:
         consent = self._consent(key)
         deliveries = [self._delivery(name, ev.event_name, consent.verdicts[name]) for name in self.connectors]
         for d in deliveries:
-            self.metrics.consent_decisions.labels(d.connector, d.decision).inc()
+            self.counters("consent_decisions", d.connector, d.decision).inc()
         sendable = any(d.status == "pending" for d in deliveries) or not deliveries
         new = NewEvent(
             event_id=ev.event_id or new_event_id(),
@@ -186,6 +225,23 @@ class Ingestor:
             new.ip, new.user_agent = user.ip, user.user_agent
         # a click id decoded from the URL (``fbclid=%0A``) may hold what the event's own fields may not
         new.ids = {k: v for k, v in ids.items() if forbidden_character(v) is None}
+
+
+def _first_party_cookies(prepared: list[Prepared], ctx: RequestContext) -> list[CookieSpec]:
+    """The cookies a browser answer sets, only when every event allows storage; a new ``_fbp`` also goes
+    into the events that carry identity, so the first hit of a visit already has it."""
+    if not prepared or not all(p.storage_allowed for p in prepared):
+        return []
+    ids: dict[str, str] = {}
+    for p in prepared:
+        ids.update({k: v for k, v in p.event.ids.items() if k in COOKIE_KEYS})
+    specs = cookies_to_set(ctx.cookies, ids, ctx.now)
+    fbp = next((spec.value for spec in specs if spec.name == "_fbp"), None)
+    if fbp is not None:
+        for p in prepared:
+            if p.event.ids or p.event.hashed or any(d.status == "pending" for d in p.event.deliveries):
+                p.event.ids.setdefault("fbp", fbp)
+    return specs
 
 
 def _first_country(ev: EventIn) -> str | None:

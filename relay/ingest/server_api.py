@@ -5,26 +5,33 @@ from __future__ import annotations
 import time
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import JSONResponse, Response
 
 from relay.ingest.accept import accept
-from relay.ingest.body import BodyError, read_events
+from relay.ingest.body import BodyError, check_media, parse_events, read_body
 from relay.ingest.browser import geo_headers
+from relay.ingest.intake import Intake
 from relay.ingest.pipeline import RequestContext
 from relay.responses import error
-from relay.state import RelayState
 
 
 async def post_events(request: Request) -> Response:
     """``POST /v1/events``: like ``/v1/collect`` but authenticated, with ip and user agent from the body."""
-    relay: RelayState = request.app.state.relay
-    if not relay.credentials.api_key_ok(request):
-        relay.metrics.events_rejected.labels("unauthorized").inc()
+    intake: Intake = request.app.state.intake
+    if not intake.credentials.api_key_ok(request):
+        intake.counters("events_rejected", "unauthorized").inc()
         return error("unauthorized", "send Authorization: Bearer <one of server.api_keys>")
+    server = intake.server
     try:
-        items = await read_events(request, relay)
+        check_media(request.headers.get("content-type"))
+        items = parse_events(
+            await read_body(request, server.max_body_bytes, server.body_timeout_seconds), server
+        )
     except BodyError as exc:
+        intake.counters("events_rejected", exc.reason).inc(exc.count)
         return exc.response
-    country, region = geo_headers(request, relay)
+    peer = request.client.host if request.client else None
+    country, region = geo_headers(intake, peer, request.headers)
     ctx = RequestContext(source="events", now=time.time(), country=country, region_code=region)
-    return (await accept(relay, items, ctx)).response
+    outcome = await accept(intake, items, ctx)
+    return JSONResponse(outcome.body, outcome.status)

@@ -13,9 +13,7 @@ import time
 from collections.abc import Sequence
 
 from relay.exceptions import StorageError
-from relay.storage import outbox
-from relay.storage.db import Database
-from relay.storage.outbox import NewEvent, StoreResult
+from relay.storage.outbox import NewEvent, Outbox, StoreResult
 
 _Item = tuple[Sequence[NewEvent], asyncio.Future[list[StoreResult]]]
 MAX_GROUP = 2000
@@ -24,8 +22,8 @@ MAX_GROUP = 2000
 class GroupCommitWriter:
     """One background task writes queued batches together in one transaction."""
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, outbox: Outbox) -> None:
+        self.outbox = outbox
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -56,7 +54,7 @@ class GroupCommitWriter:
     async def _write(self, group: list[_Item]) -> None:
         flat = [ev for events, _ in group for ev in events]
         try:
-            results = await self.db.run(outbox.store_events, self.db.engine, flat, time.time())
+            results = await self.outbox.store(flat, time.time())
         except Exception as exc:
             error = (
                 exc if isinstance(exc, StorageError) else StorageError(f"storage error: {type(exc).__name__}")

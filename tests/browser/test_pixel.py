@@ -306,7 +306,14 @@ async def test_consent_signals_are_read_from_the_page(
         "relay('consent', {usp: '1YYN', gcm: {ad_storage: 'denied'}, gpp: null}), relay('track', 'Contact')"
     )
     await page.wait_for_function(SENT, arg=contact)
-    consent = {e["event_id"]: e["consent"] for hit in wire.hits for e in hit.events}
+
+    def recorded() -> dict[str, Any]:
+        seen = {e["event_id"]: e["consent"] for hit in wire.hits for e in hit.events}
+        return seen if lead in seen and contact in seen else {}
+
+    # the page marks an event sent when its answer arrives; the wire records the request on its own
+    # task, so wait for both requests to be on record rather than assume it already is
+    consent = await relay.wait_for(recorded, TIMEOUT, "both events on the wire")
     assert consent[lead]["gcm"] == {
         "ad_storage": "granted",
         "ad_user_data": "denied",
@@ -342,22 +349,56 @@ async def test_failed_sends_are_retried_a_bounded_number_of_times(browser: Brows
     await context.close()
 
 
+#: counts the page's fetches to /v1/collect where they start: when each began, and how many were open at once
+COUNT_FETCHES = """
+window.__fetches = {starts: [], open: 0, most: 0};
+(function () {
+  var fetch = window.fetch, seen = window.__fetches;
+  window.fetch = function (url) {
+    if (!String(url).endsWith('/v1/collect')) return fetch.apply(this, arguments);
+    seen.starts.push(performance.now());
+    seen.most = Math.max(seen.most, ++seen.open);
+    return fetch.apply(this, arguments).finally(function () { seen.open--; });
+  };
+})();
+"""
+
+
 async def test_a_relay_that_is_down_gets_no_retry_storm(browser: Browser, relay: Relay) -> None:
-    context, wire = await open_context(browser, relay, config={"retryDelay": 50})
+    retry_delay = 10  # ms; the backoff doubles from here
+    context, wire = await open_context(browser, relay, config={"retryDelay": retry_delay})
+    await context.add_init_script(COUNT_FETCHES)
     page = await context.new_page()
     await serve_page(page, "/landing", bare_page())
-    await page.route("**/v1/collect", lambda route: route.abort())
-    await page.goto("/landing")
-    ids = await page.evaluate("Array.from({length: 20}, (_, i) => relay('track', 'Lead', {n: i}))")
-    await asyncio.sleep(1.5)  # an observation window: how many requests does a dead relay get?
-    # one request at a time, with exponential backoff (50 ms base): a handful, not 21 events times 4 tries
-    assert 3 <= len(wire.hits) <= 8
-    assert all(len(h.events) == 1 for h in wire.hits)
-    attempts = [i for h in wire.hits for i in h.event_ids]
-    assert max(attempts.count(i) for i in attempts) <= 4
+    refused = 0
 
-    await page.unroute("**/v1/collect")  # the relay is back: what is still queued arrives
-    await relay.wait_status(ids[-1], "meta", "delivered", timeout=TIMEOUT)
+    async def down_then_up(route: Route) -> None:  # the relay is down for six requests, then back
+        nonlocal refused
+        if refused < 6:
+            refused += 1
+            await route.abort()
+        else:
+            await route.continue_()
+
+    await page.route("**/v1/collect", down_then_up)
+    await page.goto("/landing")
+    leads = await page.evaluate("Array.from({length: 20}, (_, i) => relay('track', 'Lead', {n: i}))")
+    for lead in leads:  # what was still queued arrives once the relay is back
+        await relay.wait_status(lead, "meta", "delivered", timeout=TIMEOUT)
+    [view] = [e["event_id"] for e in await relay_events(page) if e["event_name"] == "PageView"]
+
+    # the exact sequence, not a count in a time window: one event per request while the relay fails,
+    # the page view 4 tries then dropped, the first lead refused twice then sent, then the rest at once
+    sent = [h.event_ids for h in wire.hits]
+    assert sent[:7] == [[view]] * 4 + [[leads[0]]] * 3
+    assert sorted(i for ids in sent[7:] for i in ids) == sorted(leads[1:])
+    assert await relay.deliveries(event_id=view) == []
+    # one request at a time, each retry later than the one before: 21 events never became 84 requests
+    fetches = await page.evaluate("window.__fetches")
+    assert fetches["most"] == 1 and len(fetches["starts"]) == 7
+    gaps = [b - a for a, b in zip(fetches["starts"], fetches["starts"][1:], strict=False)]
+    for n, gap in enumerate(gaps):  # the n-th wait is retryDelay * 2^n, jittered down to half of it
+        assert gap >= retry_delay * 2**n / 2 - 1, gaps
     await context.close()
 
 

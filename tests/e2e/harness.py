@@ -16,6 +16,7 @@ from starlette.applications import Starlette
 
 from relay.app import create_app
 from relay.config import load_settings
+from relay.ingest.intake import Intake
 from relay.state import RelayState
 from relay.testing import free_port, serve
 
@@ -75,6 +76,11 @@ class Relay:
     def state(self) -> RelayState:
         relay: RelayState = self.app.state.relay
         return relay
+
+    @property
+    def intake(self) -> Intake:
+        intake: Intake = self.app.state.intake
+        return intake
 
     def fake(self, platform: str) -> Any:
         return self.app.state.sandbox[platform]

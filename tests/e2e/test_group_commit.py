@@ -6,6 +6,7 @@ the storage layer's own isolation is tested whatever validation catches first.""
 from __future__ import annotations
 
 import asyncio
+import copy
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,7 +73,7 @@ async def stored_ids(relay: Relay) -> set[str]:
 
 async def test_poisoned_events_among_concurrent_clients(tmp_path: Path, storage: dict[str, Any]) -> None:
     async with run_relay(tmp_path, run_worker=False, **storage) as relay:
-        writer, dialect = relay.state.writer, relay.state.db.engine.dialect.name
+        writer, dialect = relay.intake.writer, relay.state.db.engine.dialect.name
         now = time.time()
         bad = poisons(dialect, now)
         deep = {**purchase("http-deep"), "custom": {"value": 1.0, "x": nested(300)}}
@@ -115,7 +116,8 @@ class BuggyIngestor:
 
 async def test_a_bug_preparing_one_event_rejects_that_event_only(tmp_path: Path) -> None:
     async with run_relay(tmp_path, run_worker=False) as relay:
-        relay.state.ingestor = BuggyIngestor(relay.state.ingestor)  # type: ignore[assignment]
+        ingestor = relay.intake.ingestor  # the bug is in the running relay's own pipeline
+        ingestor.prepare = BuggyIngestor(copy.copy(ingestor)).prepare  # type: ignore[method-assign]
         both = await relay.post_events({"events": [purchase("trips-a-bug"), purchase("fine")]})
         assert both.status_code == 202
         assert both.json() == {"accepted": 1, "rejected": [{"index": 0, "error": "could not be processed"}]}

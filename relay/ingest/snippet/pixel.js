@@ -16,7 +16,7 @@
   var auto = String(opt('autoPageView', true)) != 'false';
   var retryDelay = +opt('retryDelay', 1000);
   var deadline = Date.now() + +opt('cmpTimeout', 500);
-  var USER = 'email phone first_name last_name gender date_of_birth city state zip country external_id fbp fbc twclid ttclid ttp subscription_id lead_id madid'.split(' ');
+  var USER = 'email phone first_name last_name gender date_of_birth city state zip country external_id fbp fbc twclid ttclid ttp sc_click_id scid epik rdt_cid rdt_uuid li_fat_id gclid gbraid wbraid subscription_id lead_id madid'.split(' ');
   var CONSENT = 'tcf gdpr_applies gpp gpp_sid usp gcm gpc'.split(' ');
   var GCM = ['ad_storage', 'analytics_storage', 'ad_user_data', 'ad_personalization'];
   var queue = [], user = {}, manual = null, sig = {}, wait = {}, tries = {};
@@ -159,7 +159,7 @@
   // the first hit of a visit (no _fbp visible yet, or a landing with click ids) goes alone and
   // waits, so the ids its answer sets are carried by every later hit
   function first() {
-    return !answered && (!/(^|;\s*)_fbp=/.test(d.cookie) || /[?&](fb|tw|tt)clid=/.test(loc.search));
+    return !answered && (!/(^|;\s*)_fbp=/.test(d.cookie) || /[?&]((fb|tw|tt|g)clid|ScCid|epik|rdt_cid|li_fat_id|[gw]braid)=/.test(loc.search));
   }
   function flush(final) {
     scheduled = 0;

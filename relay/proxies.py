@@ -1,0 +1,42 @@
+"""``server.trusted_proxies``: which peers may speak for the client (IP, scheme, host, place)."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Sequence
+
+
+class ProxyList:
+    """``server.trusted_proxies`` parsed once."""
+
+    def __init__(self, entries: Sequence[str]) -> None:
+        self.networks = [ipaddress.ip_network(e, strict=False) for e in entries]
+
+    def trusts(self, address: str | None) -> bool:
+        if not address or not self.networks:
+            return False
+        try:
+            ip = ipaddress.ip_address(address)
+        except ValueError:
+            return False
+        return any(ip in net for net in self.networks)
+
+    def client_ip(self, peer: str | None, forwarded_for: str | None) -> str | None:
+        """The visitor's IP: walk ``X-Forwarded-For`` from the right while hops are trusted proxies."""
+        if not forwarded_for or not self.trusts(peer):
+            return peer
+        hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
+        for hop in reversed(hops):
+            if not _valid_ip(hop):
+                return peer
+            if not self.trusts(hop):
+                return hop
+        return hops[0] if hops else peer
+
+
+def _valid_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
