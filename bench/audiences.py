@@ -6,7 +6,9 @@ Run: ``python bench/audiences.py [--rows N]`` (default 1,000,000; ``make bench``
 1. times reading + normalising + hashing every row (``relay.audiences.sources``: the code a sync runs),
    against a plain ``csv.reader`` pass over the same file (the baseline), and against the budget of
    45 s for 1,000,000 rows;
-2. runs a full first sync, then an incremental one with nothing changed, of that file into a destination
+2. times the connectors' row building (stored member → Meta rows / X operations → request body) per
+   member, against decoding each member and encoding it back as JSON (the baseline);
+3. runs a full first sync, then an incremental one with nothing changed, of that file into a destination
    that builds Meta's payloads and drops them (no network), in a child process, and reads the child's
    peak RSS (``resource.getrusage``) against a child that only imports the relay (the baseline) and the
    300 MB budget.
@@ -107,12 +109,18 @@ class NullDestination:
     """A destination that builds Meta's request bodies and drops them: the sync's cost without a network."""
 
     max_audience_batch = 10_000
+    supports_replace = True
+
+    def __init__(self) -> None:
+        from relay.settings import ConnectorSettings
+
+        self.settings = ConnectorSettings(type="null", api_base="http://null.invalid")
 
     async def _take(self, members: Sequence[Any]) -> Any:
-        from connectors.meta.audiences import build_rows, payload
+        from connectors.meta.audiences import build_rows, request_body
         from relay.types import AudienceBatchResult
 
-        json.dumps(payload(build_rows(members).rows))
+        request_body(build_rows(members).rows)
         return AudienceBatchResult(received=len(members))
 
     async def audience_add(self, audience_id: str, members: Sequence[Any]) -> Any:
@@ -123,6 +131,48 @@ class NullDestination:
 
     async def audience_replace(self, audience_id: str, members: Sequence[Any], **session: Any) -> Any:
         return await self._take(members)
+
+
+def row_building(path: Path, limit: int = 50_000) -> dict[str, float]:
+    """Microseconds per member to turn stored members into request bodies: Meta's rows (10,000 a
+    request) and X's operations, against the floor of decoding each member and encoding it back as
+    JSON (what any connector pays to read a member and write something)."""
+    import orjson
+
+    from connectors.meta import audiences as meta
+    from connectors.x import audiences as x
+    from relay.audiences.members import canonical, decode
+    from relay.audiences.sources import SourceContext, SourceStats, csv_rows, hash_rows
+
+    stats = SourceStats()
+    ctx = SourceContext("bench", "*", None, None, "GB", frozenset(), time.time())  # type: ignore[arg-type]
+    rows = (row for i, row in enumerate(csv_rows(str(path), stats, "bench")) if i < limit)
+    texts = [e.text for chunk in hash_rows(rows, ctx, stats) for e in chunk]
+    batches = [texts[i : i + 10_000] for i in range(0, len(texts), 10_000)]
+
+    def floor() -> None:
+        for batch in batches:
+            orjson.dumps([canonical((m := decode(t)).hashed, m.madid) for t in batch])
+
+    def meta_rows() -> None:
+        for batch in batches:
+            meta.request_body(meta.build_rows([decode(t) for t in batch]).rows)
+
+    def x_operations() -> None:
+        for batch in batches:
+            users = ((i, x.member_user(decode(t))) for i, t in enumerate(batch))
+            ops = ((i, x.operation("Update", user)) for i, user in users if user)
+            for chunk in x.chunk_operations(ops):
+                chunk.body  # noqa: B018  (the bytes sent)
+
+    runs = {"floor": floor, "meta": meta_rows, "x": x_operations}
+    best = dict.fromkeys(runs, float("inf"))
+    for _ in range(5):  # interleaved rounds, best of each: a busy machine slows all three alike
+        for name, run in runs.items():
+            start = time.perf_counter()
+            run()
+            best[name] = min(best[name], time.perf_counter() - start)
+    return {name: seconds * 1e6 / max(len(texts), 1) for name, seconds in best.items()}
 
 
 def _peak_mb() -> float:
@@ -213,6 +263,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(
             f"  full sync: {first['seconds']:.1f} s, {first['sent']:,} members sent; unchanged re-sync: "
             f"{again['seconds']:.1f} s, {again['sent']:,} sent"
+        )
+        # after the children: Linux carries a parent's peak RSS into a child it forks
+        building = row_building(path)
+        print(
+            f"  row building per member: Meta {building['meta']:.1f} µs, X {building['x']:.1f} µs = "
+            f"{building['meta'] / building['floor']:.1f}x and {building['x'] / building['floor']:.1f}x a "
+            f"bare decode + JSON encode ({building['floor']:.1f} µs)"
         )
         peak = max(first["peak_rss_mb"], again["peak_rss_mb"])
         print(

@@ -13,14 +13,12 @@ platform rejects a request for its payload.
 
 from __future__ import annotations
 
-import email.utils
-import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, ClassVar, Generic, Protocol, TypeVar, runtime_checkable
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, ClassVar, Generic, Protocol, TypedDict, TypeVar, Unpack, runtime_checkable
 
 import httpx
-from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
+from connectors.http import classify_status, in_call_retry, parse_retry_after
 from relay.exceptions import (
     AuthRejectedError,
     DeliveryTimeoutError,
@@ -43,6 +41,7 @@ from relay.types import (
 
 SettingsT = TypeVar("SettingsT", bound=ConnectorSettings)
 T = TypeVar("T")
+R = TypeVar("R")
 #: the longest text a connector or the worker keeps from a platform answer (after masking)
 MAX_TEXT = 1000
 
@@ -80,45 +79,37 @@ class Connector(Protocol):
     async def aclose(self) -> None: ...
 
 
+class ReplaceSession(TypedDict):
+    """Where one batch stands in a replace upload (the keyword arguments of ``audience_replace``)."""
+
+    session_id: int
+    batch_seq: int
+    last: bool
+    estimated_total: int
+
+
 @runtime_checkable
 class AudienceConnector(Protocol):
-    """The ``audiences`` capability: keep a hashed customer list in sync on the platform."""
+    """The ``audiences`` capability: keep a hashed customer list in sync on the platform.
+
+    ``supports_replace`` is False where the platform has no replace-all upload: a full sync then re-adds
+    every member and sends the relay's computed removals (:class:`BaseConnector` says True)."""
 
     max_audience_batch: ClassVar[int]
+    supports_replace: ClassVar[bool]
 
-    async def audience_add(
-        self, audience_id: str, members: Sequence[AudienceMember]
-    ) -> AudienceBatchResult: ...
+    async def audience_add(self, audience_id: str, members: Sequence[AudienceMember]) -> AudienceBatchResult:
+        """Add ``members``; members the platform refuses are counted in the result, not raised."""
 
     async def audience_remove(
         self, audience_id: str, members: Sequence[AudienceMember]
-    ) -> AudienceBatchResult: ...
+    ) -> AudienceBatchResult:
+        """Remove ``members`` (sent as they were added)."""
 
     async def audience_replace(
-        self,
-        audience_id: str,
-        members: Sequence[AudienceMember],
-        *,
-        session_id: int,
-        batch_seq: int,
-        last: bool,
-        estimated_total: int,
-    ) -> AudienceBatchResult: ...
-
-
-def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
-    """``Retry-After`` in seconds, from delta-seconds or an HTTP date (RFC 9110 §10.2.3); None when absent
-    or unreadable. One parser for every connector, so they agree on HTTP-date values."""
-    value = (headers.get("retry-after") or "").strip()
-    if not value:
-        return None
-    if value.isascii() and value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value).timestamp()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return max(when - (time.time() if now is None else now), 0.0)
+        self, audience_id: str, members: Sequence[AudienceMember], **session: Unpack[ReplaceSession]
+    ) -> AudienceBatchResult:
+        """One batch of a replace upload; the new membership takes effect with the ``last`` batch."""
 
 
 DAY = 86400.0
@@ -132,6 +123,8 @@ class BaseConnector(Generic[SettingsT]):
     capabilities: ClassVar[frozenset[Capability]] = frozenset({"conversions"})
     #: the platform's documented batch limit
     platform_max_batch: ClassVar[int] = 100
+    #: for the ``audiences`` capability (:class:`AudienceConnector`): whether a replace upload exists
+    supports_replace: ClassVar[bool] = True
 
     def __init__(self, name: str, settings: SettingsT, client: httpx.AsyncClient) -> None:
         self.name = name
@@ -219,14 +212,8 @@ class BaseConnector(Generic[SettingsT]):
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One HTTP call; transport errors become retryable errors, connect errors are retried briefly."""
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type(httpx.ConnectError),
-            stop=stop_after_attempt(3),
-            wait=wait_random_exponential(multiplier=0.05, max=0.5),
-            reraise=True,
-        )
         try:
-            async for attempt in retrying:
+            async for attempt in in_call_retry(httpx.ConnectError):
                 with attempt:
                     return await self.client.request(method, url, **kwargs)
         except httpx.TimeoutException as exc:
@@ -242,28 +229,57 @@ class BaseConnector(Generic[SettingsT]):
 SendBatch = Callable[[Sequence[OutboundEvent]], Awaitable[Sequence[Outcome]]]
 
 
+async def bisect(
+    items: Sequence[T],
+    send: Callable[[Sequence[T]], Awaitable[R]],
+    *,
+    refused: Callable[[PayloadRejectedError], R],
+    join: Callable[[R, R, int], R],
+) -> R:
+    """``send(items)``; when the platform refuses the whole request for its payload, halve it and send each
+    half, down to single items, so that one bad item never fails the others.
+
+    ``refused`` is the result of one item the platform refuses; ``join(left, right, offset)`` puts the
+    results of two halves together (``offset`` = the right half's first position). Every other error
+    propagates."""
+    try:
+        return await send(items)
+    except PayloadRejectedError as exc:
+        if len(items) <= 1:
+            return refused(exc)
+    middle = len(items) // 2
+    left = await bisect(items[:middle], send, refused=refused, join=join)
+    right = await bisect(items[middle:], send, refused=refused, join=join)
+    return join(left, right, middle)
+
+
 async def isolate(
     events: Sequence[T], send: Callable[[Sequence[T]], Awaitable[Sequence[Outcome]]]
 ) -> list[Outcome]:
-    """Send ``events`` (or their built payloads); when the platform rejects the whole batch for its
-    payload, split it in halves and retry each, so that good events are delivered and only bad ones fail.
+    """Send ``events`` (or their built payloads), bisected (:func:`bisect`) on a payload rejection, so
+    that good events are delivered and only bad ones fail.
 
     Whole-batch retryable errors become :class:`Retry` for every event; auth errors propagate
     (the worker pauses the connector).
     """
+
+    async def attempt(part: Sequence[T]) -> list[Outcome]:
+        try:
+            return list(await send(part))
+        except RetryableDeliveryError as exc:
+            return [Retry(exc.message, exc.retry_after, exc.status_code) for _ in part]
+
     if not events:
         return []
-    try:
-        return list(await send(events))
-    except PayloadRejectedError as exc:
-        if len(events) == 1:
-            return [Failed(exc.message, status_code=exc.status_code)]
-    except RetryableDeliveryError as exc:
-        return [Retry(exc.message, exc.retry_after, exc.status_code) for _ in events]
-    except PermanentDeliveryError:
-        raise
-    middle = len(events) // 2
-    return await isolate(events[:middle], send) + await isolate(events[middle:], send)
+    return await bisect(events, attempt, refused=_refused, join=_concat)
+
+
+def _refused(exc: PayloadRejectedError) -> list[Outcome]:
+    return [Failed(exc.message, status_code=exc.status_code)]
+
+
+def _concat(left: list[Outcome], right: list[Outcome], offset: int) -> list[Outcome]:
+    return left + right
 
 
 __all__ = [
@@ -272,8 +288,12 @@ __all__ = [
     "AudienceConnector",
     "BaseConnector",
     "Connector",
+    "ReplaceSession",
     "SendBatch",
+    "bisect",
+    "classify_status",
     "clip",
+    "in_call_retry",
     "isolate",
     "parse_retry_after",
     "unmappable",

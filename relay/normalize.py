@@ -84,7 +84,21 @@ def _email(value: str, country: str | None, hashed: dict[str, list[str]]) -> str
     if email is None:
         return "not an email address"
     _add(hashed, "em", sha256_hex(email))
+    google = google_email(email)
+    if google != email:
+        _add(hashed, "em_google", sha256_hex(google))
     return None
+
+
+#: Google removes every dot of the local part of these addresses before hashing (enhanced conversions,
+#: Customer Match); other platforms hash the address as written
+GOOGLE_DOT_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
+
+
+def google_email(email: str) -> str:
+    """A normalised email as Google hashes it: dots removed from gmail.com / googlemail.com local parts."""
+    local, _, domain = email.rpartition("@")
+    return f"{local.replace('.', '')}@{domain}" if domain in GOOGLE_DOT_DOMAINS else email
 
 
 def _phone(value: str, country: str | None, hashed: dict[str, list[str]]) -> str | None:

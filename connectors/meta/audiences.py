@@ -13,7 +13,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.meta.capi import hashed_values
+import orjson
+
+from connectors.hashes import first_hash
 from relay.types import AudienceBatchResult, AudienceMember
 
 #: the multi-key schema, always sent whole so that every row of an audience has the same shape
@@ -62,15 +64,16 @@ def normalise_madid(value: str | None) -> str:
     return cleaned if cleaned and not any(c.isspace() for c in cleaned) else ""
 
 
+#: the hashed key of every column but the last (MADID), in :data:`SCHEMA` order, computed once
+_ROW_KEYS = tuple(HASHED_COLUMNS[column] for column in SCHEMA[:-1])
+
+
 def member_row(member: AudienceMember) -> list[str] | None:
     """``member`` as one row of :data:`SCHEMA`, or None when no cell is usable."""
-    row = []
-    for column in SCHEMA:
-        if column == "MADID":
-            row.append(normalise_madid(member.madid))
-            continue
-        values = hashed_values(member.hashed.get(HASHED_COLUMNS[column], ()))
-        row.append(values[0] if values else "")
+    get = member.hashed.get
+    # a million members go through here per sync: one list, one lookup and one check per cell
+    row = [first_hash(values) if (values := get(key)) else "" for key in _ROW_KEYS]
+    row.append(normalise_madid(member.madid) if member.madid else "")
     return row if any(row) else None
 
 
@@ -88,7 +91,10 @@ def build_rows(members: Sequence[AudienceMember]) -> Rows:
     indexes: list[int] = []
     dropped: list[int] = []
     for index, member in enumerate(members):
-        row = member_row(member)
+        try:
+            row = member_row(member)
+        except (TypeError, AttributeError):  # broken stored data: this member is left out, not the batch
+            row = None
         if row is None:
             dropped.append(index)
         else:
@@ -99,6 +105,15 @@ def build_rows(members: Sequence[AudienceMember]) -> Rows:
 
 def payload(rows: Sequence[Sequence[str]]) -> dict[str, Any]:
     return {"schema": list(SCHEMA), "data": [list(r) for r in rows]}
+
+
+def request_body(rows: Sequence[list[str]], session: Mapping[str, Any] | None = None) -> bytes:
+    """The JSON body of one ``/users`` or ``/usersreplace`` call, encoded once (orjson: the rows of a
+    10,000-member batch are most of a sync's CPU time after hashing)."""
+    body: dict[str, Any] = {"payload": {"schema": SCHEMA, "data": rows}}
+    if session is not None:
+        body["session"] = session
+    return orjson.dumps(body)
 
 
 def _count(value: Any) -> int:
@@ -157,4 +172,5 @@ __all__ = [
     "merge",
     "payload",
     "read_result",
+    "request_body",
 ]

@@ -7,10 +7,10 @@ with golden ones.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
+from connectors.hashes import hashes, usable_hash
 from relay.types import OutboundEvent
 
 #: ``OutboundEvent.hashed`` key → ``user_data`` key; always sent as a list (Meta accepts arrays)
@@ -76,21 +76,16 @@ MAX_AGE_SECONDS = 7 * 86400
 MAX_AGE_PHYSICAL_STORE_SECONDS = 62 * 86400
 #: clock skew tolerated for timestamps slightly in the future; they are sent as "now"
 FUTURE_SKEW_SECONDS = 300
-EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-_HASH = re.compile(r"[0-9a-f]{64}(?:\.[A-Za-z0-9_-]{2,16})?")
 
 
 def is_hash(value: str) -> bool:
-    """True for a lowercase SHA-256 hex digest (optionally with a Parameter Builder appendix),
-    except the hash of the empty string, which Meta must never receive."""
-    return bool(_HASH.fullmatch(value)) and not value.startswith(EMPTY_SHA256)
+    """True for a SHA-256 hex digest as Meta takes it (lower case, optionally with a Parameter Builder
+    appendix), except the hash of the empty string, which Meta must never receive."""
+    return usable_hash(value) == value
 
 
-def hashed_values(values: Sequence[str] | str) -> list[str]:
-    """The usable hashes of one key, in order, without duplicates; anything else is dropped so
-    that nothing unhashed ever leaves the relay."""
-    items = [values] if isinstance(values, str) else list(values)
-    return list(dict.fromkeys(v for v in items if isinstance(v, str) and is_hash(v)))
+#: the usable hashes of one key, in order, without duplicates (nothing unhashed ever leaves the relay)
+hashed_values = hashes
 
 
 def user_data(event: OutboundEvent) -> dict[str, Any]:

@@ -7,12 +7,12 @@ import hmac
 import json
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 from urllib.parse import quote
 
 import httpx
 
-from connectors.base import DAY, BaseConnector, clip
+from connectors.base import DAY, BaseConnector, ReplaceSession, clip
 from connectors.meta import audiences, capi
 from connectors.meta.errors import classify
 from connectors.meta.settings import MetaSettings
@@ -177,14 +177,7 @@ class MetaConnector(BaseConnector[MetaSettings]):
         return await self._chunked("DELETE", audience_id, members)
 
     async def audience_replace(
-        self,
-        audience_id: str,
-        members: Sequence[AudienceMember],
-        *,
-        session_id: int,
-        batch_seq: int,
-        last: bool,
-        estimated_total: int,
+        self, audience_id: str, members: Sequence[AudienceMember], **session: Unpack[ReplaceSession]
     ) -> AudienceBatchResult:
         """One batch of a ``usersreplace`` session; the new membership takes effect with ``last``.
 
@@ -196,19 +189,20 @@ class MetaConnector(BaseConnector[MetaSettings]):
         built = audiences.build_rows(members)
         local = audiences.left_out(built.dropped)
         if not built.rows:
-            if not last:
+            if not session["last"]:
                 return local
             raise PayloadRejectedError(
-                f"replace batch {batch_seq} of session {session_id} has no member with a usable identifier; "
-                "Meta refuses an empty upload, so the session cannot be closed with it"
+                f"replace batch {session['batch_seq']} of session {session['session_id']} has no member "
+                "with a usable identifier; Meta refuses an empty upload, so the session cannot be closed "
+                "with it"
             )
-        session = {
-            "session_id": session_id,
-            "batch_seq": batch_seq,
-            "last_batch_flag": last,
-            "estimated_num_total": estimated_total,
+        graph_session = {
+            "session_id": session["session_id"],
+            "batch_seq": session["batch_seq"],
+            "last_batch_flag": session["last"],
+            "estimated_num_total": session["estimated_total"],
         }
-        sent = await self._audience_call("POST", audience_id, "usersreplace", built.rows, session)
+        sent = await self._audience_call("POST", audience_id, "usersreplace", built.rows, graph_session)
         return audiences.merge([sent, local])
 
     async def _chunked(
@@ -227,14 +221,15 @@ class MetaConnector(BaseConnector[MetaSettings]):
         method: str,
         audience_id: str,
         edge: str,
-        rows: Sequence[Sequence[str]],
+        rows: Sequence[list[str]],
         session: dict[str, Any] | None = None,
     ) -> AudienceBatchResult:
-        body: dict[str, Any] = {"payload": audiences.payload(rows)}
-        if session is not None:
-            body["session"] = session
         response = await self.request(
-            method, self.url(audience_id, edge), params=self.auth_params(), json=body
+            method,
+            self.url(audience_id, edge),
+            params=self.auth_params(),
+            content=audiences.request_body(rows, session),
+            headers={"Content-Type": "application/json"},
         )
         if not response.is_success:
             raise classify(response, self.mask)

@@ -23,11 +23,13 @@ from typing import Any
 
 import httpx
 
-from connectors.base import clip, parse_retry_after
+from connectors.base import clip
+from connectors.http import DEFAULT_RATE_LIMIT_WAIT, classify_status, parse_retry_after
 from relay.exceptions import (
     AuthRejectedError,
     DeliveryError,
     PayloadRejectedError,
+    PermanentDeliveryError,
     RateLimitedError,
     UnavailableError,
 )
@@ -121,37 +123,31 @@ def _is_auth(error: GraphError) -> bool:
     return error.code in PAUSE_CODES or "appsecret_proof" in error.message
 
 
+def error_kind(error: GraphError, status: int) -> type[DeliveryError]:
+    """Meta's code table: the class of a Graph error (the HTTP status decides only 429 and 5xx)."""
+    if error.code in RATE_LIMIT_CODES or status == 429:
+        return RateLimitedError
+    if error.code in TRANSIENT_CODES or error.is_transient or status >= 500:
+        return UnavailableError
+    return AuthRejectedError if _is_auth(error) else PayloadRejectedError
+
+
 def classify(response: httpx.Response, mask: Callable[[str], str]) -> DeliveryError:
-    """The exception for a failed ``response``; ``mask`` hides secrets in the recorded message."""
+    """The exception for a failed ``response``; ``mask`` hides secrets in the recorded message.
+
+    Without a Graph envelope (a proxy, a load balancer) the status alone decides, as for every connector."""
     status = response.status_code
     error = parse_graph_error(response)
     if error is None:
-        return _classify_status(response, mask)
-    message = mask(error.describe())
-    if error.code in RATE_LIMIT_CODES or status == 429:
-        wait = retry_after(response.headers, minimum=MIN_RATE_LIMIT_WAIT)
-        return RateLimitedError(message, status_code=status, retry_after=wait)
-    if error.code in TRANSIENT_CODES or error.is_transient or status >= 500:
-        return UnavailableError(message, status_code=status)
-    if _is_auth(error):
-        return AuthRejectedError(message, status_code=status)
-    return PayloadRejectedError(message, status_code=status)
+        # mask the whole answer before cutting it, so that no secret is left half-masked across the cut
+        message = clip(mask(f"HTTP {status} from Meta: {response.text}".strip()), 300)
+        kind = None
+        minimum = DEFAULT_RATE_LIMIT_WAIT
+    else:
+        message, kind, minimum = mask(error.describe()), error_kind(error, status), MIN_RATE_LIMIT_WAIT
+    wait = retry_after(response.headers, minimum=minimum)
+    found = classify_status(status, message, response.headers, kind=kind, rate_limit_wait=wait)
+    return found or PermanentDeliveryError(message, status_code=status)  # an envelope on a 2xx
 
 
-def _classify_status(response: httpx.Response, mask: Callable[[str], str]) -> DeliveryError:
-    """A failure without a Graph envelope (a proxy, a load balancer): judged by its status."""
-    status = response.status_code
-    # mask the whole answer before cutting it, so that no secret is left half-masked across the cut
-    message = clip(mask(f"HTTP {status} from Meta: {response.text}".strip()), 300)
-    if status == 429:
-        return RateLimitedError(
-            message, status_code=status, retry_after=retry_after(response.headers, minimum=60)
-        )
-    if status >= 500 or status == 408:
-        return UnavailableError(message, status_code=status)
-    if status in (401, 403):
-        return AuthRejectedError(message, status_code=status)
-    return PayloadRejectedError(message, status_code=status)
-
-
-__all__ = ["GraphError", "classify", "parse_graph_error", "retry_after"]
+__all__ = ["GraphError", "classify", "error_kind", "parse_graph_error", "retry_after"]

@@ -11,12 +11,13 @@ them): ``email`` (``em``), ``phone_number`` (``ph_e164``, E.164 with ``+``), ``h
 from __future__ import annotations
 
 import hashlib
-import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+import orjson
 
 from relay.types import AudienceBatchResult, AudienceMember
 
@@ -45,8 +46,9 @@ def device_id_hash(madid: str) -> str | None:
 
 def member_user(member: AudienceMember) -> dict[str, list[str]] | None:
     """The ``users`` element for one member, or ``None`` when it has no key X accepts."""
+    get = member.hashed.get
     user = {
-        key: hashes for source, key in USER_KEYS if (hashes := valid_hashes(member.hashed.get(source, ())))
+        key: found for source, key in USER_KEYS if (values := get(source)) and (found := valid_hashes(values))
     }
     device = device_id_hash(member.madid) if member.madid else None
     if device:
@@ -65,27 +67,32 @@ def operation(op_type: OperationType, user: Mapping[str, list[str]], **times: st
 
 @dataclass
 class Chunk:
-    """One request's worth of operations and the member index of each."""
+    """One request's worth of operations, the member index of each, and the body's size in bytes."""
 
     indexes: list[int] = field(default_factory=list)
     encoded: list[bytes] = field(default_factory=list)
+    size: int = 2  # "[]"
 
     @property
     def body(self) -> bytes:
         return b"[" + b",".join(self.encoded) + b"]"
 
-    @property
-    def size(self) -> int:
-        return 2 + sum(len(op) for op in self.encoded) + max(len(self.encoded) - 1, 0)
+    def add(self, index: int, encoded: bytes) -> None:
+        self.size += len(encoded) + (1 if self.encoded else 0)
+        self.indexes.append(index)
+        self.encoded.append(encoded)
 
     def without(self, positions: set[int]) -> Chunk:
         """This chunk minus the operations at ``positions``."""
-        keep = [i for i in range(len(self.indexes)) if i not in positions]
-        return Chunk([self.indexes[i] for i in keep], [self.encoded[i] for i in keep])
+        rest = Chunk()
+        for position, (index, encoded) in enumerate(zip(self.indexes, self.encoded, strict=True)):
+            if position not in positions:
+                rest.add(index, encoded)
+        return rest
 
 
 def chunk_operations(
-    operations: Sequence[tuple[int, dict[str, Any]]],
+    operations: Iterable[tuple[int, dict[str, Any]]],
     *,
     max_operations: int = MAX_OPERATIONS,
     max_bytes: int = MAX_BODY_BYTES,
@@ -93,13 +100,12 @@ def chunk_operations(
     """``(member index, operation)`` pairs grouped into bodies within both of X's limits."""
     chunk = Chunk()
     for index, op in operations:
-        encoded = json.dumps(op, separators=(",", ":")).encode()
+        encoded = orjson.dumps(op)
         full = len(chunk.indexes) >= max_operations or chunk.size + len(encoded) + 1 > max_bytes
         if chunk.indexes and full:
             yield chunk
             chunk = Chunk()
-        chunk.indexes.append(index)
-        chunk.encoded.append(encoded)
+        chunk.add(index, encoded)
     if chunk.indexes:
         yield chunk
 

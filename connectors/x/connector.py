@@ -7,11 +7,11 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Unpack
 
 import httpx
 
-from connectors.base import BaseConnector, clip
+from connectors.base import BaseConnector, ReplaceSession, clip
 from relay.exceptions import PermanentDeliveryError, UnavailableError
 from relay.masking import MASK
 from relay.settings import ConnectorSettings
@@ -166,14 +166,7 @@ class XConnector(BaseConnector[XSettings]):
         return await self._audience("Delete", audience_id, members)
 
     async def audience_replace(
-        self,
-        audience_id: str,
-        members: Sequence[AudienceMember],
-        *,
-        session_id: int,
-        batch_seq: int,
-        last: bool,
-        estimated_total: int,
+        self, audience_id: str, members: Sequence[AudienceMember], **session: Unpack[ReplaceSession]
     ) -> AudienceBatchResult:
         """X has no replace session: members are (re)added; removals come from the relay's diff."""
         return await self._audience("Update", audience_id, members)
@@ -188,7 +181,10 @@ class XConnector(BaseConnector[XSettings]):
         times = self._audience_times() if op_type == "Update" else {}
         ops = []
         for index, member in enumerate(members):
-            user = audiences.member_user(member)
+            try:
+                user = audiences.member_user(member)
+            except (TypeError, AttributeError):  # broken stored data: this member fails, not the batch
+                user = None
             if user is None:
                 tally.fail(index, audiences.NO_KEY)
             else:

@@ -29,10 +29,10 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.hashes import hashes
 from relay.types import OutboundEvent
 
 NO_IDENTIFIER = "no identifier X accepts (twclid, email or phone)"
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
@@ -49,14 +49,10 @@ def conversion_time(timestamp: float) -> str:
 
 
 def valid_hashes(values: Sequence[str] | str) -> list[str]:
-    """Distinct lowercase SHA-256 hex digests of ``values`` (a list, or one string); anything else is
-    dropped, because one malformed hash makes X reject the whole request."""
-    found: list[str] = []
-    for value in [values] if isinstance(values, str) else values:
-        digest = value.strip().lower()
-        if _HEX64.fullmatch(digest) and digest not in found:
-            found.append(digest)
-    return found
+    """Distinct lowercase SHA-256 hex digests of ``values`` (a list, or one string), without Meta's
+    parameter-builder appendix; anything else is dropped, because one malformed hash makes X reject the
+    whole request."""
+    return hashes(values, appendix=False)
 
 
 def identifiers(event: OutboundEvent) -> list[dict[str, str]]:

@@ -1,16 +1,8 @@
 """X Ads API answers translated into the relay's exception tree (the connector's one HTTP boundary).
 
-==========================  ================================================================
-status                      raised
-==========================  ================================================================
-2xx                         nothing
-400, 413                    PayloadRejectedError (the batch is bisected to find the bad item)
-404 about an ``event_id``   PayloadRejectedError (a tag that is not the account's)
-401, 403                    AuthRejectedError (the connector is paused)
-other 404, other 4xx        PermanentDeliveryError
-429                         RateLimitedError, ``retry_after`` = rate-limit reset - now
-500, 503, 504, 408, 423     UnavailableError (503 honours ``retry-after``)
-==========================  ================================================================
+The status decides, as for every connector (:func:`connectors.http.classify_status`); X adds only that a
+404 about an ``event_id`` is a payload rejection (a tag that is not the account's), and that a 429 waits
+until the rate-limit reset X announces (at least :data:`MIN_RATE_LIMIT_WAIT`).
 """
 
 from __future__ import annotations
@@ -21,23 +13,14 @@ from typing import Any
 
 import httpx
 
-from connectors.base import clip, parse_retry_after
-from relay.exceptions import (
-    AuthRejectedError,
-    DeliveryError,
-    PayloadRejectedError,
-    PermanentDeliveryError,
-    RateLimitedError,
-    UnavailableError,
-)
+from connectors.base import clip
+from connectors.http import DEFAULT_RATE_LIMIT_WAIT, classify_status, parse_retry_after
+from relay.exceptions import DeliveryError, PayloadRejectedError
 
 from .ratelimit import reset_wait
 
-#: a 429 without a usable reset header waits this long
-DEFAULT_RATE_LIMIT_WAIT = 60.0
 #: never retry a 429 sooner than this (clock skew, a reset already past)
 MIN_RATE_LIMIT_WAIT = 5.0
-RETRYABLE_STATUSES = frozenset({408, 423, 500, 502, 503, 504})
 _MAX_MESSAGE = 500
 
 
@@ -65,16 +48,11 @@ def summarize(errors: list[dict[str, Any]], response: httpx.Response) -> str:
     return "; ".join(parts) or response.reason_phrase or "no error details"
 
 
-def retry_after_header(headers: Mapping[str, str], now: float) -> float | None:
-    """``Retry-After`` in seconds (delta-seconds or an HTTP date), if present."""
-    return parse_retry_after(headers, now)
-
-
 def rate_limit_wait(headers: Mapping[str, str], now: float) -> float:
     """How long to wait after a 429: until the announced reset, at least a few seconds."""
     wait = reset_wait(headers, now)
     if wait is None:
-        wait = retry_after_header(headers, now)
+        wait = parse_retry_after(headers, now)
     return max(wait if wait is not None else DEFAULT_RATE_LIMIT_WAIT, MIN_RATE_LIMIT_WAIT)
 
 
@@ -85,23 +63,14 @@ def _is_event_tag_error(errors: list[dict[str, Any]]) -> bool:
 def classify(response: httpx.Response, *, now: float, mask: Callable[[str], str]) -> DeliveryError | None:
     """The exception an X answer means, or ``None`` for a success."""
     status = response.status_code
-    if status < 300:
+    if 200 <= status < 300:
         return None
     errors = error_items(json_body(response))
     # mask before cutting: a secret across the cut would otherwise be stored in part
     message = clip(mask(f"X answered {status}: {summarize(errors, response)}"), _MAX_MESSAGE)
-    if status in (400, 413) or (status == 404 and _is_event_tag_error(errors)):
-        return PayloadRejectedError(message, status_code=status)
-    if status in (401, 403):
-        return AuthRejectedError(message, status_code=status)
-    if status == 429:
-        return RateLimitedError(
-            message, status_code=status, retry_after=rate_limit_wait(response.headers, now)
-        )
-    if status in RETRYABLE_STATUSES or status >= 500:
-        retry_after = retry_after_header(response.headers, now)
-        return UnavailableError(message, status_code=status, retry_after=retry_after)
-    return PermanentDeliveryError(message, status_code=status)
+    kind = PayloadRejectedError if status == 404 and _is_event_tag_error(errors) else None
+    wait = rate_limit_wait(response.headers, now) if status == 429 else None
+    return classify_status(status, message, response.headers, now=now, kind=kind, rate_limit_wait=wait)
 
 
 __all__ = [
@@ -111,6 +80,5 @@ __all__ = [
     "error_items",
     "json_body",
     "rate_limit_wait",
-    "retry_after_header",
     "summarize",
 ]

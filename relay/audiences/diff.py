@@ -12,15 +12,13 @@ removes.
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
-import random
 import secrets
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from connectors.base import AudienceConnector
+from connectors.base import AudienceConnector, bisect, in_call_retry
 from relay.audiences.context import SyncEnv, SyncOptions
 from relay.audiences.members import decode
 from relay.audiences.progress import Progress
@@ -39,27 +37,49 @@ class LockLostError(RelayError):
     """Another process took this audience's sync over (the lease expired); this run stopped."""
 
 
-def batch_size(connector: Any, destination: AudienceDestinationSettings, options: SyncOptions) -> int:
+def batch_size(
+    connector: AudienceConnector, destination: AudienceDestinationSettings, options: SyncOptions
+) -> int:
     """The connector's audience batch limit, lowered by the run's or the destination's ``batch_size``."""
-    size = int(getattr(connector, "max_audience_batch", 1000))
-    for cap in (options.batch_size, getattr(destination, "batch_size", None)):
+    size = connector.max_audience_batch
+    for cap in (options.batch_size, destination.batch_size):
         if cap:
-            size = min(size, int(cap))
+            size = min(size, cap)
     return max(size, 1)
 
 
 async def _retrying(
     call: Call, members: Sequence[AudienceMember], options: SyncOptions
 ) -> AudienceBatchResult:
-    for attempt in range(max(options.attempts, 1)):
-        try:
+    """``call(members)``, retried briefly on a retryable answer (the next run resumes anyway)."""
+    retrying = in_call_retry(
+        RetryableDeliveryError,
+        attempts=options.attempts,
+        wait=options.retry_wait,
+        max_wait=options.max_retry_wait,
+    )
+    async for attempt in retrying:
+        with attempt:
             return await call(members)
-        except RetryableDeliveryError as exc:
-            if attempt + 1 >= max(options.attempts, 1):
-                raise
-            wait = exc.retry_after if exc.retry_after is not None else options.retry_wait * 2**attempt
-            await asyncio.sleep(min(wait * random.uniform(0.8, 1.2), options.max_retry_wait))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _refused(exc: PayloadRejectedError) -> AudienceBatchResult:
+    return AudienceBatchResult(0, 1, {"0": exc.message[:200]}, [0])
+
+
+def _joined(left: AudienceBatchResult, right: AudienceBatchResult, offset: int) -> AudienceBatchResult:
+    """The results of two halves of a batch as one; the right half's member positions move by ``offset``."""
+    samples = {
+        **left.invalid_samples,
+        **{str(int(k) + offset) if k.isdigit() else k: v for k, v in right.invalid_samples.items()},
+    }
+    return AudienceBatchResult(
+        left.received + right.received,
+        left.invalid + right.invalid,
+        samples,
+        [*left.failed_indexes, *(i + offset for i in right.failed_indexes)],
+    )
 
 
 async def send_isolated(
@@ -67,23 +87,8 @@ async def send_isolated(
 ) -> AudienceBatchResult:
     """Send a batch; when the platform refuses it whole for its payload, halve it until only the members
     it refuses are left out (reported as invalid), so one bad member never fails its batch."""
-    try:
-        return await _retrying(call, members, options)
-    except PayloadRejectedError as exc:
-        if len(members) == 1:
-            return AudienceBatchResult(0, 1, {"0": exc.message[:200]}, [0])
-    middle = len(members) // 2
-    left = await send_isolated(call, members[:middle], options)
-    right = await send_isolated(call, members[middle:], options)
-    samples = {
-        **left.invalid_samples,
-        **{str(int(k) + middle) if k.isdigit() else k: v for k, v in right.invalid_samples.items()},
-    }
-    return AudienceBatchResult(
-        left.received + right.received,
-        left.invalid + right.invalid,
-        samples,
-        [*left.failed_indexes, *(i + middle for i in right.failed_indexes)],
+    return await bisect(
+        members, functools.partial(_retrying, call, options=options), refused=_refused, join=_joined
     )
 
 
@@ -105,24 +110,23 @@ class DestinationSync:
         self.audience_id = settings.audience_id
         self.settings, self.options, self.progress = settings, options, progress
         self.check_lease = check_lease
-        self.connector: Any = env.connectors.get(destination)
-        self.size = batch_size(self.connector, settings, options)
+        connector = env.connectors.get(destination)
+        if not isinstance(connector, AudienceConnector):
+            raise PermanentDeliveryError(f"connector {destination!r} cannot sync custom audiences")
+        if not connector.settings.enabled:
+            raise PermanentDeliveryError(f"connector {destination!r} is disabled (enabled: false)")
+        self.connector: AudienceConnector = connector
+        self.size: int = batch_size(connector, settings, options)
 
     async def _db(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await self.env.db.run(functools.partial(fn, self.env.db.engine, *args, **kwargs))
 
     async def run(self, result: DestinationResult) -> None:
         """Plan the diff, then (unless a dry run) send it; ``result`` is filled as it goes."""
-        if not isinstance(self.connector, AudienceConnector):
-            raise PermanentDeliveryError(f"connector {self.name!r} cannot sync custom audiences")
-        if not getattr(getattr(self.connector, "settings", None), "enabled", True):
-            raise PermanentDeliveryError(f"connector {self.name!r} is disabled (enabled: false)")
         counts = await self._counts()
         result.staged, result.to_add, result.to_remove = counts.staged, counts.adds, counts.removes
         result.unchanged = counts.unchanged
-        replace = (
-            self.options.full and getattr(self.connector, "supports_replace", True) and counts.staged > 0
-        )
+        replace = self.options.full and self.connector.supports_replace and counts.staged > 0
         result.mode = "replace" if replace else "full" if self.options.full else "incremental"
         if self.options.dry_run:
             result.status = "dry-run"
@@ -196,6 +200,10 @@ class DestinationSync:
             after = keys[-1]
         return digest.hexdigest()
 
+    async def _save(self, **progress: Any) -> None:
+        """Store how far a full sync got, so that a crash resumes it."""
+        await self._db(store.save_progress, self.audience, self.name, updated_at=self.env.clock(), **progress)
+
     async def _resumable(self, mode: str, fingerprint: str) -> dict[str, Any] | None:
         saved: dict[str, Any] = await self._db(store.target, self.audience, self.name)
         fresh = self.env.clock() - float(saved["updated_at"] or 0) < SESSION_TTL or mode == "full"
@@ -209,22 +217,12 @@ class DestinationSync:
         saved = await self._resumable("full", fingerprint)
         after = saved["resume_after"] if saved else ""
         if saved is None:
-            await self._db(
-                store.save_progress,
-                self.audience,
-                self.name,
-                mode="full",
-                fingerprint=fingerprint,
-                resume_after="",
-                updated_at=self.env.clock(),
-            )
+            await self._save(mode="full", fingerprint=fingerprint, resume_after="")
         while page := await self._db(store.page_staged, self.audience, self.scope, after, self.size):
             await self._send(self._call("add"), page, "add", result)
             result.added += await self._db(store.ack_adds, self.audience, self.name, [k for k, _ in page])
             after = page[-1][0]
-            await self._db(
-                store.save_progress, self.audience, self.name, resume_after=after, updated_at=self.env.clock()
-            )
+            await self._save(resume_after=after)
         await self._db(store.clear_progress, self.audience, self.name)
 
     async def _replace(self, result: DestinationResult, counts: store.DiffCounts) -> None:
@@ -240,17 +238,13 @@ class DestinationSync:
             )
         else:
             session, seq, after, sent = secrets.randbelow(2**52) + 1, 0, "", 0
-            await self._db(
-                store.save_progress,
-                self.audience,
-                self.name,
+            await self._save(
                 mode="replace",
                 session_id=session,
                 batch_seq=0,
                 resume_after="",
                 sent=0,
                 fingerprint=fingerprint,
-                updated_at=self.env.clock(),
             )
         total = counts.staged
         try:
@@ -271,15 +265,7 @@ class DestinationSync:
                 if last:
                     await self._db(store.replace_state, self.audience, self.scope, self.name)
                 else:
-                    await self._db(
-                        store.save_progress,
-                        self.audience,
-                        self.name,
-                        batch_seq=seq,
-                        resume_after=after,
-                        sent=sent,
-                        updated_at=self.env.clock(),
-                    )
+                    await self._save(batch_seq=seq, resume_after=after, sent=sent)
         except PermanentDeliveryError:
             await self._db(store.clear_progress, self.audience, self.name)  # the session cannot be finished
             raise

@@ -165,8 +165,8 @@ async def _destinations(
             await stage(env, name, audience, scope, run.sources[scope], progress, lease.check)
         result = DestinationResult(destination, dest.audience_id, run.sources[scope])
         run.destinations.append(result)
-        sync = DestinationSync(env, name, scope, destination, dest, options, progress, lease.check)
         try:
+            sync = DestinationSync(env, name, scope, destination, dest, options, progress, lease.check)
             await sync.run(result)
         except LockLostError:
             raise

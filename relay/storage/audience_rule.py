@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, exists, false, func, or_, select
 
-from relay.storage.audience_sql import chunks, insert_ignore, scratch
+from relay.storage.audience_sql import insert_ignore, matching, scratch
 from relay.storage.outbox import deliveries, events
 
 EventIdentity = tuple[str, dict[str, Any], dict[str, Any]]  # (person key, hashed, ids)
@@ -85,17 +85,9 @@ def add_scratch(engine: Engine, audience: str, scope: str, idents: Iterable[str]
 
 def scratch_hits(engine: Engine, audience: str, scope: str, idents: Iterable[str]) -> set[str]:
     """Which of ``idents`` were set aside."""
-    s, ids, hits = scratch, list(set(idents)), set[str]()
+    s = scratch
     with engine.connect() as conn:
-        for chunk in chunks(ids):
-            hits.update(
-                conn.execute(
-                    select(s.c.ident).where(
-                        s.c.audience == audience, s.c.scope == scope, s.c.ident.in_(chunk)
-                    )
-                ).scalars()
-            )
-    return hits
+        return matching(conn, s.c.ident, list(set(idents)), s.c.audience == audience, s.c.scope == scope)
 
 
 __all__ = ["EventIdentity", "add_scratch", "excluded_events", "included_events", "scratch_hits"]

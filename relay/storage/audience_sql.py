@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -47,6 +47,15 @@ def chunks(items: Sequence[Any], size: int = _IN_CHUNK) -> Iterator[Sequence[Any
         yield items[start : start + size]
 
 
+def matching(conn: Connection, column: Any, values: Sequence[str], *conditions: Any) -> set[str]:
+    """Which of ``values`` stand in ``column`` on rows matching ``conditions`` (``IN`` lists bound in
+    slices)."""
+    found: set[str] = set()
+    for chunk in chunks(values):
+        found.update(conn.execute(select(column).where(*conditions, column.in_(chunk))).scalars())
+    return found
+
+
 def insert_ignore(conn: Connection, table: Any, rows: Sequence[Mapping[str, Any]]) -> None:
     """Insert ``rows``, skipping those whose primary key is already present."""
     if not rows:
@@ -70,6 +79,7 @@ __all__ = [
     "api_members",
     "chunks",
     "insert_ignore",
+    "matching",
     "payloads",
     "scratch",
     "staging",

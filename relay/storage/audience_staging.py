@@ -6,6 +6,7 @@ Every function takes the sync engine and runs in the database thread pool (``Dat
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,45 +88,41 @@ def _with_payload(key_column: Any, audience: str) -> Any:
     )
 
 
+def _page(engine: Engine, key: Any, audience: str, conditions: Sequence[Any], after: str, limit: int) -> Page:
+    """``(member key, canonical text)`` of the rows of ``key``'s table matching ``conditions``, in key order
+    after ``after``: one keyset page."""
+    stmt = _with_payload(key, audience).where(*conditions, key > after).order_by(key).limit(limit)
+    with engine.connect() as conn:
+        return [(row[0], row[1]) for row in conn.execute(stmt)]
+
+
 def page_adds(engine: Engine, audience: str, scope: str, destination: str, after: str, limit: int) -> Page:
     """The next staged members the destination has not acknowledged, in key order after ``after``."""
     st = staging
-    stmt = (
-        _with_payload(st.c.member_key, audience)
-        .where(st.c.audience == audience, st.c.scope == scope, st.c.member_key > after)
-        .where(_not_acknowledged(audience, destination, st.c.member_key))
-        .order_by(st.c.member_key)
-        .limit(limit)
+    conditions = (
+        st.c.audience == audience,
+        st.c.scope == scope,
+        _not_acknowledged(audience, destination, st.c.member_key),
     )
-    with engine.connect() as conn:
-        return [(row[0], row[1]) for row in conn.execute(stmt)]
+    return _page(engine, st.c.member_key, audience, conditions, after, limit)
 
 
 def page_removes(engine: Engine, audience: str, scope: str, destination: str, after: str, limit: int) -> Page:
     """The next acknowledged members the source no longer holds."""
     m = state
-    stmt = (
-        _with_payload(m.c.member_key, audience)
-        .where(m.c.audience == audience, m.c.destination == destination, m.c.member_key > after)
-        .where(_not_staged(audience, scope, m.c.member_key))
-        .order_by(m.c.member_key)
-        .limit(limit)
+    conditions = (
+        m.c.audience == audience,
+        m.c.destination == destination,
+        _not_staged(audience, scope, m.c.member_key),
     )
-    with engine.connect() as conn:
-        return [(row[0], row[1]) for row in conn.execute(stmt)]
+    return _page(engine, m.c.member_key, audience, conditions, after, limit)
 
 
 def page_staged(engine: Engine, audience: str, scope: str, after: str, limit: int) -> Page:
     """The next staged members, acknowledged or not (full syncs)."""
     st = staging
-    stmt = (
-        _with_payload(st.c.member_key, audience)
-        .where(st.c.audience == audience, st.c.scope == scope, st.c.member_key > after)
-        .order_by(st.c.member_key)
-        .limit(limit)
-    )
-    with engine.connect() as conn:
-        return [(row[0], row[1]) for row in conn.execute(stmt)]
+    conditions = (st.c.audience == audience, st.c.scope == scope)
+    return _page(engine, st.c.member_key, audience, conditions, after, limit)
 
 
 def staged_keys(engine: Engine, audience: str, scope: str, after: str, limit: int) -> list[str]:

@@ -11,22 +11,23 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, exists, insert, literal, select, update
 
-from relay.storage.audience_sql import chunks, insert_ignore, payloads, scratch, staging, state, targets
+from relay.storage.audience_sql import (
+    chunks,
+    insert_ignore,
+    matching,
+    payloads,
+    scratch,
+    staging,
+    state,
+    targets,
+)
 
 
 def ack_adds(engine: Engine, audience: str, destination: str, keys: Sequence[str]) -> int:
     """Record members the platform acknowledged; returns how many were new to the state."""
     m = state
     with engine.begin() as conn:
-        known: set[str] = set()
-        for chunk in chunks(keys):
-            known.update(
-                conn.execute(
-                    select(m.c.member_key).where(
-                        m.c.audience == audience, m.c.destination == destination, m.c.member_key.in_(chunk)
-                    )
-                ).scalars()
-            )
+        known = matching(conn, m.c.member_key, keys, m.c.audience == audience, m.c.destination == destination)
         fresh = [k for k in dict.fromkeys(keys) if k not in known]
         insert_ignore(
             conn, m, [{"audience": audience, "destination": destination, "member_key": k} for k in fresh]

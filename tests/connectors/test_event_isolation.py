@@ -20,8 +20,8 @@ from relay.exceptions import PayloadRejectedError
 from relay.sandbox.meta import FakeMeta
 from relay.sandbox.x import FakeX
 from relay.settings import ConnectorSettings
-from relay.testing import serve
 from relay.types import Delivered, Failed, OutboundEvent, Outcome
+from tests.connectors.transport import fake_http
 
 pytestmark = [pytest.mark.connectors, pytest.mark.anyio]
 
@@ -57,7 +57,7 @@ def event(index: int, **overrides: Any) -> OutboundEvent:
 @contextlib.asynccontextmanager
 async def meta() -> AsyncIterator[tuple[MetaConnector, FakeMeta]]:
     fake = FakeMeta(access_token=META_TOKEN)
-    async with serve(fake.app) as base, httpx.AsyncClient(timeout=10) as client:
+    async with fake_http(fake.app) as (base, client):
         block = {"type": "meta", "pixel_id": "123", "access_token": META_TOKEN, "api_base": base}
         yield MetaConnector("meta", MetaSettings.model_validate(block), client), fake
 
@@ -65,7 +65,7 @@ async def meta() -> AsyncIterator[tuple[MetaConnector, FakeMeta]]:
 @contextlib.asynccontextmanager
 async def x() -> AsyncIterator[tuple[XConnector, FakeX]]:
     fake = FakeX(**OAUTH, pixel_id="o8z6j")
-    async with serve(fake.app) as base, httpx.AsyncClient(timeout=10) as client:
+    async with fake_http(fake.app) as (base, client):
         block = {"type": "x", "pixel_id": "o8z6j", "event_tags": {"Purchase": "o87ne"}, "api_base": base}
         yield XConnector("x", XSettings.model_validate({**block, **OAUTH}), client), fake
 
@@ -78,10 +78,10 @@ def check_isolated(outcomes: Any, bad: int, total: int) -> Failed:
     return failed
 
 
-META_UNMAPPABLE = [{"custom": {"contents": 5}}, {"event_time": "yesterday"}]
+META_UNMAPPABLE = [{"custom": {"contents": 5}}, {"hashed": {"em": [5]}}, {"event_time": "yesterday"}]
 
 
-@pytest.mark.parametrize("bad", META_UNMAPPABLE, ids=["contents-int", "time-text"])
+@pytest.mark.parametrize("bad", META_UNMAPPABLE, ids=["contents-int", "hash-int", "time-text"])
 async def test_meta_event_it_cannot_map_fails_alone(bad: dict[str, Any]) -> None:
     events = [event(i) for i in range(500)]
     events[123] = event(123, **bad)

@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import httpx
 import pytest
 
 from connectors.meta.audiences import SCHEMA, member_row
 from relay.exceptions import AuthRejectedError, PayloadRejectedError, RateLimitedError, UnavailableError
 from relay.sandbox.base import ScriptedResponse
 from relay.sandbox.meta import FakeMeta, Row
-from relay.testing import serve
 from relay.types import AudienceMember
 from tests.connectors.test_meta_capi import TOKEN, served, sha
 from tests.connectors.test_meta_errors import graph_error
+from tests.connectors.transport import fake_http
 
 pytestmark = pytest.mark.connectors
 
@@ -171,7 +170,7 @@ async def test_fake_counts_unhashed_cells_as_invalid() -> None:
         "schema": ["EMAIL", "EXTERN_ID"],
         "data": [[sha("a"), "raw-id"], ["jane@example.com", ""], ["", ""]],
     }
-    async with serve(fake.app) as base, httpx.AsyncClient() as client:
+    async with fake_http(fake.app) as (base, client):
         answer = await client.post(
             f"{base}/v26.0/{AUDIENCE}/users", params={"access_token": TOKEN}, json={"payload": payload}
         )

@@ -21,8 +21,8 @@ from connectors.meta import MetaConnector, MetaSettings, appsecret_proof
 from relay.exceptions import AuthRejectedError
 from relay.sandbox.meta import FakeMeta
 from relay.settings import Settings
-from relay.testing import serve
 from relay.types import ConsentVerdict, Delivered, Failed, OutboundEvent, Skipped
+from tests.connectors.transport import fake_http
 
 pytestmark = pytest.mark.connectors
 
@@ -63,10 +63,10 @@ def make_event(index: int = 0, **overrides: Any) -> OutboundEvent:
 
 @contextlib.asynccontextmanager
 async def served(
-    fake: FakeMeta, *, timeout: float = 10.0, **overrides: Any
+    fake: FakeMeta, *, timeout: float = 10.0, real: bool = False, **overrides: Any
 ) -> AsyncIterator[tuple[MetaConnector, str]]:
-    """A connector talking over loopback HTTP to ``fake``."""
-    async with serve(fake.app) as base, httpx.AsyncClient(timeout=timeout) as client:
+    """A connector talking to ``fake`` (in process; over loopback HTTP when ``real``)."""
+    async with fake_http(fake.app, real=real, timeout=timeout) as (base, client):
         yield make_connector(client, api_base=base, **overrides), base
 
 
@@ -369,7 +369,7 @@ async def test_batching(batch_size: int | None, requests: list[int]) -> None:
 async def test_mounted_under_sandbox_prefix() -> None:
     fake = FakeMeta(access_token=TOKEN)
     app = Starlette(routes=[Mount("/sandbox/meta", app=fake.app)])
-    async with serve(app) as base, httpx.AsyncClient() as client:
+    async with fake_http(app) as (base, client):
         connector = make_connector(client, api_base=f"{base}/sandbox/meta")
         outcomes = await connector.deliver([make_event()])
         state = (await client.get(f"{base}/sandbox/meta/_state")).json()
@@ -393,11 +393,13 @@ async def test_send_test_prints_masked_request_and_response() -> None:
 # -- the fake refuses what Meta refuses
 
 
-async def post_events(base: str, data: list[dict[str, Any]], token: str = TOKEN) -> httpx.Response:
-    async with httpx.AsyncClient() as client:
-        return await client.post(
-            f"{base}/v26.0/{PIXEL}/events", params={"access_token": token}, json={"data": data}
-        )
+async def post_events(
+    http: tuple[str, httpx.AsyncClient], data: list[dict[str, Any]], token: str = TOKEN
+) -> httpx.Response:
+    base, client = http
+    return await client.post(
+        f"{base}/v26.0/{PIXEL}/events", params={"access_token": token}, json={"data": data}
+    )
 
 
 def raw_event(**overrides: Any) -> dict[str, Any]:
@@ -427,8 +429,8 @@ def raw_event(**overrides: Any) -> dict[str, Any]:
 )
 async def test_fake_rejects_what_meta_rejects(event: dict[str, Any], needle: str) -> None:
     fake = FakeMeta(access_token=TOKEN)
-    async with serve(fake.app) as base:
-        response = await post_events(base, [raw_event(), event])
+    async with fake_http(fake.app) as http:
+        response = await post_events(http, [raw_event(), event])
     error = response.json()["error"]
     assert response.status_code == 400 and error["code"] == 100
     assert "event 1:" in error["message"] and needle in error["message"]
@@ -438,12 +440,13 @@ async def test_fake_rejects_what_meta_rejects(event: dict[str, Any], needle: str
 @pytest.mark.anyio
 async def test_fake_checks_token_version_and_batch_size() -> None:
     fake = FakeMeta(access_token=TOKEN)
-    async with serve(fake.app) as base, httpx.AsyncClient() as client:
-        wrong = await post_events(base, [raw_event()], token="other")
-        too_many = await post_events(base, [raw_event()] * 1001)
+    async with fake_http(fake.app) as (base, client):
+        wrong = await post_events((base, client), [raw_event()], token="other")
+        too_many = await post_events((base, client), [raw_event()] * 1001)
         old = await client.post(f"{base}/v24.0/{PIXEL}/events", params={"access_token": TOKEN}, json={})
         ok = await post_events(
-            base, [raw_event(event_time=int(time.time()) - 61 * 86400, action_source="physical_store")]
+            (base, client),
+            [raw_event(event_time=int(time.time()) - 61 * 86400, action_source="physical_store")],
         )
     assert wrong.json()["error"]["code"] == 190
     assert too_many.json()["error"]["code"] == 100
@@ -453,7 +456,7 @@ async def test_fake_checks_token_version_and_batch_size() -> None:
 
 @pytest.mark.anyio
 async def test_sandbox_fake_expects_the_configured_credentials() -> None:
-    async with serve(app := Starlette()) as base, httpx.AsyncClient() as client:
+    async with fake_http(app := Starlette()) as (base, client):
         block = make_settings(api_base=f"{base}/sandbox/meta", app_secret=APP_SECRET)
         settings = Settings(connectors={"meta": block, "other": make_settings(access_token="not-sandboxed")})
         fake = FakeMeta.for_settings(settings)

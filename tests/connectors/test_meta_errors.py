@@ -167,7 +167,7 @@ async def test_rate_limit_stops_the_remaining_chunks() -> None:
 async def test_timeout_is_retryable() -> None:
     fake = FakeMeta(access_token=TOKEN)
     fake.script(ScriptedResponse(200, {"events_received": 1}, delay=1.0))
-    async with served(fake, timeout=0.2) as (connector, _):
+    async with served(fake, timeout=0.2, real=True) as (connector, _):
         outcomes = await connector.deliver([make_event()])
     assert isinstance(outcomes[0], Retry) and "Timeout" in outcomes[0].message
 

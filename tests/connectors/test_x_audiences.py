@@ -7,7 +7,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from connectors.x import XConnector, XSettings
@@ -17,7 +16,6 @@ from relay.exceptions import AuthRejectedError, PermanentDeliveryError, RateLimi
 from relay.sandbox.base import ScriptedResponse
 from relay.sandbox.x import SANDBOX_OAUTH, FakeX, member_keys
 from relay.settings import Settings
-from relay.testing import serve
 from relay.types import AudienceMember
 from tests.connectors.test_x_conversions import (
     ACCESS_TOKEN,
@@ -32,6 +30,7 @@ from tests.connectors.test_x_conversions import (
     served,
     sha,
 )
+from tests.connectors.transport import fake_http
 
 pytestmark = pytest.mark.connectors
 
@@ -179,7 +178,7 @@ async def test_the_fake_reports_operation_errors_by_position() -> None:
         {"operation_type": "Replace", "params": {"users": [{"email": [sha("x")]}]}},
     ]
     credentials = OAuth1Credentials(CONSUMER_KEY, CONSUMER_SECRET, ACCESS_TOKEN, TOKEN_SECRET)
-    async with serve(fake.app) as base, httpx.AsyncClient(auth=OAuth1Auth(credentials)) as client:
+    async with fake_http(fake.app, auth=OAuth1Auth(credentials)) as (base, client):
         url = f"{base}/12/accounts/{ACCOUNT}/custom_audiences/{AUDIENCE}/users"
         response = await client.post(
             url, content=json.dumps(ops), headers={"Content-Type": "application/json"}

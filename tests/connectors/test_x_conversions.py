@@ -22,8 +22,9 @@ from relay.exceptions import AuthRejectedError, RateLimitedError
 from relay.normalize import hash_user
 from relay.sandbox.base import ScriptedResponse
 from relay.sandbox.x import FakeX
-from relay.testing import free_port, serve
+from relay.testing import free_port
 from relay.types import Delivered, Failed, OutboundEvent, Outcome, Retry, Skipped
+from tests.connectors.transport import fake_http
 
 pytestmark = pytest.mark.connectors
 
@@ -81,10 +82,15 @@ def make_event(index: int = 0, **overrides: Any) -> OutboundEvent:
 
 @contextlib.asynccontextmanager
 async def served(
-    fake: FakeX, *, timeout: float = 10.0, settings: XSettings | None = None, **overrides: Any
+    fake: FakeX,
+    *,
+    timeout: float = 10.0,
+    real: bool = False,
+    settings: XSettings | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[XConnector]:
-    """A connector talking over loopback HTTP to ``fake``."""
-    async with serve(fake.app) as base, httpx.AsyncClient(timeout=timeout) as client:
+    """A connector talking to ``fake`` (in process; over loopback HTTP when ``real``)."""
+    async with fake_http(fake.app, real=real, timeout=timeout) as (base, client):
         block = settings.model_copy(update={"api_base": base}) if settings else make_settings(api_base=base)
         yield XConnector("x", block.model_copy(update=overrides) if overrides else block, client)
 
@@ -449,7 +455,7 @@ async def test_429_without_reset_header_waits_a_default() -> None:
 async def test_timeouts_and_network_errors_are_retried() -> None:
     fake = make_fake()
     fake.script(ScriptedResponse(200, {}, delay=1.0))
-    async with served(fake, timeout=0.2) as connector:
+    async with served(fake, timeout=0.2, real=True) as connector:
         timed_out = list(await connector.deliver([make_event(1)]))
     closed = make_settings(api_base=f"http://127.0.0.1:{free_port()}")
     async with httpx.AsyncClient(timeout=1.0) as client:

@@ -15,7 +15,7 @@ from starlette.routing import Mount
 
 from connectors.x.oauth1 import OAuth1Auth, OAuth1Credentials, base_string, hmac_sha1
 from relay.sandbox.x import FakeX
-from relay.testing import serve
+from tests.connectors.transport import fake_http
 
 pytestmark = pytest.mark.connectors
 
@@ -144,7 +144,7 @@ BODY = (
 async def test_json_body_reaches_the_fake_byte_identical_and_signature_verifies() -> None:
     fake = make_fake()
     payload = BODY.encode()
-    async with serve(fake.app) as base, httpx.AsyncClient(auth=OAuth1Auth(CREDENTIALS)) as client:
+    async with fake_http(fake.app, real=True, auth=OAuth1Auth(CREDENTIALS)) as (base, client):
         response = await client.post(
             base + CONVERSIONS_PATH, content=payload, headers={"Content-Type": "application/json"}
         )
@@ -160,7 +160,7 @@ async def test_json_body_reaches_the_fake_byte_identical_and_signature_verifies(
 async def test_query_parameters_with_reserved_characters_are_signed() -> None:
     fake = make_fake()
     url = CONVERSIONS_PATH + "?name=a%2Cb%3Ac&description=sp%20ace~"
-    async with serve(fake.app) as base, httpx.AsyncClient(auth=OAuth1Auth(CREDENTIALS)) as client:
+    async with fake_http(fake.app, real=True, auth=OAuth1Auth(CREDENTIALS)) as (base, client):
         response = await client.post(base + url, content=BODY, headers={"Content-Type": "application/json"})
     assert response.status_code == 200, response.text
     assert fake.requests[0].query == {"name": "a,b:c", "description": "sp ace~"}
@@ -177,7 +177,7 @@ async def test_query_parameters_with_reserved_characters_are_signed() -> None:
 )
 async def test_the_fake_refuses_a_wrong_signature(credentials: OAuth1Credentials) -> None:
     fake = make_fake()
-    async with serve(fake.app) as base, httpx.AsyncClient(auth=OAuth1Auth(credentials)) as client:
+    async with fake_http(fake.app, auth=OAuth1Auth(credentials)) as (base, client):
         response = await client.post(
             base + CONVERSIONS_PATH, content=BODY, headers={"Content-Type": "application/json"}
         )
@@ -190,7 +190,7 @@ async def test_the_fake_refuses_a_wrong_signature(credentials: OAuth1Credentials
 async def test_the_fake_refuses_a_tampered_url_a_replay_and_a_stale_timestamp() -> None:
     fake = make_fake()
     headers = {"Content-Type": "application/json"}
-    async with serve(fake.app) as base, httpx.AsyncClient() as client:
+    async with fake_http(fake.app) as (base, client):
         auth = OAuth1Auth(CREDENTIALS)
         good = signed(auth, httpx.Request("POST", base + CONVERSIONS_PATH, headers=headers, content=BODY))
         first = await client.send(good)
@@ -212,7 +212,7 @@ async def test_a_signed_form_body_verifies_on_the_fake() -> None:
     fake = make_fake()
     form = "status=Hello%20Ladies%20%2b%20Gentlemen%2c%20a%20signed%20OAuth%20request%21"
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
-    async with serve(fake.app) as base, httpx.AsyncClient(auth=OAuth1Auth(CREDENTIALS)) as client:
+    async with fake_http(fake.app, auth=OAuth1Auth(CREDENTIALS)) as (base, client):
         response = await client.post(base + CONVERSIONS_PATH, content=form, headers=headers)
         bad = OAuth1Auth(CREDENTIALS)
         tampered = signed(bad, httpx.Request("POST", base + CONVERSIONS_PATH, headers=headers, content=form))
@@ -229,7 +229,7 @@ async def test_signature_verifies_when_the_fake_is_mounted_under_a_prefix() -> N
     fake = make_fake()
     app = Starlette(routes=[Mount("/sandbox/x", app=fake.app)])
     headers = {"Content-Type": "application/json"}
-    async with serve(app) as base, httpx.AsyncClient(auth=OAuth1Auth(CREDENTIALS)) as client:
+    async with fake_http(app, auth=OAuth1Auth(CREDENTIALS)) as (base, client):
         response = await client.post(base + "/sandbox/x" + CONVERSIONS_PATH, content=BODY, headers=headers)
         unprefixed = signed(OAuth1Auth(CREDENTIALS), httpx.Request("POST", base + CONVERSIONS_PATH))
         moved = httpx.Request(

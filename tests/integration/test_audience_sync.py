@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import csv
+import dataclasses
 import hashlib
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
@@ -15,6 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
+from connectors.base import BaseConnector
+from connectors.x import XConnector
 from relay.audiences import SyncEnv, SyncOptions, sync_audience
 from relay.audiences.results import AudienceRun
 from relay.config import parse_settings
@@ -22,7 +25,7 @@ from relay.metrics import Metrics
 from relay.sandbox.base import ScriptedResponse
 from relay.sandbox.meta import FakeMeta
 from relay.sandbox.x import SANDBOX_OAUTH, FakeX
-from relay.settings import Settings
+from relay.settings import ConnectorSettings, Settings
 from relay.state import build_connectors
 from relay.storage import audiences as store
 from relay.storage.db import Database
@@ -326,3 +329,25 @@ async def test_a_run_that_lost_its_lock_stops_and_leaves_the_new_owner_alone(wor
         row = store.sync_rows(env.db.engine)["customers"]
         assert row["owner"] == "thief" and row["status"] == "running"
         assert len(store.staged_keys(env.db.engine, "customers", store.ALL, "", 10)) == 3  # not ours to clear
+
+
+async def test_a_destination_that_cannot_sync_fails_alone(world: World) -> None:
+    """A conversions-only connector and a disabled one fail their own destinations; the others sync."""
+    source = write_csv(world.tmp / "c.csv", people(1, 2))
+    async with world.env(csv_audience(source)) as env:
+        meta, x = env.connectors["meta"], env.connectors["x"]
+        plain = BaseConnector("x", ConnectorSettings(type="plain", api_base=world.x_base), x.client)
+        run = await sync_audience(
+            dataclasses.replace(env, connectors={"meta": meta, "x": plain}), "customers", FAST
+        )
+        assert result(run, "meta").status == "ok" and meta_emails(world.meta) == emails(1, 2)
+        assert result(run, "x").status == "failed" and "cannot sync custom audiences" in str(
+            result(run, "x").error
+        )
+
+        disabled = XConnector("x", x.settings.model_copy(update={"enabled": False}), x.client)
+        run = await sync_audience(
+            dataclasses.replace(env, connectors={"meta": meta, "x": disabled}), "customers", FAST
+        )
+        assert result(run, "x").status == "failed" and "disabled" in str(result(run, "x").error)
+        assert not x_emails(world.x) and not audience_requests(world.x)
