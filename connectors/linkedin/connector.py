@@ -1,0 +1,99 @@
+"""The ``linkedin`` connector: LinkedIn Conversions API (``POST /rest/conversionEvents``, BATCH_CREATE)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from connectors.base import DAY, BaseConnector, clip
+from relay.settings import ConnectorSettings
+from relay.types import Capability, Delivered, Failed, OutboundEvent, Outcome, Retry, Skipped
+
+from .errors import classify, describe, json_body
+from .mapping import NO_IDENTIFIER, no_rule_reason, to_element, user_ids
+from .settings import LinkedInSettings
+
+log = logging.getLogger("relay.connectors.linkedin")
+#: LinkedIn refuses conversions that happened more than 90 days ago
+WINDOW_DAYS = 90
+
+
+class LinkedInConnector(BaseConnector[LinkedInSettings]):
+    """Delivers conversions to LinkedIn, up to 5,000 per BATCH_CREATE request."""
+
+    type_name: ClassVar[str] = "linkedin"
+    settings_model: ClassVar[type[ConnectorSettings]] = LinkedInSettings
+    capabilities: ClassVar[frozenset[Capability]] = frozenset({"conversions"})
+    platform_max_batch: ClassVar[int] = 5000
+
+    @property
+    def url(self) -> str:
+        return f"{self.settings.api_base}/rest/conversionEvents"
+
+    def headers(self) -> dict[str, str]:
+        """The headers of a BATCH_CREATE call (LinkedIn's dated version and Rest.li protocol)."""
+        return {
+            "Authorization": f"Bearer {self.settings.access_token.get_secret_value()}",
+            "LinkedIn-Version": self.settings.api_version,
+            "X-Restli-Protocol-Version": "2.0.0",
+            "X-RestLi-Method": "BATCH_CREATE",
+            "Content-Type": "application/json",
+        }
+
+    def secrets(self) -> Sequence[str]:
+        return [self.settings.access_token.get_secret_value()]
+
+    def skip_reason(self, event_name: str) -> str | None:
+        return None if self.settings.conversion_urn(event_name) else no_rule_reason(event_name)
+
+    def acceptance_window(self, action_source: str) -> float:
+        return WINDOW_DAYS * DAY
+
+    def precheck(self, event: OutboundEvent) -> Outcome | None:
+        reason = self.skip_reason(event.event_name)
+        if reason is None and event.consent.decision == "deny":
+            reason = f"consent denied: {event.consent.reason}"
+        if reason is None and not user_ids(event):
+            reason = NO_IDENTIFIER
+        return Skipped(reason) if reason else None
+
+    def build(self, event: OutboundEvent) -> dict[str, Any]:
+        urn = self.settings.conversion_urn(event.event_name)
+        if urn is None:
+            raise KeyError(no_rule_reason(event.event_name))
+        return to_element(event, urn)
+
+    def request_body(self, events: Sequence[OutboundEvent]) -> dict[str, Any]:
+        """The JSON body for ``events`` (all of them sendable)."""
+        return {"elements": [self.build(event) for event in events]}
+
+    async def send_payloads(self, payloads: Sequence[Any]) -> Sequence[Outcome]:
+        """One BATCH_CREATE call; the answer's ``elements`` carry one status per element."""
+        content = json.dumps({"elements": list(payloads)}, separators=(",", ":")).encode()
+        response = await self.request("POST", self.url, content=content, headers=self.headers())
+        error = classify(response, mask=self.mask)
+        if error is not None:
+            log.warning("LinkedIn answered %d", response.status_code, extra={"connector": self.name})
+            raise error
+        return self._outcomes(json_body(response), response.status_code, len(payloads))
+
+    def _outcomes(self, body: Any, status: int, count: int) -> list[Outcome]:
+        elements = body.get("elements") if isinstance(body, dict) else None
+        if not isinstance(elements, list) or len(elements) != count:
+            return [Delivered(status, f"LinkedIn accepted {count} conversions") for _ in range(count)]
+        return [self._element_outcome(e, status) for e in elements]
+
+    def _element_outcome(self, element: Any, status: int) -> Outcome:
+        code = element.get("status", status) if isinstance(element, dict) else status
+        if not isinstance(code, int) or code < 300:
+            return Delivered(code if isinstance(code, int) else status, "created")
+        error = element.get("error") if isinstance(element, dict) else None
+        text = clip(self.mask(f"LinkedIn refused the element ({code}): {describe(error)}"))
+        if code == 429 or code in (408, 423) or (code >= 500 and code != 501):
+            return Retry(text, None, code)
+        return Failed(text, code)
+
+
+__all__ = ["WINDOW_DAYS", "LinkedInConnector"]

@@ -1,0 +1,96 @@
+"""Relay events as LinkedIn conversion events (elements of ``POST /rest/conversionEvents`` BATCH_CREATE).
+
+==========================  =====================================================================
+LinkedIn field              from
+==========================  =====================================================================
+``conversion``              ``urn:lla:llaPartnerConversion:<id>`` of the event's ``conversion_rules``
+``conversionHappenedAt``    ``event_time`` in epoch **milliseconds**
+``eventId``                 the relay's ``event_id`` (dedup with the Insight Tag's event id)
+``user.userIds``            ``SHA256_EMAIL`` per ``em`` hash; ``LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID``
+                            from the ``li_fat_id`` click id
+``user.externalIds``        the (hashed) ``external_id``, one value only
+``conversionValue``         ``{currencyCode: custom.currency, amount: custom.value as a decimal string}``
+                            (only when both are present)
+==========================  =====================================================================
+
+LinkedIn takes no phone number, and ``userInfo`` (first/last name) must be plain text: the relay
+stores names hashed only, so it never sends ``userInfo``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
+from typing import Any
+
+from relay.types import OutboundEvent
+
+NO_IDENTIFIER = "no identifier LinkedIn accepts (email or li_fat_id)"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+
+
+def no_rule_reason(event_name: str) -> str:
+    """Why an event name is never sent to LinkedIn."""
+    return f"no LinkedIn conversion rule for event {event_name!r} (conversion_rules)"
+
+
+def hashes(values: Sequence[str] | str) -> list[str]:
+    """Distinct lowercase SHA-256 hex digests among ``values``; anything else is dropped."""
+    found: list[str] = []
+    for value in [values] if isinstance(values, str) else values:
+        digest = str(value).strip().lower()[:64]
+        if _HEX64.fullmatch(digest) and digest not in found:
+            found.append(digest)
+    return found
+
+
+def user_ids(event: OutboundEvent) -> list[dict[str, str]]:
+    """The event's ``userIds`` (empty when it has neither email nor ``li_fat_id``)."""
+    found = [{"idType": "SHA256_EMAIL", "idValue": h} for h in hashes(event.hashed.get("em", ()))]
+    click = (event.ids.get("li_fat_id") or "").strip()
+    if click:
+        found.append({"idType": "LINKEDIN_FIRST_PARTY_ADS_TRACKING_UUID", "idValue": click})
+    return found
+
+
+def conversion_value(custom: Mapping[str, Any]) -> dict[str, str] | None:
+    """``{currencyCode, amount}``; raises when ``custom.value`` is there but not a number."""
+    value, currency = custom.get("value"), custom.get("currency")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"custom.value must be a number, not {type(value).__name__}")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"custom.value {value!r} is not a number") from None
+    if not math.isfinite(number):
+        raise ValueError("custom.value is not a finite number")
+    code = str(currency).strip().upper() if currency is not None else ""
+    if not _CURRENCY.fullmatch(code):
+        return None  # LinkedIn needs both: a value without a currency is left out
+    return {"currencyCode": code, "amount": format(Decimal(str(number)).normalize(), "f")}
+
+
+def to_element(event: OutboundEvent, conversion_urn: str) -> dict[str, Any]:
+    """One element of the BATCH_CREATE body."""
+    user: dict[str, Any] = {"userIds": user_ids(event)}
+    external = hashes(event.hashed.get("external_id", ()))
+    if external:
+        user["externalIds"] = external[:1]
+    element: dict[str, Any] = {
+        "conversion": conversion_urn,
+        "conversionHappenedAt": int(event.event_time) * 1000,
+        "eventId": event.event_id,
+        "user": user,
+    }
+    value = conversion_value(event.custom)
+    if value is not None:
+        element["conversionValue"] = value
+    return element
+
+
+__all__ = ["NO_IDENTIFIER", "conversion_value", "hashes", "no_rule_reason", "to_element", "user_ids"]

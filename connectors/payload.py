@@ -1,0 +1,213 @@
+"""Pieces shared by the JSON connectors (TikTok, Snapchat, Pinterest, Reddit): reading an event's
+hashes, ids and ``custom`` data defensively, and judging an HTTP answer by its status.
+
+Everything here is pure, so payloads stay comparable with golden ones.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from connectors.base import clip, parse_retry_after
+from relay.exceptions import (
+    AuthRejectedError,
+    DeliveryError,
+    PayloadRejectedError,
+    PermanentDeliveryError,
+    RateLimitedError,
+    UnavailableError,
+)
+from relay.types import OutboundEvent
+
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_CURRENCY = re.compile(r"[A-Z]{3}")
+#: a 429 without ``Retry-After`` waits this long
+DEFAULT_RATE_LIMIT_WAIT = 60.0
+#: how much of a platform's answer is kept (masked first, then cut)
+MAX_MESSAGE = 500
+
+
+def hashes(event: OutboundEvent, key: str) -> list[str]:
+    """Distinct SHA-256 hex digests stored under ``key``; anything else is dropped, so that nothing
+    unhashed (or a Meta parameter-builder appendix) ever reaches a platform that hashes by itself."""
+    found: list[str] = []
+    for value in event.hashed.get(key, ()):
+        digest = value[:64].lower() if isinstance(value, str) else ""
+        if _HEX64.fullmatch(digest) and digest not in found:
+            found.append(digest)
+    return found
+
+
+def raw_id(event: OutboundEvent, key: str) -> str | None:
+    """A device or click id as captured, trimmed; None when absent."""
+    value = (event.ids.get(key) or "").strip()
+    return value or None
+
+
+def text(value: Any) -> str | None:
+    """``value`` as non-empty text; None for nothing, booleans and containers."""
+    if value is None or isinstance(value, bool | dict | list):
+        return None
+    result = str(value).strip()
+    return result or None
+
+
+def number(value: Any) -> float | int | None:
+    """A finite number from a number or numeric text; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return None
+    return result if math.isfinite(result) else None
+
+
+def count(value: Any) -> int | None:
+    """A whole number of at least 1, else None."""
+    result = number(value)
+    return int(result) if result is not None and result >= 1 and result == int(result) else None
+
+
+def currency(value: Any) -> str | None:
+    """An ISO 4217 code, upper case; None when ``value`` is not one."""
+    code = text(value)
+    return code.upper() if code and _CURRENCY.fullmatch(code.upper()) else None
+
+
+def decimal_text(value: Any) -> str | None:
+    """A number as the decimal string some platforms want (``"42.5"``)."""
+    result = number(value)
+    return None if result is None else str(result)
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One product of ``custom.contents`` (or ``custom.content_ids``), read defensively."""
+
+    id: str | None = None
+    name: str | None = None
+    category: str | None = None
+    brand: str | None = None
+    price: float | int | None = None
+    quantity: int | None = None
+
+
+def items(custom: Mapping[str, Any]) -> list[Item]:
+    """The event's products. Malformed product data fails the event (alone) rather than being sent
+    without it, as for Meta and X."""
+    contents = custom.get("contents")
+    if contents is not None and not isinstance(contents, list):
+        raise TypeError(f"custom.contents must be a list, not {type(contents).__name__}")
+    if contents:
+        found = [_item(c) for c in contents if isinstance(c, Mapping)]
+        return [i for i in found if i != Item()]
+    ids = custom.get("content_ids")
+    if isinstance(ids, list):
+        return [Item(id=t) for v in ids if (t := text(v))]
+    return []
+
+
+def _item(content: Mapping[str, Any]) -> Item:
+    return Item(
+        id=text(content.get("id")),
+        name=text(content.get("name")),
+        category=text(content.get("category")),
+        brand=text(content.get("brand")),
+        price=number(content.get("price", content.get("item_price"))),
+        quantity=count(content.get("quantity")),
+    )
+
+
+def total_items(custom: Mapping[str, Any], products: list[Item]) -> int | None:
+    """``custom.num_items``, else the sum of the products' quantities."""
+    return count(custom.get("num_items")) or count(sum(i.quantity or 0 for i in products))
+
+
+def compact(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``data`` without its None values and empty lists or objects."""
+    return {k: v for k, v in data.items() if v is not None and v != [] and v != {}}
+
+
+def event_name(
+    overrides: Mapping[str, str | None], standard: Mapping[str, str], name: str, default: str | None
+) -> str | None:
+    """The platform's name for ``name``: the connector's ``events`` override, else the standard
+    mapping, else ``default`` (None = not sent)."""
+    if name in overrides:
+        return overrides[name]
+    return standard.get(name, default)
+
+
+def json_of(response: httpx.Response) -> Any:
+    """The answer's JSON, or None (proxies and load balancers answer in HTML)."""
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
+
+
+def detail_of(response: httpx.Response) -> str:
+    """The platform's own words in an error answer (``message``, ``reason``, ``error.message``),
+    else the start of its body."""
+    body = json_of(response)
+    if isinstance(body, dict):
+        inner = body.get("error")
+        for found in (
+            body.get("message"),
+            body.get("reason"),
+            inner.get("message") if isinstance(inner, dict) else inner,
+        ):
+            if isinstance(found, str) and found:
+                return found
+    return response.text[:200]
+
+
+def classify_status(
+    response: httpx.Response, platform: str, detail: str, mask: Callable[[str], str]
+) -> DeliveryError:
+    """The error a failed HTTP status means when the platform's own code says nothing more:
+    400/413/422 payload (bisected), 401/403 auth (paused), 429 rate limited, 408/5xx unavailable."""
+    status = response.status_code
+    message = clip(mask(f"{platform} answered {status}: {detail or response.reason_phrase}"), MAX_MESSAGE)
+    retry_after = parse_retry_after(response.headers)
+    if status in (400, 413, 422):
+        return PayloadRejectedError(message, status_code=status)
+    if status in (401, 403):
+        return AuthRejectedError(message, status_code=status)
+    if status == 429:
+        wait = DEFAULT_RATE_LIMIT_WAIT if retry_after is None else retry_after
+        return RateLimitedError(message, status_code=status, retry_after=wait)
+    if status in (408, 423) or status >= 500:
+        return UnavailableError(message, status_code=status, retry_after=retry_after)
+    return PermanentDeliveryError(message, status_code=status)
+
+
+__all__ = [
+    "DEFAULT_RATE_LIMIT_WAIT",
+    "MAX_MESSAGE",
+    "Item",
+    "classify_status",
+    "compact",
+    "count",
+    "currency",
+    "decimal_text",
+    "detail_of",
+    "event_name",
+    "hashes",
+    "items",
+    "json_of",
+    "number",
+    "raw_id",
+    "text",
+    "total_items",
+]
