@@ -16,8 +16,9 @@ from relay.duration import parse_instant
 from relay.ingest.body import BodyError, read_json
 from relay.responses import error
 from relay.state import RelayState
-from relay.storage import queries
+from relay.storage import queries, reports
 from relay.storage.queries import DeliveryFilter
+from relay.storage.reports import PageFilter
 
 STATUSES = ("pending", "in_flight", "delivered", "dead", "skipped")
 #: the keys of a replay body: the CLI's filters
@@ -56,15 +57,19 @@ async def deliveries(request: Request) -> Response:
     relay: RelayState = request.app.state.relay
     q = request.query_params
     try:
-        status = _status(q.get("status") or None, None)
-        connector = _text(q.get("connector") or None, "connector")
-        event_id = _text(q.get("event_id") or None, "event_id")
-        limit = _limit(q.get("limit"))
+        f = PageFilter(
+            status=_status(q.get("status") or None, None),
+            connector=_text(q.get("connector") or None, "connector"),
+            event_id=_text(q.get("event_id") or None, "event_id"),
+            event_name=_text(q.get("event_name") or None, "event_name"),
+            before=_before(q.get("before")),
+            limit=_limit(q.get("limit")),
+        )
     except FilterError as exc:
         return error("invalid_event", str(exc))
-    f = DeliveryFilter(status, connector, event_id, limit=limit)
-    items = await relay.db.run(queries.list_deliveries, relay.db.engine, f)
-    return JSONResponse({"items": items})
+    # newest first; ``next_before`` is the cursor of the next (older) page, null on the last
+    page = await relay.db.run(reports.deliveries_page, relay.db.engine, f)
+    return JSONResponse(page)
 
 
 async def replay(request: Request) -> Response:
@@ -131,6 +136,18 @@ def _instant(value: Any, name: str) -> float | None:
     return instant
 
 
+def _before(value: str | None) -> int | None:
+    if not value:
+        return None
+    try:
+        before = int(value)
+    except ValueError:
+        raise FilterError("before must be a delivery id (a whole number)") from None
+    if not 0 < before < 2**63:
+        raise FilterError("before must be a positive delivery id")
+    return before
+
+
 def _limit(value: str | None) -> int:
     if not value:
         return 100
@@ -190,9 +207,15 @@ async def connector_overview(relay: RelayState) -> list[dict[str, Any]]:
                 "last_error": st.get("last_error"),
                 "last_error_at": st.get("last_error_at"),
                 "last_success_at": st.get("last_success_at"),
+                "last_error_resolved": _resolved(st.get("last_error_at"), st.get("last_success_at")),
             }
         )
     return out
+
+
+def _resolved(error_at: float | None, success_at: float | None) -> bool:
+    """Whether a later success has superseded the last error (the dashboard then shows it as resolved)."""
+    return error_at is not None and success_at is not None and success_at >= error_at
 
 
 async def resume(request: Request) -> Response:

@@ -1,0 +1,92 @@
+"""The dashboard's reports over the admin API: time series, match-key coverage, audiences."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from relay.admin.api import admin_guard
+from relay.audiences import SyncEnv, audience_status
+from relay.responses import error
+from relay.state import RelayState
+from relay.storage import reports
+from relay.storage.reports import WINDOWS, Window
+
+DEFAULT_WINDOW = "24h"
+
+
+def _window(request: Request) -> Window | Response:
+    name = request.query_params.get("window") or DEFAULT_WINDOW
+    window = WINDOWS.get(name)
+    if window is None:
+        return error("invalid_request", f"window must be one of {', '.join(WINDOWS)}")
+    return window
+
+
+async def timeseries(request: Request) -> Response:
+    """``GET /admin/api/timeseries?window=1h|24h|7d``: per bucket, events received and, per connector,
+    deliveries by status and consent decision and the latency to delivery."""
+    if (refused := await admin_guard(request)) is not None:
+        return refused
+    window = _window(request)
+    if isinstance(window, Response):
+        return window
+    relay: RelayState = request.app.state.relay
+    data = await relay.db.run(reports.timeseries, relay.db.engine, window, time.time())
+    return JSONResponse(data)
+
+
+async def coverage(request: Request) -> Response:
+    """``GET /admin/api/coverage?window=``: per connector, the share of events carrying each match key."""
+    if (refused := await admin_guard(request)) is not None:
+        return refused
+    window = _window(request)
+    if isinstance(window, Response):
+        return window
+    relay: RelayState = request.app.state.relay
+    now = time.time()
+    items = await relay.db.run(reports.coverage, relay.db.engine, now - window.seconds, now + 1)
+    return JSONResponse({"window": window.name, "since": now - window.seconds, "connectors": items})
+
+
+async def audiences(request: Request) -> Response:
+    """``GET /admin/api/audiences``: each audience's last run, and per destination its size (members the
+    platform acknowledged) and what the last run added and removed."""
+    if (refused := await admin_guard(request)) is not None:
+        return refused
+    relay: RelayState = request.app.state.relay
+    status = await audience_status(SyncEnv.from_relay(relay))
+    sizes = await relay.db.run(reports.audience_sizes, relay.db.engine)
+    return JSONResponse({"items": [_audience(name, s, sizes.get(name, {})) for name, s in status.items()]})
+
+
+def _audience(name: str, status: dict[str, Any], sizes: dict[str, int]) -> dict[str, Any]:
+    last_run = status.get("destinations") or {}
+    destinations = []
+    for dest in status.get("destinations_configured") or []:
+        run = last_run.get(dest) or {}
+        destinations.append(
+            {
+                "name": dest,
+                "size": sizes.get(dest, 0),
+                "status": run.get("status"),
+                "added": run.get("added"),
+                "removed": run.get("removed"),
+                "mode": run.get("mode"),
+                "error": run.get("error"),
+            }
+        )
+    return {
+        "name": name,
+        "source": status.get("source"),
+        "schedule": status.get("schedule"),
+        "status": status.get("status"),
+        "started_at": status.get("started_at"),
+        "finished_at": status.get("finished_at"),
+        "next_run_at": status.get("next_run_at"),
+        "error": status.get("error"),
+        "destinations": destinations,
+    }
