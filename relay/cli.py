@@ -10,7 +10,8 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from relay.exceptions import ConfigError, RelayError
+from relay.cause import describe
+from relay.exceptions import ConfigError, RelayError, StorageError
 
 DEFAULT_CONFIG = "relay.yaml"
 
@@ -23,65 +24,123 @@ def _env_bool(flag: str) -> bool:
     return str(_env(flag, "")).lower() in ("1", "true", "yes", "on")
 
 
+def _positive(text: str) -> int:
+    if not str(text).isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, not {text!r}")
+    return int(text)
+
+
 def _add_config(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=_env("config", DEFAULT_CONFIG), help="config file (RELAY_CONFIG)")
 
 
 def parser() -> argparse.ArgumentParser:
-    top = argparse.ArgumentParser(prog="relay", description="conversion-relay: first-party conversion relay")
-    top.add_argument("--debug", action="store_true", default=_env_bool("debug"), help="show tracebacks")
-    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    top = argparse.ArgumentParser(
+        prog="relay",
+        description="conversion-relay: first-party conversion relay",
+        epilog="Every flag falls back to RELAY_<FLAG> in the environment. "
+        "Exit codes: 0 success, 1 runtime failure, 2 usage or config error.",
+    )
+    top.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    top.add_argument(
+        "--debug", action="store_true", default=_env_bool("debug"), help="show tracebacks (RELAY_DEBUG)"
+    )
+    sub = top.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("serve", help="HTTP server, delivery worker and audience scheduler")
     _add_config(p)
-    p.add_argument("--host", default=_env("host"))
-    p.add_argument("--port", type=int, default=_env("port"))
-    p.add_argument("--no-worker", action="store_true", default=_env_bool("no_worker"))
+    p.add_argument("--host", default=_env("host"), help="address to listen on (RELAY_HOST; server.host)")
+    p.add_argument(
+        "--port", type=int, default=_env("port"), help="port to listen on (RELAY_PORT; server.port)"
+    )
+    p.add_argument(
+        "--no-worker",
+        action="store_true",
+        default=_env_bool("no_worker"),
+        help="serve HTTP only; run `relay worker` processes to deliver (RELAY_NO_WORKER)",
+    )
+    p.add_argument(
+        "--workers",
+        type=_positive,
+        default=_env("workers", "1"),  # argparse applies the type to a text default
+        help="server processes on one socket (RELAY_WORKERS; default 1)",
+    )
 
     p = sub.add_parser("worker", help="delivery worker and audience scheduler only")
     _add_config(p)
 
     p = sub.add_parser("check", help="validate the config and every connector block")
     _add_config(p)
+    p.add_argument(
+        "--connect",
+        action="store_true",
+        default=_env_bool("connect"),
+        help="also reach the storage (and its migrations) and verify each connector's credentials with "
+        "a harmless platform call (RELAY_CONNECT)",
+    )
 
     p = sub.add_parser("connectors", help="list connector types and configured connectors")
     _add_config(p)
     csub = p.add_subparsers(dest="action", metavar="ACTION")
     r = csub.add_parser("resume", help="resume a connector paused after an auth error")
-    r.add_argument("name")
+    r.add_argument("name", help="the connector's name in the config")
     _add_config(r)
 
     p = sub.add_parser("send-test-event", help="deliver one realistic event through a connector now")
     _add_config(p)
-    p.add_argument("--connector", required=_env("connector") is None, default=_env("connector"))
-    p.add_argument("--event", default=_env("event", "Purchase"))
+    p.add_argument(
+        "--connector",
+        required=_env("connector") is None,
+        default=_env("connector"),
+        help="the connector's name in the config (RELAY_CONNECTOR)",
+    )
+    p.add_argument("--event", default=_env("event", "Purchase"), help="event name (RELAY_EVENT; Purchase)")
 
     p = sub.add_parser("deliveries", help="list deliveries")
     _add_config(p)
     p.add_argument(
-        "--status", choices=["pending", "in_flight", "delivered", "dead", "skipped"], default=_env("status")
+        "--status",
+        choices=["pending", "in_flight", "delivered", "dead", "skipped"],
+        default=_env("status"),
+        help="only deliveries in this status (RELAY_STATUS)",
     )
-    p.add_argument("--connector", default=_env("connector"))
-    p.add_argument("--limit", type=int, default=int(_env("limit", 50)))
+    p.add_argument("--connector", default=_env("connector"), help="only this connector (RELAY_CONNECTOR)")
+    p.add_argument("--event-id", default=_env("event_id"), help="only this event (RELAY_EVENT_ID)")
+    p.add_argument(
+        "--limit", type=int, default=int(_env("limit", 50)), help="newest N deliveries (RELAY_LIMIT; 50)"
+    )
 
     p = sub.add_parser("replay", help="requeue deliveries (default: dead ones)")
     _add_config(p)
-    p.add_argument("--connector", default=_env("connector"))
+    p.add_argument("--connector", default=_env("connector"), help="only this connector (RELAY_CONNECTOR)")
     p.add_argument(
-        "--status", default=_env("status", "dead"), choices=["dead", "delivered", "skipped", "pending"]
+        "--status",
+        default=_env("status", "dead"),
+        choices=["dead", "delivered", "skipped", "pending"],
+        help="deliveries in this status (RELAY_STATUS; dead)",
     )
-    p.add_argument("--since", default=_env("since"))
-    p.add_argument("--until", default=_env("until"))
-    p.add_argument("--event-id", default=_env("event_id"))
+    p.add_argument("--since", default=_env("since"), help="received at or after this ISO time (RELAY_SINCE)")
+    p.add_argument("--until", default=_env("until"), help="received before this ISO time (RELAY_UNTIL)")
+    p.add_argument("--event-id", default=_env("event_id"), help="only this event (RELAY_EVENT_ID)")
 
     p = sub.add_parser("audiences", help="custom audiences")
     _add_config(p)
     asub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     s = asub.add_parser("sync", help="sync audiences now")
     _add_config(s)
-    s.add_argument("names", nargs="*")
-    s.add_argument("--dry-run", action="store_true", default=_env_bool("dry_run"))
-    s.add_argument("--full", action="store_true", default=_env_bool("full"))
+    s.add_argument("names", nargs="*", help="audiences to sync (default: all)")
+    s.add_argument(
+        "--dry-run",
+        action="store_true",
+        default=_env_bool("dry_run"),
+        help="print the diff counts per destination without sending (RELAY_DRY_RUN)",
+    )
+    s.add_argument(
+        "--full",
+        action="store_true",
+        default=_env_bool("full"),
+        help="replace each audience whole instead of sending the difference (RELAY_FULL)",
+    )
 
     p = sub.add_parser("db", help="database")
     dsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -90,11 +149,32 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("purge", help="apply the retention policy now")
     _add_config(p)
+
+    p = sub.add_parser("keys", help="API key and admin token")
+    ksub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    k = ksub.add_parser("rotate", help="replace a generated secret: the new one is printed once")
+    _add_config(k)
+    which = k.add_mutually_exclusive_group(required=True)
+    which.add_argument("--api-key", action="store_true", help="rotate the API key of /v1/events")
+    which.add_argument("--admin-token", action="store_true", help="rotate the admin token of /admin/")
     return top
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("conversion-relay")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    args = parser().parse_args(argv)
+    top = parser()
+    args = top.parse_args(argv)
+    if args.command is None:
+        top.print_help()
+        return 0
     from relay import commands
 
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -108,6 +188,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "audiences": commands.audiences,
         "db": commands.db_upgrade,
         "purge": commands.purge,
+        "keys": commands.keys,
     }
     try:
         return handlers[args.command](args)
@@ -123,16 +204,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.debug:
             traceback.print_exc()
         else:
-            print(
-                f"relay: error: {type(exc).__name__}: {exc} (run with --debug for details)", file=sys.stderr
-            )
+            print(f"relay: error: {describe(exc)} (run with --debug for details)", file=sys.stderr)
         return 1
 
 
 def _fail(args: argparse.Namespace, exc: RelayError) -> None:
     if args.debug:
         traceback.print_exc()
-    print(f"relay: error: {exc}", file=sys.stderr)
+    message = str(exc)
+    if isinstance(exc, StorageError) and exc.__cause__ is not None:
+        # "migrations failed: OperationalError" says nothing: the driver's own first line does
+        message = f"storage unavailable: {describe(exc.__cause__)}"
+    print(f"relay: error: {message}", file=sys.stderr)
 
 
 def run(coro: Any) -> Any:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import signal
+import socket
 import time
 
 from sqlalchemy.engine import make_url
@@ -13,7 +15,10 @@ from relay.config import load_settings
 from relay.duration import parse_instant
 from relay.exceptions import ConfigError, RelayError
 from relay.logs import setup_logging
+from relay.masking import secret_values
+from relay.preflight import check_port, open_storage
 from relay.registry import connector_types
+from relay.sandbox.address import follow_listener
 from relay.settings import Settings
 from relay.storage import queries
 from relay.storage.db import Database
@@ -28,6 +33,13 @@ def _safe_url(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
+def freeze_heap() -> None:
+    """Everything built at start-up lives as long as the process: keep it out of the cyclic GC's work,
+    whose full collections otherwise pause the event loop for tens of milliseconds under load."""
+    gc.collect()
+    gc.freeze()
+
+
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -35,16 +47,15 @@ def serve(args: argparse.Namespace) -> int:
     from relay.server import uvicorn_config
 
     settings = load_settings(args.config)
-    setup_logging("DEBUG" if args.debug else "INFO")
+    setup_logging("DEBUG" if args.debug else "INFO", secret_values(settings))
     host = args.host or settings.server.host
     port = int(args.port if args.port is not None else settings.server.port)
-    app = create_app(settings, run_worker=not args.no_worker, announce=_say)
-    _say(f"relay: serving {args.config} on http://{host}:{port} (storage {_safe_url(settings.storage.url)})")
-    _say(f"relay: dashboard http://{host}:{port}/admin/")
-    if settings.sandbox:
-        _say(f"relay: sandbox on: demo shop http://{host}:{port}/sandbox/shop, fake platforms in /sandbox/")
-    for warning in config_warnings(settings):
-        _say(f"relay: warning: {warning}")
+    settings = _preflight(settings, host, port)
+    workers = int(args.workers)
+    if workers > 1:
+        return _serve_processes(args, settings, host, port, workers)
+    app = create_app(settings, run_worker=not args.no_worker, announce=_say, on_started=freeze_heap)
+    _announce_serving(args, settings, host, port)
     server = uvicorn.Server(uvicorn_config(app, settings.server, host=host, port=port))
     server.run()
     if not server.started:
@@ -52,9 +63,75 @@ def serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _announce_serving(args: argparse.Namespace, settings: Settings, host: str, port: int) -> None:
+    processes = f" with {args.workers} server processes" if int(args.workers) > 1 else ""
+    _say(
+        f"relay: serving {args.config} on http://{host}:{port}{processes} "
+        f"(storage {_safe_url(settings.storage.url)})"
+    )
+    _say(f"relay: dashboard http://{host}:{port}/admin/")
+    if settings.sandbox:
+        _say(f"relay: sandbox on: demo shop http://{host}:{port}/sandbox/shop, fake platforms in /sandbox/")
+    for warning in config_warnings(settings):
+        _say(f"relay: warning: {warning}")
+
+
+def _serve_processes(args: argparse.Namespace, settings: Settings, host: str, port: int, workers: int) -> int:
+    """``--workers N``: storage migrated and secrets generated once, here; then N processes on one socket.
+    The delivery worker and the audience scheduler run in the first process only (once per machine)."""
+    from relay.app import announce_generated
+    from relay.auth import load_credentials
+    from relay.supervisor import Supervisor, bind_socket
+
+    db = _db(settings)
+    try:
+        announce_generated(load_credentials(db, settings.server).generated, _say)
+    finally:
+        db.close()
+    sock = bind_socket(host, port)
+    _announce_serving(args, settings, host, port)
+    grace = settings.delivery.lease_seconds + 10
+    process_args = (args.config, host, port, not args.no_worker, bool(args.debug), sock)
+    try:
+        return Supervisor(_serve_process, process_args, workers, grace).run()
+    finally:
+        sock.close()
+
+
+def _serve_process(
+    config: str, host: str, port: int, run_worker: bool, debug: bool, sock: socket.socket, index: int
+) -> None:
+    """One of the ``--workers`` processes (started by :class:`relay.supervisor.Supervisor`)."""
+    import uvicorn
+
+    from relay.app import create_app
+    from relay.server import uvicorn_config
+
+    settings, _ = follow_listener(load_settings(config), host, port)
+    setup_logging("DEBUG" if debug else "INFO", secret_values(settings))
+    background = run_worker and index == 0
+    app = create_app(settings, run_worker=background, announce=_say, on_started=freeze_heap)
+    uvicorn.Server(uvicorn_config(app, settings.server, host=host, port=port)).run(sockets=[sock])
+
+
+def _preflight(settings: Settings, host: str, port: int) -> Settings:
+    """Before uvicorn starts: the sandbox follows the real address; storage and the port are tried, so a
+    bad storage URL or a port in use is one line with its cause."""
+    from relay import checks
+
+    settings, warnings = follow_listener(settings, host, port)
+    warnings += [f"{key}: {problem}" for key, problem in checks.problems(settings)]
+    for warning in [*warnings, *checks.warnings(settings)]:
+        _say(f"relay: warning: {warning}")
+    open_storage(settings.storage.url).close()
+    check_port(host, port)
+    return settings
+
+
 def worker(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    setup_logging("DEBUG" if args.debug else "INFO")
+    setup_logging("DEBUG" if args.debug else "INFO", secret_values(settings))
+    open_storage(settings.storage.url).close()  # an unreachable storage is one line with its cause
     asyncio.run(_worker(settings))
     return 0
 
@@ -62,8 +139,9 @@ def worker(args: argparse.Namespace) -> int:
 async def _worker(settings: Settings) -> None:
     from relay.app import start, start_background, stop
 
-    relay = await start(settings, announce=_say)
+    relay = await start(settings, announce=_say)  # no ingest parts: this process serves no HTTP
     background = start_background(relay)  # the same worker, scheduler and housekeeping as `relay serve`
+    freeze_heap()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -81,25 +159,9 @@ async def _worker(settings: Settings) -> None:
 
 
 def check(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
-    _say(f"{args.config}: valid")
-    _say(f"  storage: {_safe_url(settings.storage.url)} (retention {settings.storage.retention_days} days)")
-    sandbox = "on" if settings.sandbox else "off"
-    _say(f"  server: {settings.server.host}:{settings.server.port}, sandbox {sandbox}")
-    d = settings.consent.default
-    _say(f"  consent defaults: eu {d.eu}, us {d.us}, other {d.other}, unknown {d.unknown}")
-    for name, c in settings.connectors.items():
-        consent = c.consent
-        _say(
-            f"  connector {name}: type {c.type}{'' if c.enabled else ' (disabled)'}, api_base {c.api_base}, "
-            f"tcf purposes {list(consent.tcf_purposes)}, us opt-out {consent.us_opt_out}"
-        )
-    for name, a in settings.audiences.items():
-        targets = ", ".join(a.destinations)
-        _say(f"  audience {name}: {a.source.type} source, schedule {a.schedule}, to {targets}")
-    for warning in config_warnings(settings):
-        _say(f"  warning: {warning}")
-    return 0
+    from relay.operator import check as run
+
+    return run(args, _say, config_warnings)
 
 
 def config_warnings(settings: Settings) -> list[str]:
@@ -115,9 +177,7 @@ def config_warnings(settings: Settings) -> list[str]:
 
 
 def _db(settings: Settings) -> Database:
-    db = Database(settings.storage.url)
-    db.migrate()
-    return db
+    return open_storage(settings.storage.url)
 
 
 def connectors(args: argparse.Namespace) -> int:
@@ -150,17 +210,15 @@ def connectors(args: argparse.Namespace) -> int:
 
 
 def deliveries(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
-    db = _db(settings)
-    items = queries.list_deliveries(db.engine, DeliveryFilter(args.status, args.connector, limit=args.limit))
-    _say(f"{'id':>7}  {'event_id':<38} {'event':<18} {'connector':<10} {'status':<10} {'tries':>5}  detail")
-    for d in items:
-        detail = d["last_error"] or d["consent"]["reason"] or ""
-        _say(
-            f"{d['id']:>7}  {d['event_id'][:38]:<38} {d['event_name'][:18]:<18} {d['connector'][:10]:<10} "
-            f"{d['status']:<10} {d['attempts']:>5}  {detail[:80]}"
-        )
-    return 0
+    from relay.operator import deliveries as run
+
+    return run(args, _say)
+
+
+def keys(args: argparse.Namespace) -> int:
+    from relay.operator import keys_rotate
+
+    return keys_rotate(args, _say)
 
 
 def replay(args: argparse.Namespace) -> int:

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
+import typing
 from collections.abc import Mapping
 from pathlib import Path
+from types import UnionType
 from typing import Any
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from relay.exceptions import ConfigError
 from relay.registry import ConnectorType, connector_types
 from relay.settings import ConnectorSettings, Settings
 
-_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def interpolate(value: Any, path: str = "", env: Mapping[str, str] | None = None) -> Any:
-    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a parsed YAML tree."""
+    """Replace ``${VAR}`` and ``${VAR:-default}`` in every string of a parsed YAML tree. A default may
+    itself hold variables (``${RELAY_SANDBOX_BASE:-http://127.0.0.1:${RELAY_PORT:-8000}/sandbox}``);
+    a value taken from the environment is used as it is, never interpolated again."""
     env = os.environ if env is None else env
     if isinstance(value, dict):
         return {k: interpolate(v, _join(path, str(k)), env) for k, v in value.items()}
@@ -27,16 +32,44 @@ def interpolate(value: Any, path: str = "", env: Mapping[str, str] | None = None
         return [interpolate(v, f"{path}[{i}]", env) for i, v in enumerate(value)]
     if not isinstance(value, str):
         return value
+    return _expand(value, 0, env, path, nested=False)[0]
 
-    def replace(match: re.Match[str]) -> str:
-        name, default = match.group(1), match.group(2)
-        if name in env:
-            return env[name]
-        if default is not None:
-            return default
-        raise ConfigError(f"environment variable {name} is not set", key=path)
 
-    return _VAR.sub(replace, value)
+def _expand(text: str, pos: int, env: Mapping[str, str], path: str, *, nested: bool) -> tuple[str, int]:
+    """``text`` from ``pos`` with its variables replaced, up to the end (or, when ``nested``, up to the
+    ``}`` closing a default); returns the text and the position after it."""
+    out: list[str] = []
+    while pos < len(text):
+        if nested and text[pos] == "}":
+            return "".join(out), pos
+        name = _NAME.match(text, pos + 2) if text.startswith("${", pos) else None
+        if name is None:
+            out.append(text[pos])
+            pos += 1
+            continue
+        after = name.end()
+        if text.startswith("}", after):
+            out.append(_lookup(name.group(), None, env, path))
+            pos = after + 1
+        elif text.startswith(":-", after):
+            default, close = _expand(text, after + 2, env, path, nested=True)
+            if close >= len(text):  # never closed: keep the text as written
+                out.append(text[pos:])
+                return "".join(out), close
+            out.append(_lookup(name.group(), default, env, path))
+            pos = close + 1
+        else:
+            out.append(text[pos])
+            pos += 1
+    return "".join(out), pos
+
+
+def _lookup(name: str, default: str | None, env: Mapping[str, str], path: str) -> str:
+    if name in env:
+        return env[name]
+    if default is not None:
+        return default
+    raise ConfigError(f"environment variable {name} is not set", key=path)
 
 
 def _join(path: str, key: str) -> str:
@@ -53,16 +86,78 @@ def _location(base: str, loc: tuple[Any, ...]) -> str:
     return out
 
 
-def _first_error(exc: ValidationError, base: str) -> ConfigError:
-    err = exc.errors()[0]
-    key = _location(base, tuple(err["loc"]))
-    message = err["msg"]
-    if err["type"] == "extra_forbidden":
-        message = "unknown key"
-    elif err["type"] == "missing":
-        message = "required value is missing"
-    more = len(exc.errors()) - 1
-    return ConfigError(message + (f" (and {more} more problem{'s' * (more > 1)})" if more else ""), key=key)
+Problem = tuple[str, str]
+
+
+def _problems(exc: ValidationError, base: str, model: type[BaseModel]) -> list[Problem]:
+    """Every problem pydantic found, as (key path, message); unknown keys first, each with the closest
+    known key of its place as a suggestion."""
+    unknown: list[Problem] = []
+    others: list[Problem] = []
+    for err in exc.errors():
+        loc = tuple(err["loc"])
+        key = _location(base, loc)
+        if err["type"] == "extra_forbidden":
+            name = str(loc[-1])
+            known = _fields_at(model, loc[:-1])
+            close = difflib.get_close_matches(name, known, n=1, cutoff=0.6)
+            hint = f" (did you mean {close[0]}?)" if close else ""
+            unknown.append((key, f"unknown key {name}{hint}"))
+        elif err["type"] == "missing":
+            others.append((key, "required value is missing"))
+        else:
+            others.append((key, str(err["msg"]).removeprefix("Value error, ")))
+    return unknown + others
+
+
+def _fields_at(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    """The field names of the model found at ``loc`` inside ``model`` (empty when it is not a model)."""
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int) or not isinstance(current, type) or not issubclass(current, BaseModel):
+            if isinstance(part, str) and _is_mapping_type(current):
+                current = _value_type(current)
+                continue
+            if isinstance(part, int):
+                current = _value_type(current)
+                continue
+            return []
+        field = current.model_fields.get(part)
+        if field is None:
+            return []
+        current = _unwrap(field.annotation)
+    if isinstance(current, type) and issubclass(current, BaseModel):
+        return [name for name in current.model_fields if not name.startswith("_")]
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """``X | None`` → ``X``; other annotations as they are."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, UnionType) and len(args) == 1:
+        return _unwrap(args[0])
+    return annotation
+
+
+def _is_mapping_type(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (dict, Mapping)
+
+
+def _value_type(annotation: Any) -> Any:
+    args = typing.get_args(annotation)
+    return _unwrap(args[-1]) if args else None
+
+
+def _raise(problems: list[Problem]) -> None:
+    """One ConfigError naming every problem: the first on the line itself, the others below it."""
+    if not problems:
+        return
+    problems = sorted(problems, key=lambda p: not p[1].startswith("unknown key"))
+    (key, message), *rest = problems
+    more = "".join(f"\n  {k}: {m}" for k, m in rest)
+    if rest:
+        more = f" (and {len(rest)} more problem{'s' * (len(rest) > 1)}:){more}"
+    raise ConfigError(message + more, key=key)
 
 
 def parse_settings(raw: Any, types: Mapping[str, ConnectorType] | None = None) -> Settings:
@@ -76,13 +171,22 @@ def parse_settings(raw: Any, types: Mapping[str, ConnectorType] | None = None) -
     blocks = raw.pop("connectors", None) or {}
     if not isinstance(blocks, dict):
         raise ConfigError("must be a mapping of connector names to blocks", key="connectors")
-    connectors: dict[str, ConnectorSettings] = {}
-    for name, block in blocks.items():
-        connectors[str(name)] = _connector_settings(str(name), block, types)
+    problems: list[Problem] = []
+    settings: Settings | None = None
     try:
         settings = Settings.model_validate({**raw, "connectors": {}})
     except ValidationError as exc:
-        raise _first_error(exc, "") from None
+        problems += _problems(exc, "", Settings)
+    connectors: dict[str, ConnectorSettings] = {}
+    for name, block in blocks.items():
+        try:
+            connectors[str(name)] = _connector_settings(str(name), block, types)
+        except _Invalid as invalid:
+            problems += invalid.problems
+        except ConfigError as exc:
+            problems.append((exc.key or f"connectors.{name}", _bare(exc)))
+    _raise(problems)
+    assert settings is not None
     _check_audiences(settings, connectors, types)
     return settings.model_copy(update={"connectors": connectors})
 
@@ -101,7 +205,20 @@ def _connector_settings(name: str, block: Any, types: Mapping[str, ConnectorType
     try:
         return model.model_validate(block)
     except ValidationError as exc:
-        raise _first_error(exc, base) from None
+        raise _Invalid(_problems(exc, base, model)) from None
+
+
+class _Invalid(Exception):
+    """A connector block's problems, gathered with the others before one ConfigError is raised."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__(problems)
+        self.problems = problems
+
+
+def _bare(exc: ConfigError) -> str:
+    """A ConfigError's message without the ``key: `` prefix it was given."""
+    return exc.message.removeprefix(f"{exc.key}: ") if exc.key else exc.message
 
 
 def _check_audiences(

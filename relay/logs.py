@@ -12,9 +12,10 @@ from __future__ import annotations
 import logging
 import re
 import sys
+from collections.abc import Iterable
 from typing import Any
 
-from relay.masking import mask_text
+from relay.masking import mask_field, mask_text
 
 _STANDARD = set(logging.LogRecord("", 0, "", 0, "", (), None).__dict__) | {"message", "asctime"}
 #: C0, DEL, C1, the Unicode line and paragraph separators, and the backslash that starts an escape
@@ -38,18 +39,32 @@ def _escape_char(match: re.Match[str]) -> str:
 
 
 class KeyValueFormatter(logging.Formatter):
+    """One ``key=value`` line per record. Masking is structural: a field named like a secret or a
+    contact detail (``access_token``, ``authorization``, ``email``, ``phone``...) is hidden whole, the
+    configured secrets are hidden by value, and free text (the message, other values, tracebacks) has
+    its credential parameters, e-mails and written phone numbers masked. The timestamp is never masked."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = tuple(secrets)
+
     def format(self, record: logging.LogRecord) -> str:
-        base = f"{record.levelname.lower()} {record.name}: {escape(record.getMessage())}"
+        base = f"{record.levelname.lower()} {record.name}: {self._text(record.getMessage())}"
         extras = {k: v for k, v in record.__dict__.items() if k not in _STANDARD}
         if extras:
-            base += " " + " ".join(f"{_quote(k)}={_quote(v)}" for k, v in sorted(extras.items()))
+            base += " " + " ".join(f"{_quote(k)}={self._value(k, v)}" for k, v in sorted(extras.items()))
         if record.exc_info:
-            base += _continuation(self.formatException(record.exc_info))
+            base += _continuation(mask_text(self.formatException(record.exc_info), self.secrets))
         if record.stack_info:
-            base += _continuation(self.formatStack(record.stack_info))
-        # last line of defence: no credential in a URL, no contact detail in an exception reaches the log
-        # (the timestamp stays out of it: its digits would pass for a phone number)
-        return f"{self.formatTime(record)} {mask_text(base)}"
+            base += _continuation(mask_text(self.formatStack(record.stack_info), self.secrets))
+        return f"{self.formatTime(record)} {base}"
+
+    def _text(self, text: str) -> str:
+        return escape(mask_text(text, self.secrets))
+
+    def _value(self, key: str, value: Any) -> str:
+        masked = mask_field(key, value if isinstance(value, dict | list | str) else str(value), self.secrets)
+        return _quote(masked)
 
 
 def _continuation(text: str) -> str:
@@ -63,9 +78,10 @@ def _quote(value: Any) -> str:
     return '"' + text.replace('"', '\\"') + '"'
 
 
-def setup_logging(level: str = "INFO") -> None:
+def setup_logging(level: str = "INFO", secrets: Iterable[str] = ()) -> None:
+    """Log ``key=value`` lines to stderr; ``secrets`` (the config's credentials) are masked by value."""
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(KeyValueFormatter())
+    handler.setFormatter(KeyValueFormatter(secrets))
     root = logging.getLogger("relay")
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -11,12 +11,15 @@ from typing import Any
 
 import httpx
 
-from relay.exceptions import ConfigError, DeliveryError
-from relay.masking import mask_text, mask_url
+from relay.exceptions import ConfigError, DeliveryError, RetryableDeliveryError
+from relay.masking import mask_field, mask_text, mask_url
 from relay.normalize import hash_user
 from relay.settings import Settings
 from relay.state import build_connectors, make_client
-from relay.types import Delivered, OutboundEvent
+from relay.types import Delivered, Failed, OutboundEvent, Retry, Skipped
+
+#: request headers that carry credentials: never printed
+SECRET_HEADERS = ("authorization", "x-pixel-token", "access-token", "developer-token")
 
 SAMPLE_USER = {
     "email": "jane.doe@example.com",
@@ -46,6 +49,8 @@ def sample_event(event_name: str, now: float) -> OutboundEvent:
             "fbp": f"fb.1.{int(now * 1000)}.1116446470",
             "fbc": f"fb.1.{int(now * 1000)}.IwAR-relay-test",
             "twclid": "23opevjt88psuo13lu8d020qkn",
+            "li_fat_id": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
+            "gclid": "Cj0KCQjw-relay-test-gclid",
         },
         ip="203.0.113.9",
         user_agent="Mozilla/5.0 (X11; Linux x86_64) conversion-relay test event",
@@ -86,15 +91,36 @@ async def send_test_event(settings: Settings, name: str, event_name: str, say: C
         await client.aclose()
     for exchange in exchanges:
         _show(exchange, secrets, say)
-    say(f"outcome: {mask_text(repr(outcome), secrets)}")
+    if not exchanges:
+        say("(no request was sent)")
+    say(f"outcome: {mask_text(describe_outcome(outcome), secrets)}")
     return 0 if isinstance(outcome, Delivered) else 1
+
+
+def describe_outcome(outcome: Any) -> str:
+    """One readable line: what happened and why (the platform's answer is shown above it, once)."""
+    code = getattr(outcome, "status_code", None)
+    http = f" (HTTP {code})" if code else ""
+    if isinstance(outcome, Delivered):
+        return f"Delivered{http}: the platform accepted the event"
+    if isinstance(outcome, Skipped):
+        return f"Skipped: {outcome.reason}"
+    if isinstance(outcome, Retry):
+        later = f", retry after {outcome.retry_after:g}s" if outcome.retry_after else ""
+        return f"Not delivered, would be retried{http}{later}: {outcome.message}"
+    if isinstance(outcome, Failed):
+        return f"Refused by the platform{http}, not retried: {outcome.message}"
+    if isinstance(outcome, DeliveryError):
+        kind = "would be retried" if isinstance(outcome, RetryableDeliveryError) else "not retried"
+        return f"Failed, {kind}{http}: {outcome}"
+    return repr(outcome)
 
 
 def _show(exchange: dict[str, Any], secrets: list[str], say: Callable[[str], None]) -> None:
     request: httpx.Request = exchange["request"]
     say(f"> {request.method} {mask_text(mask_url(str(request.url)), secrets)}")
     for key, value in request.headers.items():
-        shown = "***" if key.lower() in ("authorization", "x-pixel-token") else value
+        shown = "***" if key.lower() in SECRET_HEADERS else mask_field(key, value, secrets)
         say(f"> {key}: {shown}")
     say(mask_text(_pretty(request.content), secrets))
     response: httpx.Response | None = exchange.get("response")

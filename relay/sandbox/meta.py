@@ -61,6 +61,8 @@ class ReplaceSession:
 
 #: how many of the latest accepted events ``GET /_state`` shows
 STATE_RECENT = 20
+#: how many members of each audience ``GET /_state`` shows
+STATE_MEMBERS = 50
 
 
 class FakeMeta(FakePlatform):
@@ -94,6 +96,7 @@ class FakeMeta(FakePlatform):
         self.app = Starlette(
             routes=[
                 Route("/_state", self._state, methods=["GET"]),
+                Route("/{version}/{node}", self._node, methods=["GET"]),
                 Route("/{version}/{node}/events", self._events, methods=["POST"]),
                 Route("/{version}/{node}/users", self._users, methods=["POST", "DELETE"]),
                 Route("/{version}/{node}/usersreplace", self._replace, methods=["POST"]),
@@ -155,7 +158,16 @@ class FakeMeta(FakePlatform):
     async def _state(self, request: Request) -> Response:
         audiences = {aid: len(rows) for aid, rows in self.audiences.items()}
         recent = self.events[-STATE_RECENT:][::-1]
-        return JSONResponse({"events": len(self.events), "recent_events": recent, "audiences": audiences})
+        members = {
+            aid: [dict(row) for row in sorted(rows)[:STATE_MEMBERS]] for aid, rows in self.audiences.items()
+        }
+        return JSONResponse(
+            {"events": len(self.events), "recent_events": recent, "audiences": audiences, "members": members}
+        )
+
+    async def _node(self, request: Request) -> Response:
+        """``GET /{version}/{pixel_id}?fields=id``: the harmless read ``relay check --connect`` makes."""
+        return await self._handle(request, lambda node, params: {"id": node})
 
     # -- conversions
 

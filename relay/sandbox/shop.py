@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 
@@ -61,6 +61,7 @@ def shop_routes() -> list[BaseRoute]:
         Route("/product/{product_id}", product, methods=["GET"]),
         Route("/checkout", checkout, methods=["GET"]),
         Route("/thanks", thanks, methods=["GET"]),
+        Route("/api/status", status, methods=["GET"]),
         Mount("/static", app=StaticFiles(directory=ASSETS / "static"), name="shop-static"),
     ]
 
@@ -193,6 +194,36 @@ async def thanks(request: Request) -> HTMLResponse:
         f'<p><a class="button" href="{escape(base)}/">Keep shopping</a></p></section>'
     )
     return _page(request, "thanks", "Thank you", main, {"order": order})
+
+
+#: how many event ids one status request may ask about
+MAX_STATUS_IDS = 30
+
+
+async def status(request: Request) -> JSONResponse:
+    """What became of the panel's events: per connector delivered, pending, skipped (with the consent
+    reason) or dead; ``stored: false`` when the relay never accepted the event, with ``origin_allowed``
+    telling whether this page's origin may post to ``/v1/collect`` at all. Sandbox only: no contact
+    detail, only statuses."""
+    from relay.storage.queries import DeliveryFilter, list_deliveries
+
+    relay = request.app.state.relay
+    ids = [i for i in request.query_params.get("ids", "").split(",") if i][:MAX_STATUS_IDS]
+    origin = f"{request.url.scheme}://{request.url.netloc}"
+    events: dict[str, Any] = {}
+    for event_id in ids:
+        rows = await relay.db.run(
+            list_deliveries, relay.db.engine, DeliveryFilter(event_id=event_id, limit=50)
+        )
+        events[event_id] = {
+            "stored": bool(rows),
+            "deliveries": [
+                {"connector": d["connector"], "status": d["status"], "reason": d["consent"]["reason"] or ""}
+                for d in rows
+            ],
+        }
+    allowed = origin in relay.settings.server.allowed_origins
+    return JSONResponse({"origin": origin, "origin_allowed": allowed, "events": events})
 
 
 def _not_found(request: Request) -> HTMLResponse:

@@ -19,7 +19,7 @@ def test_config_example_loads_with_every_section() -> None:
     settings = load_settings(ROOT / "config.example.yaml")
     assert settings.sandbox is True
     assert settings.storage.url == "sqlite:///relay.db"
-    assert set(settings.connectors) == {"meta", "x"}
+    assert {"meta", "x"} <= set(settings.connectors)  # other platforms are added next to them
     meta = settings.connectors["meta"]
     assert meta.type == "meta" and type(meta).__name__ == "MetaSettings"
     assert meta.consent.tcf_purposes == (1, 3, 4, 7) and meta.consent.us_opt_out == "ldu"
@@ -130,3 +130,123 @@ def test_relay_check_exit_codes(tmp_path: Path) -> None:
         env={"PATH": "/usr/bin:/bin", "RELAY_CONFIG": str(tmp_path / "nope.yaml")},
     )
     assert missing.returncode == 2 and "nope.yaml: cannot read the file" in missing.stderr
+
+
+# -- every problem at once, typos with a suggestion (issue 15) ---------------------------------------
+
+
+def test_a_typo_is_named_with_a_suggestion_before_the_problems_it_causes(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "server:\n  prot: 8000\nconnectors:\n  meta:\n    type: meta\n    pixel_id: '1'\n"
+        "    acces_token: t\n    api_base: http://x\n    consent: {tcf_purposes: [12], gmc: []}\n",
+    )
+    with pytest.raises(ConfigError) as err:
+        load_settings(path)
+    text = str(err.value)
+    first, *rest = text.splitlines()
+    # the first line is an unknown key, never the "missing" value that the typo caused
+    assert first.startswith(f"{path}: ") and "unknown key" in first
+    assert "connectors.meta.acces_token: unknown key acces_token (did you mean access_token?)" in text
+    assert "server.prot: unknown key prot (did you mean port?)" in text
+    assert "connectors.meta.consent.gmc: unknown key gmc (did you mean gcm?)" in text
+    # every other problem is listed too, after the unknown keys
+    assert "connectors.meta.consent.tcf_purposes" in text and "1 to 11" in text
+    assert "connectors.meta.access_token: required value is missing" in text
+    assert "(and 4 more problems:)" in first and len(rest) == 4
+    assert text.index("did you mean access_token") < text.index("required value is missing")
+
+
+def test_an_unknown_key_without_a_close_match_gets_no_suggestion(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(write(tmp_path, "storage:\n  zzzzzz: 1\n"))
+    assert str(err.value).endswith("storage.zzzzzz: unknown key zzzzzz")
+
+
+def test_relay_check_lists_every_problem(tmp_path: Path) -> None:
+    bad = write(tmp_path, "server:\n  max_batch: lots\n  acces: 1\ndelivery:\n  max_attempts: -1\n")
+    result = run_check(bad)
+    assert result.returncode == 2
+    lines = result.stderr.splitlines()
+    assert lines[0].startswith(f"relay: error: {bad}: server.acces: unknown key acces")
+    assert any("server.max_batch" in line for line in lines[1:])
+    assert any("delivery.max_attempts" in line for line in lines[1:])
+    assert "Traceback" not in result.stderr
+
+
+def test_defaults_may_hold_variables_and_environment_values_are_not_interpolated_again() -> None:
+    tree = {"base": "${BASE:-http://127.0.0.1:${PORT:-8000}/sandbox}/meta"}
+    assert interpolate(tree, env={}) == {"base": "http://127.0.0.1:8000/sandbox/meta"}
+    assert interpolate(tree, env={"PORT": "18080"}) == {"base": "http://127.0.0.1:18080/sandbox/meta"}
+    assert interpolate(tree, env={"BASE": "${PORT}"}) == {"base": "${PORT}/meta"}
+    assert interpolate({"a": "cost ${ and } ${X:-1}"}, env={}) == {"a": "cost ${ and } 1"}
+    with pytest.raises(ConfigError):
+        interpolate({"a": "${X:-${MISSING}}"}, env={})
+
+
+def test_the_example_sandbox_urls_follow_relay_port(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RELAY_PORT", "18080")
+    monkeypatch.delenv("RELAY_SANDBOX_BASE", raising=False)
+    settings = load_settings(ROOT / "config.example.yaml")
+    assert settings.server.port == 18080
+    for name, block in settings.connectors.items():
+        assert block.api_base.startswith("http://127.0.0.1:18080/sandbox/"), name
+
+
+# -- relay check: configs that load but drop data ----------------------------------------------------
+
+
+def run_check(path: Path, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "relay", "check", "--config", str(path), *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=cwd,
+    )
+
+
+def test_relay_check_refuses_a_meta_pixel_id_that_is_not_digits(tmp_path: Path) -> None:
+    result = run_check(write(tmp_path, META_BLOCK.replace("pixel_id: '1'", "pixel_id: my-pixel")))
+    assert result.returncode == 2, result.stdout
+    assert "connectors.meta.pixel_id: 'my-pixel' is not a Meta pixel (dataset) id" in result.stderr
+    assert result.stdout == ""
+
+
+X_BLOCK = "connectors:\n  x:\n    type: x\n    pixel_id: o8z6j\n    pixel_token: tok\n    api_base: https://ads-api.x.com\n"
+
+
+def test_relay_check_warns_that_an_x_connector_without_event_tags_skips_everything(tmp_path: Path) -> None:
+    result = run_check(write(tmp_path, X_BLOCK))
+    assert result.returncode == 0, result.stderr
+    assert "warning: connectors.x.event_tags is empty" in result.stdout and "every" in result.stdout
+    tagged = run_check(write(tmp_path, X_BLOCK + "    event_tags: {Purchase: o87ne}\n"))
+    assert tagged.returncode == 0 and "event_tags" not in tagged.stdout
+
+
+def test_relay_check_finds_a_missing_audience_csv(tmp_path: Path) -> None:
+    audience = (
+        "audiences:\n  customers:\n    source: {type: csv, path: customers.csv}\n"
+        "    destinations: {meta: {audience_id: '1'}}\n"
+    )
+    path = write(tmp_path, META_BLOCK + audience)
+    missing = run_check(path, cwd=tmp_path)
+    assert missing.returncode == 2
+    assert "audiences.customers.source.path: no such file: customers.csv" in missing.stderr
+    (tmp_path / "customers.csv").write_text("email\njane@example.com\n")
+    assert run_check(path, cwd=tmp_path).returncode == 0
+    # found beside the config but not where the sync reads it (the working directory): a warning
+    elsewhere = run_check(path, cwd=ROOT)
+    assert elsewhere.returncode == 0 and "not in the working directory" in elsewhere.stdout
+
+
+def test_relay_check_warns_about_a_connector_sending_to_another_servers_sandbox(tmp_path: Path) -> None:
+    block = META_BLOCK.replace("api_base: http://x", "api_base: http://127.0.0.1:9/sandbox/meta")
+    result = run_check(write(tmp_path, "server: {port: 18080}\nsandbox: true\n" + block))
+    assert result.returncode == 0, result.stderr
+    assert "a sandbox address that is not this server" in result.stdout
+    own = block.replace(":9/", ":18080/")
+    assert (
+        "not this server"
+        not in run_check(write(tmp_path, "server: {port: 18080}\nsandbox: true\n" + own)).stdout
+    )

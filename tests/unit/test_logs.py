@@ -95,3 +95,36 @@ def test_a_traceback_cannot_start_a_record() -> None:
     assert rest and all(line.startswith("  | ") for line in rest)
     assert any("forged\\x00" in line for line in rest)
     assert any(line.startswith("  | Traceback") for line in rest)
+
+
+def test_fields_are_masked_by_their_name_and_ids_survive() -> None:
+    line = KeyValueFormatter().format(
+        _record(
+            "POST /v26.0/1234567890/events?access_token=EAAB-x sent",
+            email="jane@x.io",
+            phone="4155550123",
+            access_token="EAAB-tok",
+            authorization="OAuth oauth_signature=abc",
+            delivery_id=4155550123,
+            event_id="order-4155550123",
+        )
+    )
+    fields = _fields(line)
+    assert fields["email"] == "[email]" and fields["phone"] == "[phone]"
+    assert fields["access_token"] == "***" and fields["authorization"] == "***"
+    # digits that are ids stay readable: the pixel id, a delivery id, an event id
+    assert "/v26.0/1234567890/events?access_token=***" in line
+    assert fields["delivery_id"] == "4155550123" and fields["event_id"] == "order-4155550123"
+    assert "4155550123" not in line.replace("delivery_id=4155550123", "").replace("order-4155550123", "")
+    assert "EAAB" not in line
+
+
+def test_configured_secrets_are_masked_by_value_everywhere() -> None:
+    formatter = KeyValueFormatter(secrets=["tok-abcdef123456"])
+    try:
+        raise RuntimeError("platform said: bad token tok-abcdef123456")
+    except RuntimeError:
+        record = _record("retry with tok-abcdef123456", note="tok-abcdef123456")
+        record.exc_info = sys.exc_info()
+    assert "tok-abcdef123456" not in formatter.format(record)
+    assert formatter.format(record).count("***") >= 3

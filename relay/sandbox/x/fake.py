@@ -38,6 +38,7 @@ SANDBOX_OAUTH = (
 )
 CONVERSIONS_ROUTE = "/12/measurement/conversions/{pixel_id}"
 AUDIENCE_USERS_ROUTE = "/12/accounts/{account_id}/custom_audiences/{audience_id}/users"
+ACCOUNTS_ROUTE = "/12/accounts"
 
 
 @dataclass
@@ -122,6 +123,8 @@ class FakeX(FakePlatform):
                 Route("/_state", self.state_endpoint, methods=["GET"]),
                 Route(CONVERSIONS_ROUTE, self.conversions_endpoint, methods=["POST"]),
                 Route(AUDIENCE_USERS_ROUTE, self.audience_users_endpoint, methods=["POST"]),
+                Route(ACCOUNTS_ROUTE, self.accounts_endpoint, methods=["GET"]),
+                Route(ACCOUNTS_ROUTE + "/{account_id}", self.accounts_endpoint, methods=["GET"]),
             ]
         )
 
@@ -155,9 +158,32 @@ class FakeX(FakePlatform):
         """What the fake accepted: a count and the latest conversions, audience sizes (for the demo)."""
         audiences = {aid: len(members) for aid, members in self.memberships.items()}
         recent = self.conversions[-20:][::-1]
+        members = {
+            aid: [dict(sorted(member)) for member in sorted(rows, key=sorted)[:50]]
+            for aid, rows in self.memberships.items()
+        }
         return JSONResponse(
-            {"conversions": len(self.conversions), "recent_conversions": recent, "audiences": audiences}
+            {
+                "conversions": len(self.conversions),
+                "recent_conversions": recent,
+                "audiences": audiences,
+                "members": members,
+            }
         )
+
+    async def accounts_endpoint(self, request: Request) -> Response:
+        """``GET /12/accounts[/{account_id}]``: the harmless read ``relay check --connect`` makes."""
+        recorded = await self.record(request)
+        answer = await self.scripted() or self.authenticate(recorded, pixel_token_ok=False)
+        if answer is not None:
+            return answer
+        account_id = request.path_params.get("account_id")
+        known = self.ads_account_id or account_id or "18ce54d4x5t"
+        if account_id is not None and self.ads_account_id is not None and account_id != self.ads_account_id:
+            return x_error(404, "NOT_FOUND", f"account {account_id} not found", "account_id")
+        account = {"id": known, "name": "Sandbox ads account", "approval_status": "ACCEPTED"}
+        data: Any = account if account_id is not None else [account]
+        return JSONResponse({"request": {"params": {"account_id": account_id}}, "data": data})
 
     def add_oauth(
         self, consumer_key: str, consumer_secret: str, access_token: str, token_secret: str

@@ -1,5 +1,7 @@
 /* The demo shop's page logic: it calls relay(...) like any site would, and fills the side panel
- * from the snippet's DOM events (relay:event when an event is queued, relay:sent when it left). */
+ * from the snippet's DOM events (relay:event when an event is queued, relay:sent when it left), then
+ * asks the sandbox what became of each event (api/status): delivered, skipped for consent (amber),
+ * refused by the relay or dead (red). "Left the page" is not "sent": only the relay's answer is. */
 (function () {
   'use strict';
   var KEY = 'shop-events';
@@ -31,14 +33,68 @@
     list.textContent = '';
     if (!events.length) list.appendChild(el('li', 'empty', 'No event yet.'));
     events.slice().reverse().forEach(function (ev) {
-      var item = el('li', ev.state === 'queued' ? 'queued' : 'sent');
+      // "sent" once it left the page; the relay's verdict is added next to it (ok, skipped, refused...)
+      var item = el('li', ev.state === 'queued' ? 'queued' : 'sent' + (ev.outcome ? ' ' + ev.outcome : ''));
       item.appendChild(el('strong', null, ev.name));
       item.appendChild(el('span', 'state', ev.state));
+      if (ev.detail) item.appendChild(el('span', 'detail', ev.detail));
       item.appendChild(el('code', 'event-id', ev.id));
       item.appendChild(el('span', 'page', ev.page));
       list.appendChild(item);
     });
   }
+
+  // what the relay did with an event, from its deliveries (one per connector)
+  function judge(ev, info, originAllowed) {
+    if (!info.stored) {
+      if (!originAllowed) {
+        ev.outcome = 'refused'; ev.state = 'refused';
+        ev.detail = 'origin_not_allowed: this page\'s origin is not in server.allowed_origins';
+      }
+      return !originAllowed;
+    }
+    var by = {}, parts = [];
+    info.deliveries.forEach(function (d) {
+      by[d.status] = (by[d.status] || 0) + 1;
+      parts.push(d.connector + ' ' + d.status + (d.status === 'skipped' && d.reason ? ' (' + d.reason + ')' : ''));
+    });
+    var n = info.deliveries.length;
+    if (!n) { ev.outcome = 'skipped'; ev.state = 'stored, no connector'; }
+    else if (by.dead) { ev.outcome = 'failed'; ev.state = 'dead'; }
+    else if (by.skipped === n) { ev.outcome = 'skipped'; ev.state = 'skipped'; }
+    else if ((by.delivered || 0) + (by.skipped || 0) === n) {
+      ev.outcome = by.skipped ? 'partial' : 'ok'; ev.state = by.skipped ? 'delivered, some skipped' : 'delivered';
+    } else { ev.outcome = 'sent'; ev.state = 'pending'; }
+    ev.detail = parts.join(' · ');
+    return ev.state !== 'pending';
+  }
+  var polling = 0;
+  function poll(tries) {
+    var open = events.filter(function (ev) { return ev.state !== 'queued' && !ev.done; });
+    if (!open.length || !data.base) { polling = 0; return; }
+    polling = 1;
+    var ids = open.map(function (ev) { return ev.id; }).slice(-30).join(',');
+    fetch(data.base + '/api/status?ids=' + encodeURIComponent(ids), { credentials: 'same-origin' })
+      .then(function (r) { return r.json(); })
+      .then(function (answer) {
+        open.forEach(function (ev) {
+          var info = answer.events[ev.id];
+          if (info && judge(ev, info, answer.origin_allowed)) ev.done = true;
+          else if (!info || !info.stored) ev.unseen = (ev.unseen || 0) + 1;
+          if (!ev.done && ev.unseen >= 8) {
+            ev.done = true; ev.outcome = 'refused'; ev.state = 'not received';
+            ev.detail = 'the relay has no record of this event (refused, or blocked on the way)';
+          }
+        });
+        save(); render();
+      })
+      .catch(function () { /* the panel only */ })
+      .then(function () {
+        if (tries > 0) setTimeout(function () { poll(tries - 1); }, 1000);
+        else polling = 0;
+      });
+  }
+  function watch() { if (!polling) poll(20); }
   window.addEventListener('relay:event', function (e) {
     events.push({ name: e.detail.event_name, id: e.detail.event_id, state: 'queued',
       page: location.pathname.replace(load().base || '', '') + location.search || '/' });
@@ -47,10 +103,11 @@
   });
   window.addEventListener('relay:sent', function (e) {
     events.forEach(function (ev) {
-      if (e.detail.ids.indexOf(ev.id) >= 0) ev.state = 'sent · ' + e.detail.via;
+      if (e.detail.ids.indexOf(ev.id) >= 0) ev.state = 'left the page · ' + e.detail.via;
     });
     save();
     render();
+    watch();
   });
 
   function contents(p, qty) {
@@ -130,6 +187,7 @@
   document.addEventListener('DOMContentLoaded', function () {
     load();
     render();
+    watch();
     var page = { home: home, product: product, checkout: checkout }[data.page];
     if (page) page();
   });
