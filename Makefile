@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 CONFIG ?= config.example.yaml
+PYTEST_ARGS ?=
 
 .PHONY: run test check bench browser-test clean chromium
 
@@ -22,8 +23,9 @@ $(VENV)/.installed-test: pyproject.toml | $(BIN)/python
 run: $(VENV)/.installed
 	$(BIN)/relay serve --config $(CONFIG)
 
+# PYTEST_ARGS: what to run or how, e.g. `make test PYTEST_ARGS='tests/unit -x'` (all of tests/ by default)
 test: $(VENV)/.installed-test chromium
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 browser-test: $(VENV)/.installed-test chromium
 	$(BIN)/python -m pytest -m browser

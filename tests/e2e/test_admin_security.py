@@ -3,8 +3,8 @@ sessions that end on sign-out and expire, a sign-in rate limit, security headers
 
 from __future__ import annotations
 
-import asyncio
 import sqlite3
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from relay import cli
+from relay.auth import digest
 from relay.sandbox.base import ScriptedResponse
 from tests.e2e.harness import ADMIN_TOKEN, Relay, purchase, run_relay, write_config
 
@@ -95,22 +96,56 @@ async def test_sign_out_by_link_from_another_site_is_refused(relay: Relay) -> No
     ).status_code == 401
 
 
-async def test_sessions_expire(tmp_path: Path) -> None:
-    async with run_relay(tmp_path, run_worker=False, server={"admin_session_hours": 0.0003}) as relay:
-        session = session_of(await sign_in(relay))
+def age_session(relay: Relay, session: str, **seconds_ago: float) -> None:
+    """Move a stored session's ``expires_at``/``last_seen_at`` to that many seconds ago (time travel on
+    the real database, so the tests need not wait hours or sleep)."""
+    with sqlite3.connect(relay.config_path.parent / "relay.db") as db:
+        for column, ago in seconds_ago.items():
+            moved = db.execute(
+                f"UPDATE admin_sessions SET {column} = ? WHERE digest = ?",
+                (time.time() - ago, digest(session)),
+            )
+            assert moved.rowcount == 1
+
+
+async def test_sessions_expire(relay: Relay) -> None:
+    stats = f"{relay.base}/admin/api/stats"
+    ended, live = session_of(await sign_in(relay)), session_of(await sign_in(relay))
+    with sqlite3.connect(relay.config_path.parent / "relay.db") as db:
+        lifetimes = {round(e - c) for c, e in db.execute("SELECT created_at, expires_at FROM admin_sessions")}
+    assert lifetimes == {12 * 3600}  # admin_session_hours: 12 by default
+    age_session(relay, ended, expires_at=0.001)
+    age_session(relay, live, expires_at=-30)
+    assert (await relay.client.get(stats, headers=as_browser(ended))).status_code == 401
+    assert (await relay.client.get(stats, headers=as_browser(live))).status_code == 200
+
+
+async def test_idle_sessions_expire(relay: Relay) -> None:
+    stats = f"{relay.base}/admin/api/stats"
+    ended, live = session_of(await sign_in(relay)), session_of(await sign_in(relay))
+    age_session(relay, ended, last_seen_at=60 * 60 + 1)  # admin_session_idle_minutes: 60 by default
+    age_session(relay, live, last_seen_at=60 * 60 - 30)
+    assert (await relay.client.get(stats, headers=as_browser(ended))).status_code == 401
+    assert (await relay.client.get(stats, headers=as_browser(live))).status_code == 200
+    with sqlite3.connect(relay.config_path.parent / "relay.db") as db:
+        [(seen,)] = db.execute("SELECT last_seen_at FROM admin_sessions WHERE digest = ?", (digest(live),))
+    assert seen > time.time() - 60  # that use restarted its idle clock
+
+
+async def test_short_session_settings_end_sessions_in_real_time(tmp_path: Path) -> None:
+    short = {"admin_session_hours": 0.0003, "admin_session_idle_minutes": 0.01}  # 1.08 s; idle 0.6 s
+    async with run_relay(tmp_path, run_worker=False, server=short) as relay:
         stats = f"{relay.base}/admin/api/stats"
-        assert (await relay.client.get(stats, headers=as_browser(session))).status_code == 200
-        await asyncio.sleep(1.3)  # 0.0003 h = 1.08 s
-        assert (await relay.client.get(stats, headers=as_browser(session))).status_code == 401
-
-
-async def test_idle_sessions_expire(tmp_path: Path) -> None:
-    async with run_relay(tmp_path, run_worker=False, server={"admin_session_idle_minutes": 0.01}) as relay:
         session = session_of(await sign_in(relay))
-        await asyncio.sleep(0.8)  # idle for longer than 0.6 s
-        assert (
-            await relay.client.get(f"{relay.base}/admin/api/stats", headers=as_browser(session))
-        ).status_code == 401
+        with sqlite3.connect(relay.config_path.parent / "relay.db") as db:
+            [(created, expires)] = db.execute("SELECT created_at, expires_at FROM admin_sessions").fetchall()
+        assert expires - created == pytest.approx(1.08)
+
+        async def refused() -> bool:
+            return (await relay.client.get(stats, headers=as_browser(session))).status_code == 401
+
+        await relay.wait_for(refused, timeout=10, what="the session to end")
+        assert time.time() >= created + 0.6  # not before its time
 
 
 async def test_sessions_are_shared_by_processes_and_end_with_the_token(tmp_path: Path) -> None:

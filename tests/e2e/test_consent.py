@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 from typing import Any
 
@@ -184,7 +183,6 @@ async def test_consent_mode_denial_and_the_metrics(relay: Any) -> None:
     found = await settle(relay, "us-gcm")
     assert found["meta"]["status"] == "skipped" and "ad_user_data" in found["meta"]["consent"]["reason"]
     assert found["x"]["status"] == "delivered"  # X requires no consent-mode flag
-    await asyncio.sleep(0)
     metrics = (await relay.client.get(f"{relay.base}/metrics")).text
     assert 'relay_consent_decisions_total{connector="meta",decision="deny"} 1.0' in metrics
     assert 'relay_consent_decisions_total{connector="x",decision="allow"} 1.0' in metrics

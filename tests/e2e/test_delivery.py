@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -38,8 +38,12 @@ async def test_posted_event_is_delivered_once(tmp_path: Path) -> None:
         assert sent["event_id"] == "order-1"
         assert sent["user_data"]["em"] == [hashlib.sha256(b"jane.doe@example.com").hexdigest()]
         assert sent["user_data"]["client_ip_address"] == "203.0.113.9"
-        await asyncio.sleep(0.3)
-        assert len(meta.requests) == 1 and len(meta.events) == 1  # exactly once
+        # a barrier instead of a pause: the worker takes meta's deliveries in order, so once an event
+        # posted afterwards is delivered, a second copy of order-1 would have gone out before it
+        await relay.post_events(purchase("order-1-after"))
+        await relay.wait_status("order-1-after", "meta", "delivered")
+        assert [e["event_id"] for e in meta.events] == ["order-1", "order-1-after"]  # exactly once
+        assert len(meta.requests) == 2
 
 
 async def test_server_errors_and_timeouts_are_retried_then_delivered_once(tmp_path: Path) -> None:
@@ -93,9 +97,11 @@ async def test_permanent_error_goes_dead_with_the_platform_message(tmp_path: Pat
         assert "Invalid parameter" in dead["last_error"] and "2804050" in dead["last_error"]
         assert dead["attempts"] == 1
         requests_then = len(meta.requests)
-        await asyncio.sleep(0.5)
-        assert len(meta.requests) == requests_then  # no further attempts
-        assert meta.events == []
+        # no further attempts: an event posted after the dead one is delivered, and alone
+        await relay.post_events(purchase("order-4-after"))
+        await relay.wait_status("order-4-after", "meta", "delivered")
+        assert len(meta.requests) == requests_then + 1
+        assert [e["event_id"] for e in meta.events] == ["order-4-after"]
         # the CLI replays it: the platform now accepts the event
         result = subprocess.run(
             [sys.executable, "-m", "relay", "replay", "--status", "dead", "--config", str(relay.config_path)],
@@ -106,7 +112,7 @@ async def test_permanent_error_goes_dead_with_the_platform_message(tmp_path: Pat
         assert result.returncode == 0, result.stderr
         assert result.stdout.strip() == "requeued 1"
         await relay.wait_status("order-4", "meta", "delivered")
-        assert [e["event_id"] for e in meta.events] == ["order-4"]
+        assert [e["event_id"] for e in meta.events] == ["order-4-after", "order-4"]
 
 
 async def test_auth_error_pauses_the_connector_until_resumed(tmp_path: Path) -> None:
@@ -122,13 +128,20 @@ async def test_auth_error_pauses_the_connector_until_resumed(tmp_path: Path) -> 
         state = await relay.wait_for(paused, what="the connector to pause")
         assert "access token" in state["reason"]
         assert "sandbox-meta-token" not in str(state)
-        [d] = await relay.deliveries(event_id="order-5")
-        assert d["status"] == "pending"  # kept, not lost, while paused
-        await asyncio.sleep(0.3)
-        assert len(meta.requests) == 1  # nothing sent while paused
+        # an event arriving while paused waits too
+        assert (await relay.post_events(purchase("order-5-paused"))).status_code == 202
+        for event_id in ("order-5", "order-5-paused"):
+            [d] = await relay.deliveries(event_id=event_id)
+            assert d["status"] == "pending"  # kept, not lost, while paused
+        assert len(meta.requests) == 1
         resumed = await relay.admin("connectors/meta/resume", "POST")
         assert resumed.json() == {"state": "active"}
         await relay.wait_status("order-5", "meta", "delivered")
+        await relay.wait_status("order-5-paused", "meta", "delivered")
+        # nothing went out while paused: both left together in the one request after the resume (a send
+        # while paused would have delivered order-5 alone, the script's one refusal being used up)
+        assert len(meta.requests) == 2
+        assert sorted(e["event_id"] for e in meta.events) == ["order-5", "order-5-paused"]
 
 
 def _worker(config: Path) -> subprocess.Popen[bytes]:
@@ -140,26 +153,42 @@ def _worker(config: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def _lease_holder(db: Path, event_id: str) -> int:
+    """The pid of the worker holding ``event_id``'s delivery (worker ids are ``host:pid:random``)."""
+    with sqlite3.connect(db) as conn:
+        [(worker_id,)] = conn.execute(
+            "SELECT d.worker_id FROM deliveries d JOIN events e ON e.id = d.event_pk WHERE e.event_id = ?",
+            (event_id,),
+        ).fetchall()
+    return int(worker_id.rsplit(":", 2)[1])
+
+
 async def test_worker_killed_mid_batch_is_recovered_by_the_lease(tmp_path: Path) -> None:
     async with run_relay(tmp_path, run_worker=False) as relay:
         meta = relay.fake("meta")
-        # the first request hangs: the worker is killed while it waits for the answer
-        meta.script(ScriptedResponse(delay=3.0, status=500))
+        # no answer within the 0.5 s request timeout: the worker is killed while it waits for one
+        meta.script(ScriptedResponse(delay=1.0, status=500))
         await relay.post_events(purchase("order-6"))
-        first = _worker(relay.config_path)
+        # two workers start together (starting is the slow part); the one that claims the batch is killed
+        started = [_worker(relay.config_path), _worker(relay.config_path)]
+        workers = {w.pid: w for w in started}
         try:
             await relay.wait_for(
                 lambda: len(meta.requests) == 1, timeout=20, what="the first worker's request"
             )
+            holder = workers.pop(_lease_holder(tmp_path / "relay.db", "order-6"))
             [d] = await relay.deliveries(event_id="order-6")
             assert d["status"] == "in_flight"
-        finally:
-            first.send_signal(signal.SIGKILL)
-            first.wait(10)
-        second = _worker(relay.config_path)
-        try:
+            holder.send_signal(signal.SIGKILL)
+            holder.wait(10)
+            [survivor] = workers.values()
             await relay.wait_status("order-6", "meta", "delivered", timeout=20)
+            survivor.send_signal(signal.SIGTERM)
+            assert survivor.wait(20) == 0  # a graceful stop
         finally:
-            second.send_signal(signal.SIGTERM)
-            assert second.wait(20) == 0  # a graceful stop
+            for worker in started:
+                if worker.poll() is None:
+                    worker.kill()
+                    worker.wait(10)
         assert [e["event_id"] for e in meta.events] == ["order-6"]
+        assert len(meta.requests) == 2  # the unanswered request, then the survivor's

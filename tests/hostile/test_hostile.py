@@ -143,7 +143,11 @@ def test_every_good_event_has_one_delivered_delivery_per_connector(run: Observat
 
 def test_good_events_are_delivered_on_their_first_attempt(run: Observations) -> None:
     """A bad event in the same batch or the same platform request never costs the others a retry."""
-    assert run.canaries and all(d["attempts"] > 1 for d in run.deliveries if d["event_id"] in run.canaries), (
+    # the scripted platform errors hit whichever requests come first: the canaries (sent first) may share
+    # a request or not, so at least one canary delivery per connector was retried
+    canary = [d for d in run.deliveries if d["event_id"] in run.canaries]
+    retried_connectors = {d["connector"] for d in canary if d["attempts"] > 1}
+    assert canary and retried_connectors == {d["connector"] for d in canary}, (
         "the scripted platform errors were not seen"
     )
     first = set(run.good) - run.canaries
