@@ -112,6 +112,46 @@ class AudienceConnector(Protocol):
         """One batch of a replace upload; the new membership takes effect with the ``last`` batch."""
 
 
+@runtime_checkable
+class VerifiableConnector(Protocol):
+    """Optional: a connector that can ask its platform, harmlessly, whether its credentials are accepted
+    (``relay check --connect``). Answers whether they are, and a line saying why."""
+
+    async def verify(self) -> tuple[bool, str]: ...
+
+
+@runtime_checkable
+class SecretHolder(Protocol):
+    """Optional: a connector that knows its own secret values, so that what it sends can be shown masked
+    (:class:`BaseConnector` does)."""
+
+    def secrets(self) -> Sequence[str]: ...
+
+
+@runtime_checkable
+class AudienceSettingsCheck(Protocol):
+    """Optional, on a connector's settings model: why these settings cannot sync audiences (None when they
+    can), checked when the config is loaded."""
+
+    def audience_problem(self) -> str | None: ...
+
+
+@runtime_checkable
+class WindowedConnector(Protocol):
+    """Optional: a connector whose platform refuses events older than a window (:class:`BaseConnector`
+    says None, no window); the worker stops retrying at it."""
+
+    def acceptance_window(self, action_source: str) -> float | None: ...
+
+
+@runtime_checkable
+class MaskingConnector(Protocol):
+    """Optional: a connector that masks its own secrets in the texts it answers (:class:`BaseConnector`
+    does); the worker masks the texts of any other connector with the relay's generic masking."""
+
+    def mask(self, text: str) -> str: ...
+
+
 DAY = 86400.0
 
 
@@ -286,10 +326,15 @@ __all__ = [
     "DAY",
     "MAX_TEXT",
     "AudienceConnector",
+    "AudienceSettingsCheck",
     "BaseConnector",
     "Connector",
+    "MaskingConnector",
     "ReplaceSession",
+    "SecretHolder",
     "SendBatch",
+    "VerifiableConnector",
+    "WindowedConnector",
     "bisect",
     "classify_status",
     "clip",

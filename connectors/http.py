@@ -16,15 +16,19 @@ anything else       PermanentDeliveryError (nothing in the request can pass)
 ==================  ==========================================================================
 
 A platform that answers with error codes (Meta's Graph API) names the class itself from its code table
-and passes it as ``kind``; the waits are still read here.
+and passes it as ``kind``, as does one whose statuses differ from this table (LinkedIn's 501, Google's
+409); the waits are still read here.
 """
 
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from collections.abc import Mapping
+from typing import Any
 
+import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, wait_random_exponential
 
 from relay.exceptions import (
@@ -42,6 +46,16 @@ DEFAULT_RATE_LIMIT_WAIT = 60.0
 RETRYABLE_STATUSES = frozenset({408, 423, 425})
 AUTH_STATUSES = frozenset({401, 403})
 PAYLOAD_STATUSES = frozenset({400, 413, 422})
+#: how much of a platform's error answer is recorded (masked first, then cut)
+MAX_MESSAGE = 500
+
+
+def json_body(response: httpx.Response) -> Any:
+    """The answer's JSON, or None (proxies, load balancers and some routing errors answer in HTML)."""
+    try:
+        return response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return None
 
 
 def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> float | None:
@@ -131,10 +145,12 @@ def in_call_retry(
 __all__ = [
     "AUTH_STATUSES",
     "DEFAULT_RATE_LIMIT_WAIT",
+    "MAX_MESSAGE",
     "PAYLOAD_STATUSES",
     "RETRYABLE_STATUSES",
     "classify_status",
     "in_call_retry",
+    "json_body",
     "parse_retry_after",
     "status_kind",
 ]

@@ -1,12 +1,11 @@
 """Pieces shared by the JSON connectors (TikTok, Snapchat, Pinterest, Reddit): reading an event's
-hashes, ids and ``custom`` data defensively, and judging an HTTP answer by its status.
+hashes, ids and ``custom`` data defensively, and the words of a platform's error answer.
 
 Everything here is pure, so payloads stay comparable with golden ones.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -15,23 +14,13 @@ from typing import Any
 
 import httpx
 
-from connectors.base import clip, parse_retry_after
-from relay.exceptions import (
-    AuthRejectedError,
-    DeliveryError,
-    PayloadRejectedError,
-    PermanentDeliveryError,
-    RateLimitedError,
-    UnavailableError,
-)
+from connectors.base import clip
+from connectors.http import MAX_MESSAGE, classify_status, json_body
+from relay.exceptions import DeliveryError, PermanentDeliveryError
 from relay.types import OutboundEvent
 
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
-#: a 429 without ``Retry-After`` waits this long
-DEFAULT_RATE_LIMIT_WAIT = 60.0
-#: how much of a platform's answer is kept (masked first, then cut)
-MAX_MESSAGE = 500
 
 
 def hashes(event: OutboundEvent, key: str) -> list[str]:
@@ -148,18 +137,10 @@ def event_name(
     return standard.get(name, default)
 
 
-def json_of(response: httpx.Response) -> Any:
-    """The answer's JSON, or None (proxies and load balancers answer in HTML)."""
-    try:
-        return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
-
-
 def detail_of(response: httpx.Response) -> str:
     """The platform's own words in an error answer (``message``, ``reason``, ``error.message``),
     else the start of its body."""
-    body = json_of(response)
+    body = json_body(response)
     if isinstance(body, dict):
         inner = body.get("error")
         for found in (
@@ -172,31 +153,19 @@ def detail_of(response: httpx.Response) -> str:
     return response.text[:200]
 
 
-def classify_status(
+def status_error(
     response: httpx.Response, platform: str, detail: str, mask: Callable[[str], str]
 ) -> DeliveryError:
-    """The error a failed HTTP status means when the platform's own code says nothing more:
-    400/413/422 payload (bisected), 401/403 auth (paused), 429 rate limited, 408/5xx unavailable."""
+    """The error a failed answer means when the platform's own code says nothing more: its status, read by
+    :func:`connectors.http.classify_status`."""
     status = response.status_code
     message = clip(mask(f"{platform} answered {status}: {detail or response.reason_phrase}"), MAX_MESSAGE)
-    retry_after = parse_retry_after(response.headers)
-    if status in (400, 413, 422):
-        return PayloadRejectedError(message, status_code=status)
-    if status in (401, 403):
-        return AuthRejectedError(message, status_code=status)
-    if status == 429:
-        wait = DEFAULT_RATE_LIMIT_WAIT if retry_after is None else retry_after
-        return RateLimitedError(message, status_code=status, retry_after=wait)
-    if status in (408, 423) or status >= 500:
-        return UnavailableError(message, status_code=status, retry_after=retry_after)
-    return PermanentDeliveryError(message, status_code=status)
+    found = classify_status(status, message, response.headers)
+    return found or PermanentDeliveryError(message, status_code=status)  # a failure with a 2xx status
 
 
 __all__ = [
-    "DEFAULT_RATE_LIMIT_WAIT",
-    "MAX_MESSAGE",
     "Item",
-    "classify_status",
     "compact",
     "count",
     "currency",
@@ -205,9 +174,9 @@ __all__ = [
     "event_name",
     "hashes",
     "items",
-    "json_of",
     "number",
     "raw_id",
+    "status_error",
     "text",
     "total_items",
 ]

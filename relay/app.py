@@ -20,20 +20,20 @@ from relay.admin import dashboard
 from relay.admin import reports as admin_reports
 from relay.audiences import api as audience_api
 from relay.audiences.scheduler import AudienceScheduler
-from relay.auth import load_credentials
 from relay.delivery.housekeeping import Housekeeper
 from relay.delivery.worker import Worker
-from relay.ingest import browser, server_api
-from relay.ingest.fast import FastPathMiddleware, HotPath
+from relay.http import browser, server_api
+from relay.http.auth import load_credentials
+from relay.http.fast import FastPathMiddleware, HotPath
+from relay.http.middleware import SecurityHeadersMiddleware, TrustedProxyMiddleware
+from relay.http.ops import healthz, metrics, readyz
+from relay.http.responses import error
 from relay.ingest.intake import Intake
 from relay.ingest.pipeline import Ingestor
 from relay.ingest.writer import GroupCommitWriter
 from relay.metrics import Metrics
-from relay.middleware import SecurityHeadersMiddleware, TrustedProxyMiddleware
-from relay.ops import healthz, metrics, readyz
 from relay.proxies import ProxyList
 from relay.registry import ConnectorType
-from relay.responses import error
 from relay.settings import Settings
 from relay.state import RelayState, build_connectors, make_client
 from relay.storage import queries

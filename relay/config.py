@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from connectors.base import AudienceSettingsCheck
 from relay.exceptions import ConfigError
 from relay.registry import ConnectorType, connector_types
 from relay.settings import ConnectorSettings, Settings
@@ -241,8 +242,8 @@ def _check_audiences(
                 raise ConfigError(
                     f"connector {dest!r} ({connectors[dest].type}) cannot sync audiences", key=key
                 )
-            problem = getattr(connectors[dest], "audience_problem", None)
-            if callable(problem) and (text := problem()):
+            block = connectors[dest]
+            if isinstance(block, AudienceSettingsCheck) and (text := block.audience_problem()):
                 raise ConfigError(f"connector {dest!r} cannot sync audiences: {text}", key=key)
 
 

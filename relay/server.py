@@ -10,9 +10,9 @@ here add, for both of uvicorn's HTTP/1.1 implementations:
 - a header size limit (``server.max_header_bytes``): ``431 headers_too_large``;
 - JSON answers for malformed requests: ``400 invalid_request`` instead of uvicorn's plain text.
 
-Bodies are bounded by the app (``relay.ingest.body``: size and ``server.body_timeout_seconds``).
+Bodies are bounded by the app (``relay.http.body``: size and ``server.body_timeout_seconds``).
 
-Several server processes on one socket (``relay serve --workers N``): :mod:`relay.supervisor`.
+Several server processes on one socket (``relay serve --workers N``): :mod:`relay.cli.supervisor`.
 """
 
 from __future__ import annotations
@@ -58,6 +58,19 @@ class _Bounded:
     _partial = False
     _too_large = False
 
+    # uvicorn's protocol classes come after this one in the bases, so super() reaches them
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)  # type: ignore[misc]
+        self._wait_for_request(fresh=True)
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()  # type: ignore[misc]
+        self._wait_for_request(fresh=True)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._stop_deadline()
+        super().connection_lost(exc)  # type: ignore[misc]
+
     def _wait_for_request(self, *, fresh: bool) -> None:
         """Run the header deadline while the server waits on the client (no request being answered)."""
         if self.transport is None or self.transport.is_closing():
@@ -100,10 +113,6 @@ class _Bounded:
 class RelayH11Protocol(_Bounded, H11Protocol):
     """uvicorn's h11 protocol with the relay's bounds (h11 itself limits the header size)."""
 
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._wait_for_request(fresh=True)
-
     def data_received(self, data: bytes) -> None:
         if self.conn.their_state is h11.IDLE and self._head_too_large(data):
             self._too_large = True
@@ -120,14 +129,6 @@ class RelayH11Protocol(_Bounded, H11Protocol):
         end = pending.find(b"\r\n\r\n")
         return (end + 4 if end >= 0 else len(pending)) > self.max_header_bytes
 
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._wait_for_request(fresh=True)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_deadline()
-        super().connection_lost(exc)
-
     def send_400_response(self, msg: str) -> None:
         self._too_large = len(self.conn.trailing_data[0]) >= self.max_header_bytes
         self._bad_request()
@@ -141,10 +142,6 @@ class RelayHttpToolsProtocol(_Bounded, HttpToolsProtocol):
     """uvicorn's httptools protocol with the relay's bounds, the header size limit included."""
 
     _header_bytes = 0
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        self._wait_for_request(fresh=True)
 
     def data_received(self, data: bytes) -> None:
         super().data_received(data)
@@ -168,14 +165,6 @@ class RelayHttpToolsProtocol(_Bounded, HttpToolsProtocol):
         if self._header_bytes > self.max_header_bytes:
             self._too_large = True
             raise _HeadersTooLarge
-
-    def on_response_complete(self) -> None:
-        super().on_response_complete()
-        self._wait_for_request(fresh=True)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._stop_deadline()
-        super().connection_lost(exc)
 
     def send_400_response(self, msg: str) -> None:
         self._bad_request()

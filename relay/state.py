@@ -12,8 +12,8 @@ import httpx
 from pydantic import BaseModel, SecretStr
 
 from connectors.base import Connector
-from relay.auth import Credentials
 from relay.exceptions import ConfigError
+from relay.http.auth import Credentials
 from relay.metrics import Metrics
 from relay.proxies import ProxyList
 from relay.registry import ConnectorType, connector_types

@@ -1,9 +1,9 @@
-"""Write relay/monthnames.py: month and weekday names of the relay's markets, from CLDR (via Babel).
+"""Write relay/normalize/monthnames.py: month and weekday names of the relay's markets, from CLDR (via Babel).
 
 Run after adding a locale: ``.venv/bin/python scripts/make_month_names.py``. Babel is a test dependency only;
 the relay reads the small generated table. tests/unit/test_normalize_corpus.py checks that the committed file
-is what this script writes. Names are stored as :func:`relay.geo.lookup_key` keys (no accents, case or
-dots); a name that means two different months in two languages is left out.
+is what this script writes. Names are stored as :func:`relay.normalize.geo.lookup_key` keys (no accents,
+case or dots); a name that means two different months in two languages is left out.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ from babel import Locale
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from relay.geo import lookup_key  # noqa: E402
+from relay.normalize.geo import lookup_key  # noqa: E402
 
-#: languages whose month names are read (CJK dates are written with digits: relay.birthdate reads them)
+#: languages whose month names are read (CJK dates are written with digits, which relay.normalize.birthdate
+#: reads)
 LOCALES = "en fr de es it pt nl pl sv tr da nb fi cs sk hu ro el ru uk ca id".split()
-TARGET = ROOT / "relay" / "monthnames.py"
+TARGET = ROOT / "relay" / "normalize" / "monthnames.py"
 _WORD = re.compile(r"[^\W\d_]+")
 
 

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 import httpx
 
 from connectors.base import DAY, BaseConnector, clip
+from connectors.http import json_body
 from relay.settings import ConnectorSettings
 from relay.types import (
     AudienceBatchResult,
@@ -26,7 +27,7 @@ from relay.types import (
 
 from . import audiences
 from .conversions import NO_IDENTIFIER, click_id, no_action_reason, to_click_conversion, user_identifiers
-from .errors import classify, describe_error, is_transient, json_body, row_errors
+from .errors import classify, describe_error, is_transient, row_errors
 from .settings import GoogleAdsSettings
 from .token import GoogleToken
 

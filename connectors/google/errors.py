@@ -22,23 +22,24 @@ hours) are retried; the others fail alone.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
-from connectors.base import clip, parse_retry_after
-from relay.exceptions import (
-    AuthRejectedError,
-    DeliveryError,
-    PayloadRejectedError,
-    PermanentDeliveryError,
-    RateLimitedError,
-    UnavailableError,
-)
+from connectors.base import clip
+from connectors.http import MAX_MESSAGE, classify_status, json_body
+from relay.exceptions import DeliveryError, PermanentDeliveryError, UnavailableError
 
-DEFAULT_RATE_LIMIT_WAIT = 60.0
+#: Google's statuses that do not mean what they mean elsewhere (:mod:`connectors.http`): an ``ABORTED``
+#: 409 passes on a retry; only a 400 names a bad payload (worth bisecting)
+STATUS_KINDS: dict[int, type[DeliveryError]] = {
+    409: UnavailableError,
+    413: PermanentDeliveryError,
+    422: PermanentDeliveryError,
+    423: PermanentDeliveryError,
+    425: PermanentDeliveryError,
+}
 #: row error codes worth another try later
 TRANSIENT_CODES = frozenset(
     {
@@ -51,14 +52,6 @@ TRANSIENT_CODES = frozenset(
     }
 )
 TRANSIENT_KINDS = frozenset({"internalError", "quotaError", "databaseError"})
-_MAX_MESSAGE = 500
-
-
-def json_body(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
 
 
 def failure_errors(status: Any) -> list[dict[str, Any]]:
@@ -119,29 +112,18 @@ def classify(response: httpx.Response, *, mask: Callable[[str], str]) -> Deliver
     if status < 300:
         return None
     text = summarize(json_body(response), response.reason_phrase or "no error details")
-    message = clip(mask(f"Google answered {status}: {text}"), _MAX_MESSAGE)
-    retry_after = parse_retry_after(response.headers)
-    if status == 400:
-        return PayloadRejectedError(message, status_code=status)
-    if status in (401, 403):
-        return AuthRejectedError(message, status_code=status)
-    if status == 429:
-        wait = retry_after if retry_after is not None else DEFAULT_RATE_LIMIT_WAIT
-        return RateLimitedError(message, status_code=status, retry_after=wait)
-    if status in (408, 409) or status >= 500:
-        return UnavailableError(message, status_code=status, retry_after=retry_after)
-    return PermanentDeliveryError(message, status_code=status)
+    message = clip(mask(f"Google answered {status}: {text}"), MAX_MESSAGE)
+    return classify_status(status, message, response.headers, kind=STATUS_KINDS.get(status))
 
 
 __all__ = [
-    "DEFAULT_RATE_LIMIT_WAIT",
+    "STATUS_KINDS",
     "TRANSIENT_CODES",
     "classify",
     "describe_error",
     "error_code",
     "failure_errors",
     "is_transient",
-    "json_body",
     "row_errors",
     "summarize",
 ]

@@ -7,11 +7,14 @@ import logging
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from connectors.base import DAY, BaseConnector, clip
+from connectors.base import clip
+from connectors.http import json_body
+from connectors.platform import PlatformConnector
+from relay.exceptions import RetryableDeliveryError
 from relay.settings import ConnectorSettings
-from relay.types import Capability, Delivered, Failed, OutboundEvent, Outcome, Retry, Skipped
+from relay.types import Capability, Delivered, Failed, OutboundEvent, Outcome, Retry
 
-from .errors import classify, describe, json_body
+from .errors import classify, describe, status_kind
 from .mapping import NO_IDENTIFIER, no_rule_reason, to_element, user_ids
 from .settings import LinkedInSettings
 
@@ -20,13 +23,14 @@ log = logging.getLogger("relay.connectors.linkedin")
 WINDOW_DAYS = 90
 
 
-class LinkedInConnector(BaseConnector[LinkedInSettings]):
+class LinkedInConnector(PlatformConnector[LinkedInSettings]):
     """Delivers conversions to LinkedIn, up to 5,000 per BATCH_CREATE request."""
 
     type_name: ClassVar[str] = "linkedin"
     settings_model: ClassVar[type[ConnectorSettings]] = LinkedInSettings
     capabilities: ClassVar[frozenset[Capability]] = frozenset({"conversions"})
     platform_max_batch: ClassVar[int] = 5000
+    window_days: ClassVar[float | None] = WINDOW_DAYS
 
     @property
     def url(self) -> str:
@@ -42,22 +46,11 @@ class LinkedInConnector(BaseConnector[LinkedInSettings]):
             "Content-Type": "application/json",
         }
 
-    def secrets(self) -> Sequence[str]:
-        return [self.settings.access_token.get_secret_value()]
-
     def skip_reason(self, event_name: str) -> str | None:
         return None if self.settings.conversion_urn(event_name) else no_rule_reason(event_name)
 
-    def acceptance_window(self, action_source: str) -> float:
-        return WINDOW_DAYS * DAY
-
-    def precheck(self, event: OutboundEvent) -> Outcome | None:
-        reason = self.skip_reason(event.event_name)
-        if reason is None and event.consent.decision == "deny":
-            reason = f"consent denied: {event.consent.reason}"
-        if reason is None and not user_ids(event):
-            reason = NO_IDENTIFIER
-        return Skipped(reason) if reason else None
+    def unsendable(self, event: OutboundEvent) -> str | None:
+        return None if user_ids(event) else NO_IDENTIFIER
 
     def build(self, event: OutboundEvent) -> dict[str, Any]:
         urn = self.settings.conversion_urn(event.event_name)
@@ -91,7 +84,8 @@ class LinkedInConnector(BaseConnector[LinkedInSettings]):
             return Delivered(code if isinstance(code, int) else status, "created")
         error = element.get("error") if isinstance(element, dict) else None
         text = clip(self.mask(f"LinkedIn refused the element ({code}): {describe(error)}"))
-        if code == 429 or code in (408, 423) or (code >= 500 and code != 501):
+        kind = status_kind(code)
+        if kind is not None and issubclass(kind, RetryableDeliveryError):
             return Retry(text, None, code)
         return Failed(text, code)
 

@@ -17,32 +17,18 @@ other 4xx, 501              PermanentDeliveryError
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from connectors.base import clip, parse_retry_after
-from relay.exceptions import (
-    AuthRejectedError,
-    DeliveryError,
-    PayloadRejectedError,
-    PermanentDeliveryError,
-    RateLimitedError,
-    UnavailableError,
-)
+from connectors import http
+from connectors.base import clip
+from relay.exceptions import DeliveryError, PermanentDeliveryError
 
-DEFAULT_RATE_LIMIT_WAIT = 60.0
-RETRYABLE_STATUSES = frozenset({408, 423})
-_MAX_MESSAGE = 500
-
-
-def json_body(response: httpx.Response) -> Any:
-    try:
-        return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
+#: LinkedIn's statuses that do not mean what they mean elsewhere: a 501 (an unsupported method) and a
+#: 425 will not pass on a retry
+STATUS_KINDS: dict[int, type[DeliveryError]] = {425: PermanentDeliveryError, 501: PermanentDeliveryError}
 
 
 def describe(body: Any, fallback: str = "no error details") -> str:
@@ -55,24 +41,20 @@ def describe(body: Any, fallback: str = "no error details") -> str:
     return f"{code}{where}: {body.get('message', '')}".strip()
 
 
+def status_kind(status: int) -> type[DeliveryError] | None:
+    """The class of a LinkedIn status: the relay's table (:mod:`connectors.http`), but for the statuses
+    LinkedIn means otherwise."""
+    return STATUS_KINDS.get(status) or http.status_kind(status)
+
+
 def classify(response: httpx.Response, *, mask: Callable[[str], str]) -> DeliveryError | None:
     """The exception a LinkedIn answer means, or ``None`` for a success."""
     status = response.status_code
     if status < 300:
         return None
-    details = describe(json_body(response), response.reason_phrase or "no error details")
-    message = clip(mask(f"LinkedIn answered {status}: {details}"), _MAX_MESSAGE)
-    retry_after = parse_retry_after(response.headers)
-    if status in (400, 413, 422):
-        return PayloadRejectedError(message, status_code=status)
-    if status in (401, 403):
-        return AuthRejectedError(message, status_code=status)
-    if status == 429:
-        wait = retry_after if retry_after is not None else DEFAULT_RATE_LIMIT_WAIT
-        return RateLimitedError(message, status_code=status, retry_after=wait)
-    if status in RETRYABLE_STATUSES or (status >= 500 and status != 501):
-        return UnavailableError(message, status_code=status, retry_after=retry_after)
-    return PermanentDeliveryError(message, status_code=status)
+    details = describe(http.json_body(response), response.reason_phrase or "no error details")
+    message = clip(mask(f"LinkedIn answered {status}: {details}"), http.MAX_MESSAGE)
+    return http.classify_status(status, message, response.headers, kind=status_kind(status))
 
 
-__all__ = ["DEFAULT_RATE_LIMIT_WAIT", "classify", "describe", "json_body"]
+__all__ = ["STATUS_KINDS", "classify", "describe", "status_kind"]

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator
 
-from relay.settings import ConnectorConsentSettings, ConnectorSettings
+from connectors.settings import TokenSettings
+from relay.settings import ConnectorConsentSettings
 
 #: Segment pins 202603 (Aug 2026); LinkedIn versions live about a year
 DEFAULT_API_VERSION = "202603"
@@ -17,8 +18,11 @@ _VERSION = re.compile(r"(20\d\d)(0[1-9]|1[0-2])")
 _RULE = re.compile(r"(?:urn:lla:llaPartnerConversion:)?(?P<id>\d+)")
 
 
-class LinkedInSettings(ConnectorSettings):
+class LinkedInSettings(TokenSettings):
     """LinkedIn Conversions API: a member access token and one conversion rule per event name."""
+
+    token_hint: ClassVar[str] = "the member access token (e.g. ${LINKEDIN_ACCESS_TOKEN})"
+    ldu_refusal: ClassVar[str | None] = "ldu (Limited Data Use) is Meta-only; use drop or strip"
 
     type: Literal["linkedin"] = "linkedin"
     api_base: str = "https://api.linkedin.com"
@@ -30,20 +34,6 @@ class LinkedInSettings(ConnectorSettings):
     #: events without a rule are skipped
     conversion_rules: dict[str, str] = Field(default_factory=dict)
     consent: ConnectorConsentSettings = ConnectorConsentSettings(tcf_purposes=(1, 3, 4, 7))
-
-    @field_validator("api_base")
-    @classmethod
-    def _base(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL such as https://api.linkedin.com")
-        return value.rstrip("/")
-
-    @field_validator("access_token")
-    @classmethod
-    def _token(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError("is empty; set the member access token (e.g. ${LINKEDIN_ACCESS_TOKEN})")
-        return value
 
     @field_validator("api_version", mode="before")
     @classmethod
@@ -67,12 +57,6 @@ class LinkedInSettings(ConnectorSettings):
                     "(digits, or urn:lla:llaPartnerConversion:<id>)"
                 )
         return value
-
-    @model_validator(mode="after")
-    def _no_ldu(self) -> LinkedInSettings:
-        if self.consent.us_opt_out == "ldu":
-            raise ValueError("consent.us_opt_out: ldu (Limited Data Use) is Meta-only; use drop or strip")
-        return self
 
     def conversion_urn(self, event_name: str) -> str | None:
         """The conversion rule URN of an event name, or None when it has none."""

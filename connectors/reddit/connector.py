@@ -6,13 +6,14 @@ Errors are judged by HTTP status: 400/413/422 payload (bisected to the bad event
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from connectors import payload as p
-from connectors.base import DAY, BaseConnector, clip
+from connectors.base import clip
+from connectors.platform import PlatformConnector
 from relay.settings import ConnectorSettings
-from relay.types import Capability, Delivered, OutboundEvent, Outcome, Skipped
+from relay.types import Capability, Delivered, OutboundEvent, Outcome
 
 from . import events
 from .settings import RedditSettings
@@ -21,42 +22,25 @@ from .settings import RedditSettings
 MAX_AGE_DAYS = 7
 
 
-class RedditConnector(BaseConnector[RedditSettings]):
+class RedditConnector(PlatformConnector[RedditSettings]):
     """Sends events to ``POST /api/v3/pixels/{pixel_id}/conversion_events``."""
 
     type_name: ClassVar[str] = "reddit"
     settings_model: ClassVar[type[ConnectorSettings]] = RedditSettings
     capabilities: ClassVar[frozenset[Capability]] = frozenset({"conversions"})
     platform_max_batch: ClassVar[int] = 1000
+    window_days: ClassVar[float | None] = MAX_AGE_DAYS
+    standard_events: ClassVar[Mapping[str, str]] = events.STANDARD_EVENTS
 
     @property
     def events_url(self) -> str:
         return f"{self.settings.api_base}/api/v3/pixels/{self.settings.pixel_id}/conversion_events"
 
-    def secrets(self) -> Sequence[str]:
-        return [self.settings.access_token.get_secret_value()]
-
-    def reddit_event_name(self, event_name: str) -> str | None:
-        return p.event_name(self.settings.events, events.STANDARD_EVENTS, event_name, event_name)
-
-    def skip_reason(self, event_name: str) -> str | None:
-        if self.reddit_event_name(event_name) is None:
-            return f"event not mapped for {self.name} (events: {event_name}: null)"
-        return None
-
-    def acceptance_window(self, action_source: str) -> float:
-        return MAX_AGE_DAYS * DAY
-
-    def precheck(self, event: OutboundEvent) -> Outcome | None:
-        reason = self.skip_reason(event.event_name)
-        if reason is None and event.consent.decision == "deny":
-            reason = f"consent denied: {event.consent.reason}"
-        if reason is None and not events.matchable(event, events.user(event)):
-            reason = events.NO_IDENTIFIER
-        return Skipped(reason) if reason else None
+    def unsendable(self, event: OutboundEvent) -> str | None:
+        return None if events.matchable(event, events.user(event)) else events.NO_IDENTIFIER
 
     def build(self, event: OutboundEvent) -> dict[str, Any]:
-        return events.item(event, self.reddit_event_name(event.event_name) or event.event_name)
+        return events.item(event, self.platform_event_name(event.event_name) or event.event_name)
 
     def request_body(self, payloads: Sequence[dict[str, Any]]) -> dict[str, Any]:
         data: dict[str, Any] = {}
@@ -74,12 +58,9 @@ class RedditConnector(BaseConnector[RedditSettings]):
             headers={"Authorization": f"Bearer {token}"},
         )
         if not response.is_success:
-            raise p.classify_status(response, "Reddit", p.detail_of(response), self.mask)
+            raise p.status_error(response, "Reddit", p.detail_of(response), self.mask)
         summary = clip(self.mask(response.text), 300)
         return [Delivered(response.status_code, summary) for _ in payloads]
-
-    async def send_batch(self, events_: Sequence[OutboundEvent]) -> Sequence[Outcome]:
-        return await self.send_payloads([self.build(e) for e in events_])
 
 
 __all__ = ["RedditConnector"]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
-from connectors import payload as p
-from connectors.base import DAY, BaseConnector, clip
+from connectors.base import clip
+from connectors.platform import PlatformConnector
 from relay.exceptions import PermanentDeliveryError
 from relay.settings import ConnectorSettings
 from relay.types import (
@@ -16,7 +16,6 @@ from relay.types import (
     Delivered,
     OutboundEvent,
     Outcome,
-    Skipped,
 )
 
 from . import audiences, events
@@ -28,13 +27,15 @@ API_VERSION = "v1.3"
 MAX_AGE_DAYS = 7
 
 
-class TikTokConnector(BaseConnector[TikTokSettings]):
+class TikTokConnector(PlatformConnector[TikTokSettings]):
     """Sends web events to ``POST /open_api/v1.3/event/track/`` and syncs customer file segments."""
 
     type_name: ClassVar[str] = "tiktok"
     settings_model: ClassVar[type[ConnectorSettings]] = TikTokSettings
     capabilities: ClassVar[frozenset[Capability]] = frozenset({"conversions", "audiences"})
     platform_max_batch: ClassVar[int] = 1000
+    window_days: ClassVar[float | None] = MAX_AGE_DAYS
+    standard_events: ClassVar[Mapping[str, str]] = events.STANDARD_EVENTS
     max_audience_batch: ClassVar[int] = audiences.MAX_MEMBERS
     #: no replace-all upload: a full sync is adds plus the relay's computed removals
     supports_replace: ClassVar[bool] = False
@@ -42,35 +43,15 @@ class TikTokConnector(BaseConnector[TikTokSettings]):
     def url(self, path: str) -> str:
         return f"{self.settings.api_base}/open_api/{API_VERSION}/{path}/"
 
-    def secrets(self) -> Sequence[str]:
-        return self.settings.secret_values()
-
     # -- conversions
 
-    def tiktok_event_name(self, event_name: str) -> str | None:
-        """TikTok's name for ``event_name``; None = never send."""
-        return p.event_name(self.settings.events, events.STANDARD_EVENTS, event_name, event_name)
-
-    def skip_reason(self, event_name: str) -> str | None:
-        if self.tiktok_event_name(event_name) is None:
-            return f"event not mapped for {self.name} (events: {event_name}: null)"
-        return None
-
-    def acceptance_window(self, action_source: str) -> float:
-        return MAX_AGE_DAYS * DAY
-
-    def precheck(self, event: OutboundEvent) -> Outcome | None:
-        reason = self.skip_reason(event.event_name)
-        if reason is None and event.consent.decision == "deny":
-            reason = f"consent denied: {event.consent.reason}"
-        if reason is None and event.action_source != "website":
-            reason = events.WEB_ONLY.format(event.action_source)
-        if reason is None and not events.matchable(events.user(event)):
-            reason = events.NO_IDENTIFIER
-        return Skipped(reason) if reason else None
+    def unsendable(self, event: OutboundEvent) -> str | None:
+        if event.action_source != "website":
+            return events.WEB_ONLY.format(event.action_source)
+        return None if events.matchable(events.user(event)) else events.NO_IDENTIFIER
 
     def build(self, event: OutboundEvent) -> dict[str, Any]:
-        return events.item(event, self.tiktok_event_name(event.event_name) or event.event_name)
+        return events.item(event, self.platform_event_name(event.event_name) or event.event_name)
 
     def request_body(self, data: Sequence[dict[str, Any]]) -> dict[str, Any]:
         """The JSON body of one ``event/track`` call carrying the built items ``data``."""
@@ -90,9 +71,6 @@ class TikTokConnector(BaseConnector[TikTokSettings]):
             raise error
         summary = clip(self.mask(response.text), 300)
         return [Delivered(response.status_code, summary) for _ in payloads]
-
-    async def send_batch(self, events_: Sequence[OutboundEvent]) -> Sequence[Outcome]:
-        return await self.send_payloads([self.build(e) for e in events_])
 
     # -- custom audiences
 

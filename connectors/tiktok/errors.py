@@ -24,7 +24,8 @@ from typing import Any
 import httpx
 
 from connectors import payload as p
-from connectors.base import clip, parse_retry_after
+from connectors.base import clip
+from connectors.http import MAX_MESSAGE, classify_status, json_body
 from relay.exceptions import (
     AuthRejectedError,
     DeliveryError,
@@ -47,30 +48,33 @@ def _code(body: Any) -> int | None:
 
 def classify(response: httpx.Response, mask: Callable[[str], str]) -> DeliveryError | None:
     """The exception a TikTok answer means, or None for a success."""
-    body = p.json_of(response)
+    body = json_body(response)
     code = _code(body)
     if response.is_success and code in OK_CODES:
         return None
     if code is None:
         if response.is_success:
             return UnavailableError(f"TikTok answered {response.status_code} without a code; retrying")
-        return p.classify_status(response, "TikTok", p.detail_of(response), mask)
+        return p.status_error(response, "TikTok", p.detail_of(response), mask)
     text = str(body.get("message") or "") if isinstance(body, dict) else ""
     request_id = body.get("request_id") if isinstance(body, dict) else None
-    message = clip(mask(f"TikTok code {code}: {text} (request_id {request_id})"), p.MAX_MESSAGE)
+    message = clip(mask(f"TikTok code {code}: {text} (request_id {request_id})"), MAX_MESSAGE)
     status = response.status_code
+    kind = code_kind(code, status)
+    return classify_status(status, message, response.headers, kind=kind)
+
+
+def code_kind(code: int, status: int) -> type[DeliveryError]:
+    """TikTok's code table: the class of a failed answer's ``code`` (a 429 or 5xx status decides first)."""
     if code in RATE_LIMIT_CODES or status == 429:
-        wait = parse_retry_after(response.headers)
-        return RateLimitedError(
-            message, status_code=status, retry_after=p.DEFAULT_RATE_LIMIT_WAIT if wait is None else wait
-        )
+        return RateLimitedError
     if code in (50000, 50002) or 51000 <= code < 52000 or status >= 500:
-        return UnavailableError(message, status_code=status)
+        return UnavailableError
     if code in AUTH_CODES or status in (401, 403):
-        return AuthRejectedError(message, status_code=status)
+        return AuthRejectedError
     if code in PAYLOAD_CODES:
-        return PayloadRejectedError(message, status_code=status)
-    return PermanentDeliveryError(message, status_code=status)
+        return PayloadRejectedError
+    return PermanentDeliveryError
 
 
-__all__ = ["AUTH_CODES", "OK_CODES", "PAYLOAD_CODES", "RATE_LIMIT_CODES", "classify"]
+__all__ = ["AUTH_CODES", "OK_CODES", "PAYLOAD_CODES", "RATE_LIMIT_CODES", "classify", "code_kind"]

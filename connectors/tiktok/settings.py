@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from pydantic import Field, SecretStr, field_validator
 
-from relay.settings import ConnectorSettings
+from connectors.settings import EventMapSettings, empty_is_unset
 
 _CODE = re.compile(r"[A-Za-z0-9_-]+")
 
 
-class TikTokSettings(ConnectorSettings):
+class TikTokSettings(EventMapSettings):
     """TikTok Events API 2.0 (web events of one pixel) and custom audiences (customer file segments)."""
+
+    token_hint: ClassVar[str] = "the pixel's Events API access token (e.g. ${TIKTOK_ACCESS_TOKEN})"
 
     type: Literal["tiktok"] = "tiktok"
     api_base: str = "https://business-api.tiktok.com"
@@ -23,20 +25,11 @@ class TikTokSettings(ConnectorSettings):
     access_token: SecretStr
     #: the code of Events Manager > Test Events; test events still count, remove it in production
     test_event_code: str | None = None
-    #: overrides of event names: ``{Signup: CompleteRegistration, Debug: null}`` (null = never send)
-    events: dict[str, str | None] = Field(default_factory=dict)
     #: custom audiences: the advertiser (ad account) id and a Marketing API token allowed to manage
     #: its audiences (the pixel's Events API token is not); without ``audience_access_token`` the
     #: ``access_token`` is tried
     advertiser_id: str | None = None
     audience_access_token: SecretStr | None = None
-
-    @field_validator("api_base")
-    @classmethod
-    def _api_base(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL such as https://business-api.tiktok.com")
-        return value.rstrip("/")
 
     @field_validator("pixel_code")
     @classmethod
@@ -45,19 +38,10 @@ class TikTokSettings(ConnectorSettings):
             raise ValueError("must be the TikTok pixel code, e.g. CABC123DEF456GHI789J")
         return value
 
-    @field_validator("access_token")
-    @classmethod
-    def _token(cls, value: SecretStr) -> SecretStr:
-        if not value.get_secret_value().strip():
-            raise ValueError(
-                "is empty; set the pixel's Events API access token (e.g. ${TIKTOK_ACCESS_TOKEN})"
-            )
-        return value
-
     @field_validator("test_event_code", "advertiser_id", "audience_access_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: Any) -> Any:
-        return None if value == "" else value
+        return empty_is_unset(value)
 
     @field_validator("advertiser_id")
     @classmethod

@@ -9,15 +9,9 @@ from typing import Any, ClassVar
 
 import httpx
 
-from connectors.base import BaseConnector, clip, parse_retry_after
-from relay.exceptions import (
-    AuthRejectedError,
-    DeliveryError,
-    PayloadRejectedError,
-    PermanentDeliveryError,
-    RateLimitedError,
-    UnavailableError,
-)
+from connectors.base import BaseConnector, clip
+from connectors.http import classify_status
+from relay.exceptions import DeliveryError, PermanentDeliveryError
 from relay.settings import ConnectorSettings
 from relay.types import Capability, Delivered, OutboundEvent, Outcome, Skipped
 
@@ -25,7 +19,8 @@ from .payload import to_canonical
 from .settings import MAX_BATCH, WebhookSettings
 from .signature import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
-DEFAULT_RATE_LIMIT_WAIT = 60.0
+#: a receiver's 423 (Locked) is a permanent refusal, as every 4xx but 401, 403, 408, 425 and 429
+STATUS_KINDS: dict[int, type[DeliveryError]] = {423: PermanentDeliveryError}
 
 
 class WebhookConnector(BaseConnector[WebhookSettings]):
@@ -71,23 +66,9 @@ class WebhookConnector(BaseConnector[WebhookSettings]):
         if 200 <= status < 300:
             summary = clip(self.mask(response.text), 300) if response.text else f"{status}"
             return [Delivered(status, summary) for _ in payloads]
-        raise self._error(
-            status, clip(self.mask(f"webhook answered {status}: {response.text[:500]}")), response
-        )
-
-    @staticmethod
-    def _error(status: int, message: str, response: httpx.Response) -> DeliveryError:
-        retry_after = parse_retry_after(response.headers)
-        if status == 429:
-            wait = retry_after if retry_after is not None else DEFAULT_RATE_LIMIT_WAIT
-            return RateLimitedError(message, status_code=status, retry_after=wait)
-        if status in (408, 425) or status >= 500:
-            return UnavailableError(message, status_code=status, retry_after=retry_after)
-        if status in (401, 403):
-            return AuthRejectedError(message, status_code=status)
-        if status in (400, 413, 422):
-            return PayloadRejectedError(message, status_code=status)
-        return PermanentDeliveryError(message, status_code=status)
+        message = clip(self.mask(f"webhook answered {status}: {response.text}"), 500)
+        error = classify_status(status, message, response.headers, kind=STATUS_KINDS.get(status))
+        raise error or PermanentDeliveryError(message, status_code=status)
 
 
 __all__ = ["WebhookConnector"]

@@ -7,29 +7,25 @@ until the rate-limit reset X announces (at least :data:`MIN_RATE_LIMIT_WAIT`).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import httpx
 
 from connectors.base import clip
-from connectors.http import DEFAULT_RATE_LIMIT_WAIT, classify_status, parse_retry_after
+from connectors.http import (
+    DEFAULT_RATE_LIMIT_WAIT,
+    MAX_MESSAGE,
+    classify_status,
+    json_body,
+    parse_retry_after,
+)
 from relay.exceptions import DeliveryError, PayloadRejectedError
 
 from .ratelimit import reset_wait
 
 #: never retry a 429 sooner than this (clock skew, a reset already past)
 MIN_RATE_LIMIT_WAIT = 5.0
-_MAX_MESSAGE = 500
-
-
-def json_body(response: httpx.Response) -> Any:
-    """The response's JSON, or ``None`` (X answers some errors, such as routing 404s, in HTML)."""
-    try:
-        return response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        return None
 
 
 def error_items(body: Any) -> list[dict[str, Any]]:
@@ -67,7 +63,7 @@ def classify(response: httpx.Response, *, now: float, mask: Callable[[str], str]
         return None
     errors = error_items(json_body(response))
     # mask before cutting: a secret across the cut would otherwise be stored in part
-    message = clip(mask(f"X answered {status}: {summarize(errors, response)}"), _MAX_MESSAGE)
+    message = clip(mask(f"X answered {status}: {summarize(errors, response)}"), MAX_MESSAGE)
     kind = PayloadRejectedError if status == 404 and _is_event_tag_error(errors) else None
     wait = rate_limit_wait(response.headers, now) if status == 429 else None
     return classify_status(status, message, response.headers, now=now, kind=kind, rate_limit_wait=wait)

@@ -13,8 +13,8 @@ from relay.admin.csrf import SAFE_METHODS, cross_site_refusal
 from relay.admin.session import is_admin, uses_cookie
 from relay.audiences import SyncEnv, audience_status
 from relay.duration import parse_instant
-from relay.ingest.body import BodyError, read_json
-from relay.responses import error
+from relay.http.body import BodyError, read_json
+from relay.http.responses import error
 from relay.state import RelayState
 from relay.storage import queries, reports
 from relay.storage.queries import DeliveryFilter

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from starlette.requests import Request
 from starlette.responses import Response
 
-from relay.responses import error
+from relay.http.responses import error
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 SAFE_FETCH_SITES = frozenset({"same-origin", "none"})

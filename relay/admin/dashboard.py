@@ -23,8 +23,8 @@ from relay.admin.session import (
     open_session,
     set_cookie,
 )
-from relay.ingest.body import BodyError, read_body
-from relay.responses import error
+from relay.http.body import BodyError, read_body
+from relay.http.responses import error
 from relay.state import RelayState
 
 STATIC = Path(__file__).parent / "static"

@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse, Response
 
 from relay.admin.api import admin_guard
 from relay.audiences import SyncEnv, audience_status
-from relay.responses import error
+from relay.http.responses import error
 from relay.state import RelayState
 from relay.storage import reports
 from relay.storage.reports import WINDOWS, Window

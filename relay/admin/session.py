@@ -13,7 +13,7 @@ import time
 from starlette.requests import HTTPConnection
 from starlette.responses import Response
 
-from relay.auth import bearer, digest
+from relay.http.auth import bearer, digest
 from relay.state import RelayState
 from relay.storage import queries
 

@@ -15,9 +15,9 @@ from starlette.responses import JSONResponse, Response
 from relay.audiences.members import STRONG_KEYS, encode, idents, text_idents
 from relay.events import CONTACT_FIELDS, UserIn, describe
 from relay.exceptions import StorageError
-from relay.ingest.body import BodyError, read_json
+from relay.http.body import BodyError, read_json
+from relay.http.responses import error
 from relay.normalize import digest_of, hash_user, member_from_row
-from relay.responses import error
 from relay.state import RelayState
 from relay.storage import audiences as store
 from relay.storage.db import Database

@@ -14,7 +14,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from connectors.base import Connector, clip
+from connectors.base import Connector, MaskingConnector, clip
 from relay.exceptions import AuthRejectedError, PermanentDeliveryError, RetryableDeliveryError
 from relay.masking import mask_text
 from relay.storage.records import ClaimedDelivery
@@ -42,7 +42,7 @@ class ConnectorBugError(Exception):
 def masker(connector: Connector) -> Mask:
     """Mask then clip: the connector's own masking (its secrets) when it has one. Made per batch and
     memoised: a platform answers a whole batch with one text, masked once rather than once per event."""
-    mask: Mask = getattr(connector, "mask", None) or mask_text
+    mask: Mask = connector.mask if isinstance(connector, MaskingConnector) else mask_text
 
     @functools.lru_cache(maxsize=64)
     def masked(text: str) -> str:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from connectors.base import Connector
+from connectors.base import Connector, WindowedConnector
 from relay.delivery.attempt import Mask, Paused, Result, attempt, masker, outbound
 from relay.delivery.outbound import to_outbound
 from relay.delivery.retry import Deadline, RetryPolicy
@@ -210,8 +210,9 @@ class Worker:
 
     def _deadline(self, connector: Connector, c: ClaimedDelivery) -> Deadline:
         """When retrying stops: the platform's acceptance window or ``delivery.max_age_hours``."""
-        window_of = getattr(connector, "acceptance_window", None)  # optional for plugins
-        window = window_of(c.event.action_source) if window_of is not None else None
+        window = None  # optional for plugins
+        if isinstance(connector, WindowedConnector):
+            window = connector.acceptance_window(c.event.action_source)
         return self.policy.deadline(c.created_at, float(c.event.event_time), window)
 
     async def _pause(self, name: str, paused: Paused) -> None:

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relay.exceptions import StorageError
+from relay.http.responses import STATUS
 from relay.ingest.identity import CookieSpec
 from relay.ingest.intake import Intake
 from relay.ingest.pipeline import Prepared, RequestContext
-from relay.responses import STATUS
 from relay.storage.outbox import StoreResult
 
 log = logging.getLogger("relay.ingest")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from relay.auth import Credentials
+from relay.http.auth import Credentials
 from relay.ingest.counters import Counters
 from relay.ingest.pipeline import Ingestor
 from relay.ingest.writer import GroupCommitWriter

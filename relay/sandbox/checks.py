@@ -26,11 +26,15 @@ def secret(value: Any) -> str | None:
     return text if isinstance(text, str) and text else None
 
 
-def configured(settings: Settings, type_name: str, mount: str, *keys: str) -> list[dict[str, str | None]]:
-    """The named values of the ``type_name`` connectors whose ``api_base`` points at ``mount``."""
+def configured(
+    settings: Settings, type_name: str, mount: str, *keys: str, within: bool = False
+) -> list[dict[str, str | None]]:
+    """The named values of the ``type_name`` connectors whose ``api_base`` points at ``mount`` (or,
+    ``within``, at a path below it)."""
     found = []
     for block in settings.connectors.values():
-        if block.type == type_name and block.api_base.rstrip("/").endswith(mount):
+        base = block.api_base.rstrip("/")
+        if block.type == type_name and (f"{mount}/" in f"{base}/" if within else base.endswith(mount)):
             found.append({key: secret(getattr(block, key, None)) for key in keys})
     return found
 
@@ -71,9 +75,31 @@ def time_problem(where: str, seconds: Any, now: float, max_age_days: float) -> s
     return None
 
 
+def first(problems: Iterable[str | None]) -> str | None:
+    """The first problem found (each of ``problems`` is None where its check passed)."""
+    return next((problem for problem in problems if problem), None)
+
+
 def unknown_keys(where: str, data: Mapping[str, Any], known: Iterable[str]) -> str | None:
     extra = sorted(set(data) - set(known))
     return f"{where}: unknown field {extra[0]}" if extra else None
+
+
+def fields_problem(
+    where: str,
+    data: Mapping[str, Any],
+    hashed: Iterable[str],
+    raw: Iterable[str],
+    *,
+    as_list: bool | None = None,
+) -> str | None:
+    """A problem with an object of contact fields: a key neither ``hashed`` nor ``raw``, or a ``hashed``
+    one that is not a SHA-256 digest (``as_list`` as :func:`hashed_problem` takes it)."""
+    problem = unknown_keys(where, data, (*hashed, *raw))
+    for key in hashed:
+        if problem is None and key in data:
+            problem = hashed_problem(f"{where}.{key}", data[key], as_list=as_list)
+    return problem
 
 
 def url_problem(where: str, value: Any) -> str | None:
@@ -92,6 +118,8 @@ __all__ = [
     "FUTURE_SKEW",
     "HEX64",
     "configured",
+    "fields_problem",
+    "first",
     "hashed_problem",
     "json_body",
     "secret",

@@ -10,7 +10,6 @@ Manager endpoints refuse the whole request with ``BadRequest`` field violations 
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterable
@@ -22,7 +21,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from relay.sandbox.base import FakePlatform, RecordedRequest
+from relay.sandbox.base import FakePlatform, RecordedRequest, bearer, recorded_json
+from relay.sandbox.checks import configured
 from relay.sandbox.google_rules import (
     MAX_CONVERSIONS,
     MAX_MEMBERS,
@@ -46,12 +46,6 @@ def ads_failure(kind: str, code: str, message: str, index: int | None = None) ->
     if index is not None:
         error["location"] = {"fieldPathElements": [{"fieldName": "conversions", "index": index}]}
     return error
-
-
-def _secret(value: Any) -> str | None:
-    if value is None:
-        return None
-    return str(value.get_secret_value() if hasattr(value, "get_secret_value") else value)
 
 
 class FakeGoogleAds(FakePlatform):
@@ -98,17 +92,15 @@ class FakeGoogleAds(FakePlatform):
     def for_settings(cls, settings: Settings, *, mount: str = "/sandbox/google_ads") -> FakeGoogleAds:
         """Accepts the credentials of the ``google_ads`` connectors pointed at the sandbox."""
         fake = cls()
-        for block in settings.connectors.values():
-            if block.type != "google_ads" or not block.api_base.rstrip("/").endswith(mount):
-                continue
-            values = {k: _secret(getattr(block, k, None)) for k in ("developer_token", "access_token")}
-            fake.developer_tokens |= {values["developer_token"]} - {None}  # type: ignore[arg-type]
-            fake.access_tokens |= {values["access_token"]} - {None}  # type: ignore[arg-type]
-            login = tuple(
-                _secret(getattr(block, k, None)) for k in ("client_id", "client_secret", "refresh_token")
-            )
-            if all(login):
-                fake.refresh_logins.add(login)  # type: ignore[arg-type]
+        logins = ("client_id", "client_secret", "refresh_token")
+        for block in configured(settings, "google_ads", mount, "developer_token", "access_token", *logins):
+            if developer_token := block["developer_token"]:
+                fake.developer_tokens.add(developer_token)
+            if access_token := block["access_token"]:
+                fake.access_tokens.add(access_token)
+            client_id, client_secret, refresh_token = (block[key] for key in logins)
+            if client_id and client_secret and refresh_token:
+                fake.refresh_logins.add((client_id, client_secret, refresh_token))
         return fake
 
     def reset(self) -> None:
@@ -141,8 +133,7 @@ class FakeGoogleAds(FakePlatform):
         return JSONResponse({"access_token": token, "expires_in": 3599, "token_type": "Bearer"})
 
     def _unauthenticated(self, recorded: RecordedRequest, *, ads_api: bool) -> Response | None:
-        scheme, _, token = recorded.headers.get("authorization", "").partition(" ")
-        if scheme != "Bearer" or token not in self.access_tokens:
+        if bearer(recorded.headers) not in self.access_tokens:
             failure = {
                 "@type": FAILURE_TYPE,
                 "errors": [ads_failure("authenticationError", "OAUTH_TOKEN_INVALID", "invalid token")],
@@ -168,14 +159,13 @@ class FakeGoogleAds(FakePlatform):
     # -- conversions
 
     async def _upload(self, request: Request) -> Response:
-        recorded = await self.record(request)
-        answer = await self.scripted() or self._unauthenticated(recorded, ads_api=True)
+        recorded, answer = await self.receive(request, lambda r: self._unauthenticated(r, ads_api=True))
         if answer is not None:
             return answer
         customer = request.path_params["customer_id"]
         if self.customer_ids is not None and customer not in self.customer_ids:
             return rpc_error(403, "PERMISSION_DENIED", f"customer {customer} is not accessible")
-        body = _json(recorded)
+        body = recorded_json(recorded)
         rows = body.get("conversions") if isinstance(body, dict) else None
         if not isinstance(rows, list) or not 1 <= len(rows) <= MAX_CONVERSIONS:
             return rpc_error(400, "INVALID_ARGUMENT", f"conversions must hold 1 to {MAX_CONVERSIONS} rows")
@@ -227,11 +217,10 @@ class FakeGoogleAds(FakePlatform):
         return await self._audience(request, add=False)
 
     async def _audience(self, request: Request, *, add: bool) -> Response:
-        recorded = await self.record(request)
-        answer = await self.scripted() or self._unauthenticated(recorded, ads_api=False)
+        recorded, answer = await self.receive(request, lambda r: self._unauthenticated(r, ads_api=False))
         if answer is not None:
             return answer
-        body = _json(recorded)
+        body = recorded_json(recorded)
         destinations = body.get("destinations") if isinstance(body, dict) else None
         members = body.get("audienceMembers") if isinstance(body, dict) else None
         if not isinstance(destinations, list) or len(destinations) != 1 or not isinstance(members, list):
@@ -271,15 +260,6 @@ class FakeGoogleAds(FakePlatform):
             if add:
                 audience.add(keys)
         return JSONResponse({"requestId": str(uuid.uuid4())})
-
-
-def _json(recorded: RecordedRequest) -> Any:
-    if not recorded.headers.get("content-type", "").startswith("application/json"):
-        return None
-    try:
-        return json.loads(recorded.body)
-    except ValueError:
-        return None
 
 
 __all__ = ["FakeGoogleAds", "ads_failure", "rpc_error"]

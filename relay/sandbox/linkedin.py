@@ -12,18 +12,14 @@ from __future__ import annotations
 
 import json
 import re
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from pydantic import SecretStr
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from relay.sandbox.base import FakePlatform
-from relay.settings import Settings
+from relay.sandbox.base import BaseConversionFake, RecordedRequest, bearer
 
 MAX_ELEMENTS = 5000
 WINDOW_MS = 90 * 86400 * 1000
@@ -97,63 +93,38 @@ def user_problem(user: Any) -> str | None:
     return None
 
 
-class FakeLinkedIn(FakePlatform):
+class FakeLinkedIn(BaseConversionFake):
     """The fake; :attr:`conversions` holds the accepted elements."""
 
-    def __init__(
-        self,
-        *,
-        access_tokens: Iterable[str] = (),
-        conversion_rules: Iterable[str] | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        """Empty ``access_tokens`` accepts any non-empty token; ``None`` rules accept any rule id."""
-        super().__init__()
-        self.access_tokens = set(access_tokens)
+    platform = "linkedin"
+
+    def __init__(self, *, conversion_rules: Iterable[str] | None = None, **options: Any) -> None:
+        """``None`` rules accept any rule id; ``options`` as :class:`BaseConversionFake` takes them."""
+        super().__init__(**options)
         self.conversion_rules = set(conversion_rules) if conversion_rules is not None else None
-        self.clock = clock
-        self.conversions: list[dict[str, Any]] = []
-        self.app = Starlette(
-            routes=[
-                Route("/_state", self._state, methods=["GET"]),
-                Route("/rest/conversionEvents", self._conversion_events, methods=["POST"]),
-            ]
-        )
+        #: LinkedIn's name for the accepted events
+        self.conversions = self.events
 
-    @classmethod
-    def for_settings(cls, settings: Settings, *, mount: str = "/sandbox/linkedin") -> FakeLinkedIn:
-        """Accepts the tokens of the ``linkedin`` connectors pointed at the sandbox (any, when none is)."""
-        tokens = set()
-        for block in settings.connectors.values():
-            token = getattr(block, "access_token", None)
-            if block.type == "linkedin" and block.api_base.rstrip("/").endswith(mount):
-                if isinstance(token, SecretStr):
-                    tokens.add(token.get_secret_value())
-        return cls(access_tokens=tokens)
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/rest/conversionEvents", self._conversion_events, methods=["POST"])]
 
-    def reset(self) -> None:
-        super().reset()
-        self.conversions.clear()
+    def state(self) -> dict[str, Any]:
+        return {"conversions": len(self.conversions), "recent": self.conversions[-20:][::-1]}
 
-    async def _state(self, request: Request) -> Response:
-        return JSONResponse({"conversions": len(self.conversions), "recent": self.conversions[-20:][::-1]})
-
-    def _auth_problem(self, request: Request) -> Response | None:
-        scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        if scheme != "Bearer" or not token or (self.access_tokens and token not in self.access_tokens):
+    def _auth_problem(self, recorded: RecordedRequest) -> Response | None:
+        if not self.token_accepted(bearer(recorded.headers)):
             return li_error(401, "INVALID_ACCESS_TOKEN", "Invalid access token", 65600)
-        version = request.headers.get("linkedin-version", "")
+        version = recorded.headers.get("linkedin-version", "")
         if not re.fullmatch(r"20\d\d(0[1-9]|1[0-2])", version):
             return li_error(400, "VERSION_MISSING", "A version must be present. Please specify a version.")
         if int(version) < SUNSET_BEFORE:
             return li_error(426, "NONEXISTENT_VERSION", f"Requested version {version} is not active")
-        if request.headers.get("x-restli-protocol-version") != "2.0.0":
+        if recorded.headers.get("x-restli-protocol-version") != "2.0.0":
             return li_error(400, "INVALID_PROTOCOL", "X-Restli-Protocol-Version 2.0.0 is required")
         return None
 
     async def _conversion_events(self, request: Request) -> Response:
-        recorded = await self.record(request)
-        answer = await self.scripted() or self._auth_problem(request)
+        recorded, answer = await self.receive(request, self._auth_problem)
         if answer is not None:
             return answer
         if request.headers.get("x-restli-method", "").upper() != "BATCH_CREATE":

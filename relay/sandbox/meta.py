@@ -19,21 +19,15 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
-from pydantic import SecretStr
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from relay.sandbox.base import FakePlatform
+from relay.sandbox.checks import secret
 from relay.sandbox.meta_rules import (
-    ACTION_SOURCES,
-    AUDIENCE_KEYS,
-    DAY,
-    HASHED_USER_KEYS,
     MAX_EVENTS,
-    MAX_ROWS,
-    RAW_AUDIENCE_KEYS,
     GraphFault,
     audience_payload,
     check_version,
@@ -44,12 +38,6 @@ from relay.sandbox.meta_rules import (
 from relay.settings import Settings
 
 Row = tuple[tuple[str, str], ...]
-
-
-def _secret(value: Any) -> str | None:
-    """The plain text of a ``SecretStr`` (or ``str``) setting, None when unset or empty."""
-    text = value.get_secret_value() if isinstance(value, SecretStr) else value
-    return text if isinstance(text, str) and text else None
 
 
 @dataclass
@@ -111,9 +99,9 @@ class FakeMeta(FakePlatform):
         for block in settings.connectors.values():
             if block.type != "meta" or not urlsplit(block.api_base).path.rstrip("/").endswith(mount):
                 continue
-            token = _secret(getattr(block, "access_token", None))
+            token = secret(getattr(block, "access_token", None))
             if token:
-                credentials[token] = _secret(getattr(block, "app_secret", None))
+                credentials[token] = secret(getattr(block, "app_secret", None))
         return cls(credentials=credentials)
 
     def reset(self) -> None:
@@ -127,10 +115,9 @@ class FakeMeta(FakePlatform):
     async def _handle(
         self, request: Request, handler: Callable[[str, dict[str, Any]], dict[str, Any]]
     ) -> Response:
-        await self.record(request)
-        scripted = await self.scripted()
-        if scripted is not None:
-            return scripted
+        _, answer = await self.receive(request)
+        if answer is not None:
+            return answer
         try:
             params = await _params(request)
             self._authorise(params)
@@ -293,17 +280,4 @@ def _maybe_json(value: str) -> Any:
         return value
 
 
-#: the rules' constants, GraphFault and the problem finders stay importable from here (they lived here)
-__all__ = [
-    "ACTION_SOURCES",
-    "AUDIENCE_KEYS",
-    "DAY",
-    "HASHED_USER_KEYS",
-    "MAX_EVENTS",
-    "MAX_ROWS",
-    "RAW_AUDIENCE_KEYS",
-    "FakeMeta",
-    "GraphFault",
-    "event_problem",
-    "row_problem",
-]
+__all__ = ["FakeMeta", "ReplaceSession", "Row"]

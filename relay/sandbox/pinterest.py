@@ -8,26 +8,21 @@ processed (``num_events_received``, ``num_events_processed``, ``events[]`` in re
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from relay.sandbox.base import FakePlatform
+from relay.sandbox.base import BaseBatchFake
 from relay.sandbox.checks import (
-    configured,
-    hashed_problem,
-    json_body,
+    fields_problem,
+    first,
     text_problem,
     time_problem,
     unknown_keys,
     url_problem,
 )
-from relay.settings import Settings
 
 MAX_EVENTS = 1000
 MAX_AGE_DAYS = 7
@@ -54,62 +49,33 @@ HASHED = ("em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country", "exte
 RAW = ("client_ip_address", "client_user_agent", "click_id", "partner_id")
 
 
-class FakePinterest(FakePlatform):
+class FakePinterest(BaseBatchFake):
     """The fake; :attr:`events` holds processed events, each with ``ad_account_id`` (and ``test``)."""
 
-    def __init__(
-        self,
-        *,
-        access_tokens: Iterable[str] = (),
-        ad_account_ids: Iterable[str] | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__()
-        self.access_tokens = set(access_tokens)
-        self.ad_account_ids = set(ad_account_ids) if ad_account_ids is not None else None
-        self.clock = clock
-        self.events: list[dict[str, Any]] = []
-        self.app = Starlette(
-            routes=[
-                Route("/_state", self._state, methods=["GET"]),
-                Route("/v5/ad_accounts/{ad_account_id}/events", self._events, methods=["POST"]),
-            ]
-        )
+    platform = "pinterest"
+    event_paths = ("/v5/ad_accounts/{ad_account_id}/events",)
+    max_events = MAX_EVENTS
+    batch_problem = f"data: must hold 1 to {MAX_EVENTS} events"
 
-    @classmethod
-    def for_settings(cls, settings: Settings, *, mount: str = "/sandbox/pinterest") -> FakePinterest:
-        blocks = configured(settings, "pinterest", mount, "access_token")
-        return cls(access_tokens={b["access_token"] for b in blocks if b["access_token"]})
+    def __init__(self, *, ad_account_ids: Iterable[str] | None = None, **options: Any) -> None:
+        super().__init__(pixel_ids=ad_account_ids, **options)
 
-    def reset(self) -> None:
-        super().reset()
-        self.events.clear()
+    def unauthorized(self) -> Response:
+        return JSONResponse({"code": 2, "message": "Authentication failed."}, status_code=401)
 
-    async def _state(self, request: Request) -> Response:
-        return JSONResponse({"events": len(self.events), "recent_events": self.events[-20:][::-1]})
+    def forbidden(self, scope: str) -> Response:
+        message = "You are not permitted to access that resource."
+        return JSONResponse({"code": 29, "message": message}, status_code=403)
 
-    async def _events(self, request: Request) -> Response:
-        await self.record(request)
-        scripted = await self.scripted()
-        if scripted is not None:
-            return scripted
-        auth = request.headers.get("authorization", "")
-        token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else ""
-        if not token or (self.access_tokens and token not in self.access_tokens):
-            return JSONResponse({"code": 2, "message": "Authentication failed."}, status_code=401)
-        account = request.path_params["ad_account_id"]
-        if self.ad_account_ids is not None and account not in self.ad_account_ids:
-            return JSONResponse(
-                {"code": 29, "message": "You are not permitted to access that resource."}, status_code=403
-            )
-        body, problem = await json_body(request)
-        data = body.get("data") if isinstance(body, dict) else None
-        if problem or not isinstance(data, list) or not 1 <= len(data) <= MAX_EVENTS:
-            message = problem or f"data: must hold 1 to {MAX_EVENTS} events"
-            return JSONResponse({"code": 1, "message": f"Invalid request: {message}"}, status_code=400)
-        now, test = self.clock(), request.query_params.get("test") == "true"
+    def invalid(self, problem: str) -> Response:
+        return JSONResponse({"code": 1, "message": f"Invalid request: {problem}"}, status_code=400)
+
+    def accept(self, request: Request, body: Any, events: list[Any]) -> Response:
+        # each event is answered on its own: a bad one fails while the others are processed
+        account, now = request.path_params["ad_account_id"], self.clock()
+        test = request.query_params.get("test") == "true"
         answers = []
-        for event in data:
+        for event in events:
             found = event_problem(event, now)
             if found:
                 answers.append({"status": "failed", "error_message": found, "warning_message": None})
@@ -119,7 +85,7 @@ class FakePinterest(FakePlatform):
                 self.events.append({**event, "ad_account_id": account})
         processed = sum(a["status"] == "processed" for a in answers)
         return JSONResponse(
-            {"num_events_received": len(data), "num_events_processed": processed, "events": answers}
+            {"num_events_received": len(events), "num_events_processed": processed, "events": answers}
         )
 
 
@@ -143,16 +109,13 @@ def event_problem(event: Any, now: float) -> str | None:
         _user_problem(event.get("user_data")),
         _custom_problem(event.get("custom_data", {})),
     ]
-    return next((c for c in checks if c), None)
+    return first(checks)
 
 
 def _user_problem(user: Any) -> str | None:
     if not isinstance(user, dict):
         return "user_data: required"
-    problem = unknown_keys("user_data", user, (*HASHED, *RAW))
-    for key in HASHED:
-        if problem is None and key in user:
-            problem = hashed_problem(f"user_data.{key}", user[key], as_list=True)
+    problem = fields_problem("user_data", user, HASHED, RAW, as_list=True)
     if problem is None and not (
         "em" in user
         or "hashed_maids" in user

@@ -9,25 +9,19 @@ refused), UPPER_SNAKE tracking types (``CUSTOM`` needs ``custom_event_name``), h
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from relay.sandbox.base import FakePlatform
+from relay.sandbox.base import BaseBatchFake, first_problem
 from relay.sandbox.checks import (
-    configured,
-    hashed_problem,
-    json_body,
+    fields_problem,
+    first,
     time_problem,
     unknown_keys,
     url_problem,
 )
-from relay.settings import Settings
 
 MAX_EVENTS = 1000
 MAX_AGE_DAYS = 7
@@ -54,63 +48,34 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": status, "message": message}}, status_code=status)
 
 
-class FakeReddit(FakePlatform):
+class FakeReddit(BaseBatchFake):
     """The fake; :attr:`events` holds accepted events, each with ``pixel_id`` (and ``test_id``)."""
 
-    def __init__(
-        self,
-        *,
-        access_tokens: Iterable[str] = (),
-        pixel_ids: Iterable[str] | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__()
-        self.access_tokens = set(access_tokens)
-        self.pixel_ids = set(pixel_ids) if pixel_ids is not None else None
-        self.clock = clock
-        self.events: list[dict[str, Any]] = []
-        self.app = Starlette(
-            routes=[
-                Route("/_state", self._state, methods=["GET"]),
-                Route("/api/v3/pixels/{pixel_id}/conversion_events", self._events, methods=["POST"]),
-            ]
-        )
+    platform = "reddit"
+    event_paths = ("/api/v3/pixels/{pixel_id}/conversion_events",)
+    max_events = MAX_EVENTS
+    batch_problem = f"data.events: must hold 1 to {MAX_EVENTS} events"
 
-    @classmethod
-    def for_settings(cls, settings: Settings, *, mount: str = "/sandbox/reddit") -> FakeReddit:
-        blocks = configured(settings, "reddit", mount, "access_token")
-        return cls(access_tokens={b["access_token"] for b in blocks if b["access_token"]})
+    def batch(self, body: Any) -> Any:
+        data = super().batch(body)
+        return data.get("events") if isinstance(data, dict) else None
 
-    def reset(self) -> None:
-        super().reset()
-        self.events.clear()
+    def unauthorized(self) -> Response:
+        return _error(401, "Unauthorized: invalid or missing bearer token")
 
-    async def _state(self, request: Request) -> Response:
-        return JSONResponse({"events": len(self.events), "recent_events": self.events[-20:][::-1]})
+    def forbidden(self, scope: str) -> Response:
+        return _error(403, f"Forbidden: no access to pixel {scope}")
 
-    async def _events(self, request: Request) -> Response:
-        await self.record(request)
-        scripted = await self.scripted()
-        if scripted is not None:
-            return scripted
-        auth = request.headers.get("authorization", "")
-        token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else ""
-        if not token or (self.access_tokens and token not in self.access_tokens):
-            return _error(401, "Unauthorized: invalid or missing bearer token")
+    def invalid(self, problem: str) -> Response:
+        return _error(400, problem)
+
+    def accept(self, request: Request, body: Any, events: list[Any]) -> Response:
+        found = first_problem(events, event_problem, self.clock())
+        if found:
+            return _error(400, f"data.events[{found[0]}]: {found[1]}")
+        data = body["data"]
+        extra = {"test_id": data["test_id"]} if data.get("test_id") else {}
         pixel_id = request.path_params["pixel_id"]
-        if self.pixel_ids is not None and pixel_id not in self.pixel_ids:
-            return _error(403, f"Forbidden: no access to pixel {pixel_id}")
-        body, problem = await json_body(request)
-        data = body.get("data") if isinstance(body, dict) else None
-        events = data.get("events") if isinstance(data, dict) else None
-        if problem or not isinstance(events, list) or not 1 <= len(events) <= MAX_EVENTS:
-            return _error(400, problem or f"data.events: must hold 1 to {MAX_EVENTS} events")
-        now = self.clock()
-        for index, event in enumerate(events):
-            found = event_problem(event, now)
-            if found:
-                return _error(400, f"data.events[{index}]: {found}")
-        extra = {"test_id": data["test_id"]} if isinstance(data, dict) and data.get("test_id") else {}
         self.events.extend({**e, "pixel_id": pixel_id, **extra} for e in events)
         return JSONResponse({"message": f"Successfully processed {len(events)} conversion events."})
 
@@ -132,7 +97,7 @@ def event_problem(event: Any, now: float) -> str | None:
         _type_problem(event.get("type")),
         _user_problem(event.get("user", {})),
     ]
-    return next((c for c in checks if c), None)
+    return first(checks)
 
 
 def _type_problem(kind: Any) -> str | None:
@@ -146,11 +111,7 @@ def _type_problem(kind: Any) -> str | None:
 def _user_problem(user: Any) -> str | None:
     if not isinstance(user, dict):
         return "user: must be an object"
-    problem = unknown_keys("user", user, (*HASHED, *RAW))
-    for key in HASHED:
-        if problem is None and key in user:
-            problem = hashed_problem(f"user.{key}", user[key], as_list=False)
-    return problem
+    return fields_problem("user", user, HASHED, RAW, as_list=False)
 
 
 __all__ = ["MAX_EVENTS", "FakeReddit", "event_problem"]

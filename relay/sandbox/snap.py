@@ -8,26 +8,20 @@ event. Snap's exact error wording is not public [unverified]: the shape is the s
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterable
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
 
-from relay.sandbox.base import FakePlatform
+from relay.sandbox.base import BaseBatchFake, first_problem
 from relay.sandbox.checks import (
-    configured,
-    hashed_problem,
-    json_body,
+    fields_problem,
+    first,
     text_problem,
     time_problem,
     unknown_keys,
     url_problem,
 )
-from relay.settings import Settings
 
 MAX_EVENTS = 2000
 MAX_AGE_DAYS = 7
@@ -60,65 +54,34 @@ RAW = (
 MATCH = ("em", "ph", "madid", "sc_click_id", "sc_cookie1")
 
 
-class FakeSnap(FakePlatform):
+class FakeSnap(BaseBatchFake):
     """The fake; :attr:`events` holds accepted events, each with ``pixel_id`` (and ``validated``)."""
 
-    def __init__(
-        self,
-        *,
-        access_tokens: Iterable[str] = (),
-        pixel_ids: Iterable[str] | None = None,
-        clock: Callable[[], float] = time.time,
-    ) -> None:
-        super().__init__()
-        self.access_tokens = set(access_tokens)
-        self.pixel_ids = set(pixel_ids) if pixel_ids is not None else None
-        self.clock = clock
-        self.events: list[dict[str, Any]] = []
-        self.app = Starlette(
-            routes=[
-                Route("/_state", self._state, methods=["GET"]),
-                Route("/v3/{pixel_id}/events", self._events, methods=["POST"]),
-                Route("/v3/{pixel_id}/events/validate", self._events, methods=["POST"]),
-            ]
-        )
+    platform = "snap"
+    event_paths = ("/v3/{pixel_id}/events", "/v3/{pixel_id}/events/validate")
+    max_events = MAX_EVENTS
+    batch_problem = f"data must hold 1 to {MAX_EVENTS} events"
 
-    @classmethod
-    def for_settings(cls, settings: Settings, *, mount: str = "/sandbox/snap") -> FakeSnap:
-        blocks = configured(settings, "snap", mount, "access_token")
-        return cls(access_tokens={b["access_token"] for b in blocks if b["access_token"]})
+    def token(self, request: Request) -> str:
+        return request.query_params.get("access_token", "")
 
-    def reset(self) -> None:
-        super().reset()
-        self.events.clear()
+    def unauthorized(self) -> Response:
+        return _invalid(401, "UNAUTHORIZED", "invalid or missing access_token")
 
-    async def _state(self, request: Request) -> Response:
-        return JSONResponse({"events": len(self.events), "recent_events": self.events[-20:][::-1]})
+    def forbidden(self, scope: str) -> Response:
+        return _invalid(403, "FORBIDDEN", f"no access to pixel {scope}")
 
-    async def _events(self, request: Request) -> Response:
-        await self.record(request)
-        scripted = await self.scripted()
-        if scripted is not None:
-            return scripted
-        token = request.query_params.get("access_token", "")
-        if not token or (self.access_tokens and token not in self.access_tokens):
-            return _invalid(401, "UNAUTHORIZED", "invalid or missing access_token")
-        pixel_id = request.path_params["pixel_id"]
-        if self.pixel_ids is not None and pixel_id not in self.pixel_ids:
-            return _invalid(403, "FORBIDDEN", f"no access to pixel {pixel_id}")
-        body, problem = await json_body(request)
-        data = body.get("data") if isinstance(body, dict) else None
-        if problem or not isinstance(data, list) or not 1 <= len(data) <= MAX_EVENTS:
-            return _invalid(400, "INVALID", problem or f"data must hold 1 to {MAX_EVENTS} events")
-        now = self.clock()
-        for index, event in enumerate(data):
-            found = event_problem(event, now)
-            if found:
-                return _invalid(400, "INVALID", f"data[{index}]: {found}")
-        validated = request.url.path.endswith("/validate")
-        if not validated:
-            self.events.extend({**e, "pixel_id": pixel_id} for e in data)
-        return JSONResponse({"status": "VALID", "reason": "", "events_received": len(data)})
+    def invalid(self, problem: str) -> Response:
+        return _invalid(400, "INVALID", problem)
+
+    def accept(self, request: Request, body: Any, events: list[Any]) -> Response:
+        found = first_problem(events, event_problem, self.clock())
+        if found:
+            return _invalid(400, "INVALID", f"data[{found[0]}]: {found[1]}")
+        if not request.url.path.endswith("/validate"):
+            pixel_id = request.path_params["pixel_id"]
+            self.events.extend({**e, "pixel_id": pixel_id} for e in events)
+        return JSONResponse({"status": "VALID", "reason": "", "events_received": len(events)})
 
 
 def _invalid(status: int, code: str, reason: str) -> JSONResponse:
@@ -143,16 +106,13 @@ def event_problem(event: Any, now: float) -> str | None:
         url_problem("event_source_url", event.get("event_source_url")),
         _user_problem(user),
     ]
-    return next((c for c in checks if c), None)
+    return first(checks)
 
 
 def _user_problem(user: Any) -> str | None:
     if not isinstance(user, dict):
         return "user_data: required"
-    problem = unknown_keys("user_data", user, (*HASHED, *RAW))
-    for key in HASHED:
-        if problem is None and key in user:
-            problem = hashed_problem(f"user_data.{key}", user[key])
+    problem = fields_problem("user_data", user, HASHED, RAW)
     if problem is None and not (
         any(k in user for k in MATCH) or ("client_ip_address" in user and "client_user_agent" in user)
     ):

@@ -13,21 +13,20 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
-from relay.sandbox.base import FakePlatform
+from relay.sandbox.base import BaseConversionFake
 from relay.sandbox.checks import (
-    configured,
+    fields_problem,
+    first,
     hashed_problem,
     json_body,
     time_problem,
     unknown_keys,
     url_problem,
 )
-from relay.settings import Settings
 
 MAX_EVENTS = 1000
 MAX_AGE_DAYS = 7
@@ -50,8 +49,11 @@ def answer(code: int = 0, message: str = "OK", data: Any = None) -> JSONResponse
     )
 
 
-class FakeTikTok(FakePlatform):
+class FakeTikTok(BaseConversionFake):
     """The fake; :attr:`events` holds accepted events (with ``pixel_code``), :attr:`audiences` members."""
+
+    platform = "tiktok"
+    token_keys = ("access_token", "audience_access_token")
 
     def __init__(
         self,
@@ -62,48 +64,33 @@ class FakeTikTok(FakePlatform):
         clock: Callable[[], float] = time.time,
     ) -> None:
         """Empty ``access_tokens`` accepts any non-empty token; ``None`` ids accept any."""
-        super().__init__()
-        self.access_tokens = set(access_tokens)
+        super().__init__(access_tokens=access_tokens, clock=clock)
         self.pixel_codes = set(pixel_codes) if pixel_codes is not None else None
         self.advertiser_ids = set(advertiser_ids) if advertiser_ids is not None else None
-        self.clock = clock
-        self.events: list[dict[str, Any]] = []
         self.audiences: dict[str, set[Member]] = {}
-        self.app = Starlette(
-            routes=[
-                Route("/_state", self._state, methods=["GET"]),
-                Route("/open_api/v1.3/event/track/", self._track, methods=["POST"]),
-                Route("/open_api/v1.3/segment/mapping/", self._mapping, methods=["POST"]),
-            ]
-        )
 
-    @classmethod
-    def for_settings(cls, settings: Settings, *, mount: str = "/sandbox/tiktok") -> FakeTikTok:
-        blocks = configured(settings, "tiktok", mount, "access_token", "audience_access_token", "pixel_code")
-        tokens = {t for b in blocks for t in (b["access_token"], b["audience_access_token"]) if t}
-        return cls(access_tokens=tokens)
+    def routes(self) -> list[BaseRoute]:
+        return [
+            Route("/open_api/v1.3/event/track/", self._track, methods=["POST"]),
+            Route("/open_api/v1.3/segment/mapping/", self._mapping, methods=["POST"]),
+        ]
 
     def reset(self) -> None:
         super().reset()
-        self.events.clear()
         self.audiences.clear()
 
-    async def _state(self, request: Request) -> Response:
-        audiences = {aid: len(m) for aid, m in self.audiences.items()}
-        return JSONResponse(
-            {"events": len(self.events), "recent_events": self.events[-20:][::-1], "audiences": audiences}
-        )
+    def state(self) -> dict[str, Any]:
+        return {**super().state(), "audiences": {aid: len(m) for aid, m in self.audiences.items()}}
 
     async def _handle(self, request: Request, handler: Callable[[Any], dict[str, Any]]) -> Response:
-        await self.record(request)
-        scripted = await self.scripted()
+        _, scripted = await self.receive(request)
         if scripted is not None:
             return scripted
         try:
             token = request.headers.get("access-token", "")
             if not token:
                 raise TikTokFault(40104, "Access token is empty")
-            if self.access_tokens and token not in self.access_tokens:
+            if not self.token_accepted(token):
                 raise TikTokFault(40105, "Access token is incorrect or has been revoked")
             body, problem = await json_body(request)
             if problem or not isinstance(body, dict):
@@ -202,16 +189,13 @@ def event_problem(event: Any, now: float) -> str | None:
         _user_problem(event.get("user")),
         _properties_problem(event.get("properties", {})),
     ]
-    return next((c for c in checks if c), None)
+    return first(checks)
 
 
 def _user_problem(user: Any) -> str | None:
     if not isinstance(user, dict):
         return "user: required"
-    problem = unknown_keys("user", user, (*HASHED_USER, *RAW_USER))
-    for key in HASHED_USER:
-        if problem is None and key in user:
-            problem = hashed_problem(f"user.{key}", user[key])
+    problem = fields_problem("user", user, HASHED_USER, RAW_USER)
     for key in RAW_USER:
         if problem is None and key in user and not isinstance(user[key], str):
             problem = f"user.{key}: must be a string"

@@ -14,13 +14,13 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from connectors.webhook.signature import verify
-from relay.sandbox.base import FakePlatform
+from relay.sandbox.base import BaseConversionFake
+from relay.sandbox.checks import configured
 from relay.settings import Settings
 
 MAX_EVENTS = 1000
@@ -53,40 +53,31 @@ def event_problem(event: Any) -> str | None:
     return None
 
 
-class FakeWebhook(FakePlatform):
+class FakeWebhook(BaseConversionFake):
     """The receiver; ``secrets`` are the HMAC keys it accepts (none: it refuses everything)."""
 
+    platform = "webhook"
+    token_keys = ("secret",)
+
     def __init__(self, *, secrets: Iterable[str] = (), clock: Callable[[], float] = time.time) -> None:
-        super().__init__()
+        super().__init__(clock=clock)
         self.secrets = set(secrets)
-        self.clock = clock
-        self.events: list[dict[str, Any]] = []
-        self.app = Starlette(
-            routes=[
-                Route("/_state", self._state, methods=["GET"]),
-                Route("/{path:path}", self._receive, methods=["POST"]),
-            ]
-        )
+
+    def routes(self) -> list[BaseRoute]:
+        return [Route("/{path:path}", self._receive, methods=["POST"])]
 
     @classmethod
-    def for_settings(cls, settings: Settings, *, mount: str = "/sandbox/webhook") -> FakeWebhook:
-        secrets = set()
-        for block in settings.connectors.values():
-            secret = getattr(block, "secret", None)
-            if block.type == "webhook" and f"{mount}/" in f"{block.api_base}/" and secret is not None:
-                secrets.add(secret.get_secret_value())
-        return cls(secrets=secrets)
+    def for_settings(cls, settings: Settings, *, mount: str | None = None) -> FakeWebhook:
+        # a webhook's URL may go on below the mount (any path is received)
+        mount = mount or "/sandbox/webhook"
+        blocks = configured(settings, cls.platform, mount, *cls.token_keys, within=True)
+        return cls(secrets={b["secret"] for b in blocks if b["secret"]})
 
-    def reset(self) -> None:
-        super().reset()
-        self.events.clear()
-
-    async def _state(self, request: Request) -> Response:
-        return JSONResponse({"events": len(self.events), "recent": self.events[-20:][::-1]})
+    def state(self) -> dict[str, Any]:
+        return {"events": len(self.events), "recent": self.events[-20:][::-1]}
 
     async def _receive(self, request: Request) -> Response:
-        recorded = await self.record(request)
-        answer = await self.scripted()
+        recorded, answer = await self.receive(request)
         if answer is not None:
             return answer
         timestamp = recorded.headers.get("x-relay-timestamp", "")

@@ -11,18 +11,16 @@ trust keep the first copy's values and fill in what it lacked while its deliveri
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, select, update
 
 from relay.storage import bulk
+from relay.storage.lease import deliveries, delivery_values, events
 from relay.storage.records import NewDelivery, NewEvent
-from relay.storage.tables import DeliveryRow, EventRow
 from relay.types import BROWSER_ID_KEYS, DeliveryStatus
-
-events = EventRow.__table__  # type: ignore[attr-defined]
-deliveries = DeliveryRow.__table__  # type: ignore[attr-defined]
 
 DEDUP_WINDOW_SECONDS = 48 * 3600
 SERVER_SOURCE = "events"
@@ -114,26 +112,13 @@ def _replace_pending(conn: Connection, pk: int, d: NewDelivery, now: float) -> b
     """Turn the connector's pending delivery into the server copy's; False when none is pending.
     A delivery a worker has just claimed is ``in_flight`` and left alone (on PostgreSQL this
     statement waits for the claim's lock, then sees the new status)."""
-    ldu_country, ldu_state = d.ldu if d.ldu else (None, None)
+    fresh = dataclasses.asdict(delivery_values(pk, d, now))
+    del fresh["event_pk"]
     d_ = deliveries.c
     result = conn.execute(
         update(deliveries)
         .where(d_.event_pk == pk, d_.connector == d.connector, d_.status == DeliveryStatus.PENDING.value)
-        .values(
-            status=DeliveryStatus(d.status).value,
-            attempts=0,
-            next_attempt_at=now,
-            lease_until=None,
-            worker_id=None,
-            consent_decision=d.decision,
-            consent_reason=d.reason,
-            consent_mode=d.mode,
-            ldu_country=ldu_country,
-            ldu_state=ldu_state,
-            last_error=d.last_error,
-            created_at=now,
-            updated_at=now,
-        )
+        .values(**fresh, lease_until=None, worker_id=None)
     )
     return bool(result.rowcount)
 

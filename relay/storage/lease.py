@@ -19,7 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from relay.storage import bulk
 from relay.storage.bulk import RowInsert
-from relay.storage.records import ClaimedDelivery, Completion, claimed
+from relay.storage.records import ClaimedDelivery, Completion, NewDelivery, claimed
 from relay.storage.tables import AttemptRow, ConnectorStateRow, DeliveryRow, EventRow
 from relay.types import AttemptOutcome, ConsentVerdict, DeliveryStatus
 
@@ -98,6 +98,45 @@ class AttemptValues:
     status_code: int | None
     response: str | None
     latency_ms: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryValues:
+    """One new row of ``deliveries``."""
+
+    event_pk: int
+    connector: str
+    status: str
+    attempts: int
+    next_attempt_at: float
+    consent_decision: str
+    consent_reason: str
+    consent_mode: str | None
+    ldu_country: int | None
+    ldu_state: int | None
+    last_error: str | None
+    created_at: float
+    updated_at: float
+
+
+def delivery_values(event_pk: int, d: NewDelivery, now: float) -> DeliveryValues:
+    """The fresh row of ``d``: due now, no attempt yet (stored new, or replacing a pending one)."""
+    ldu_country, ldu_state = d.ldu if d.ldu else (None, None)
+    return DeliveryValues(
+        event_pk=event_pk,
+        connector=d.connector,
+        status=DeliveryStatus(d.status).value,
+        attempts=0,
+        next_attempt_at=now,
+        consent_decision=d.decision,
+        consent_reason=d.reason,
+        consent_mode=d.mode,
+        ldu_country=ldu_country,
+        ldu_state=ldu_state,
+        last_error=d.last_error,
+        created_at=now,
+        updated_at=now,
+    )
 
 
 _INSERT_ATTEMPTS = RowInsert(attempts_t, AttemptValues)
@@ -210,10 +249,12 @@ def ensure_state(conn: Connection, connector: str) -> None:
 
 __all__ = [
     "AttemptValues",
+    "DeliveryValues",
     "attempts_t",
     "claim",
     "complete",
     "deliveries",
+    "delivery_values",
     "ensure_state",
     "events",
     "renew",

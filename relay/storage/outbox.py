@@ -18,11 +18,19 @@ import orjson
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
-from relay.storage import bulk, dedup, faults, queries
+from relay.storage import bulk, dedup, faults, lease, queries
 from relay.storage.db import Database
-from relay.storage.lease import attempts_t, claim, complete, deliveries, ensure_state, events, renew, states
+from relay.storage.lease import *  # noqa: F403  (re-exported: see __all__)
+from relay.storage.lease import (
+    DeliveryValues,
+    claim,
+    complete,
+    deliveries,
+    delivery_values,
+    events,
+    renew,
+)
 from relay.storage.records import ClaimedDelivery, Completion, NewDelivery, NewEvent, StoreResult
-from relay.types import DeliveryStatus
 
 log = logging.getLogger("relay.storage")
 
@@ -103,7 +111,7 @@ def _transaction(engine: Engine, part: Sequence[_Ready], now: float) -> list[Sto
             stored[item.event.dedup_key] = dedup.Stored(pk, item.event.source)
         # later copies (of this batch or of stored events) in order, each by the trust rule
         added = [
-            _delivery_values(stored[item.event.dedup_key].pk, d, now)
+            delivery_values(stored[item.event.dedup_key].pk, d, now)
             for item in later
             for d in dedup.merge_copy(conn, stored[item.event.dedup_key], item.event, now)
         ]
@@ -137,25 +145,6 @@ class EventValues:
     pii_purged: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class DeliveryValues:
-    """One new row of ``deliveries``."""
-
-    event_pk: int
-    connector: str
-    status: str
-    attempts: int
-    next_attempt_at: float
-    consent_decision: str
-    consent_reason: str
-    consent_mode: str | None
-    ldu_country: int | None
-    ldu_state: int | None
-    last_error: str | None
-    created_at: float
-    updated_at: float
-
-
 _INSERT_EVENTS = bulk.RowInsert(events, EventValues)
 _INSERT_DELIVERIES = bulk.RowInsert(deliveries, DeliveryValues)
 
@@ -169,7 +158,7 @@ def _insert_events(conn: Connection, fresh: Sequence[_Ready], now: float) -> lis
     found = {key: pk for key, pk in bulk.select_in(conn, "events", ("dedup_key", "id"), "dedup_key", keys)}
     ids = [found[key] for key in keys]
     pairs = zip(fresh, ids, strict=True)
-    rows = [_delivery_values(pk, d, now) for item, pk in pairs for d in item.event.deliveries]
+    rows = [delivery_values(pk, d, now) for item, pk in pairs for d in item.event.deliveries]
     _INSERT_DELIVERIES.run(conn, rows)
     return ids
 
@@ -192,25 +181,6 @@ def _event_values(ev: NewEvent) -> EventValues:
         user_agent=ev.user_agent,
         custom=_json(ev.custom),
         consent=_json(ev.consent),
-    )
-
-
-def _delivery_values(event_pk: int, d: NewDelivery, now: float) -> DeliveryValues:
-    ldu_country, ldu_state = d.ldu if d.ldu else (None, None)
-    return DeliveryValues(
-        event_pk=event_pk,
-        connector=d.connector,
-        status=DeliveryStatus(d.status).value,
-        attempts=0,
-        next_attempt_at=now,
-        consent_decision=d.decision,
-        consent_reason=d.reason,
-        consent_mode=d.mode,
-        ldu_country=ldu_country,
-        ldu_state=ldu_state,
-        last_error=d.last_error,
-        created_at=now,
-        updated_at=now,
     )
 
 
@@ -287,20 +257,13 @@ __all__ = [
     "UNENCODABLE",
     "ClaimedDelivery",
     "Completion",
-    "DeliveryValues",
     "EventValues",
     "NewDelivery",
     "NewEvent",
     "Outbox",
     "SqlOutbox",
     "StoreResult",
-    "attempts_t",
-    "claim",
-    "complete",
-    "deliveries",
-    "ensure_state",
-    "events",
-    "renew",
-    "states",
     "store_events",
 ]
+# callers reach the SQL of claims and leases through the outbox too
+__all__ += lease.__all__

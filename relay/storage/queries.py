@@ -19,10 +19,16 @@ SESSION_TOUCH_SECONDS = 60.0
 
 
 @dataclass(frozen=True)
-class DeliveryFilter:
+class DeliverySelection:
+    """What every listing of deliveries filters on (each None: any)."""
+
     status: str | None = None
     connector: str | None = None
     event_id: str | None = None
+
+
+@dataclass(frozen=True)
+class DeliveryFilter(DeliverySelection):
     since: float | None = None
     until: float | None = None
     limit: int = 100
@@ -43,46 +49,39 @@ def _filtered(stmt: Any, f: DeliveryFilter) -> Any:
     return stmt
 
 
-def list_deliveries(engine: Engine, f: DeliveryFilter) -> list[dict[str, Any]]:
+def delivery_listing(*extra: Any) -> Any:
+    """Deliveries joined with their event, newest first: the columns :func:`listed_delivery` reads,
+    then ``extra``."""
     d, e = deliveries, events
-    stmt = (
-        select(
-            d.c.id,
-            e.c.event_id,
-            e.c.event_name,
-            d.c.connector,
-            d.c.status,
-            d.c.attempts,
-            d.c.last_error,
-            d.c.consent_decision,
-            d.c.consent_reason,
-            d.c.consent_mode,
-            d.c.created_at,
-            d.c.updated_at,
-            d.c.next_attempt_at,
-        )
-        .join(e, e.c.id == d.c.event_pk)
-        .order_by(d.c.id.desc())
-        .limit(f.limit)
-    )
+    columns = (d.c.id, e.c.event_id, e.c.event_name, d.c.connector, d.c.status, d.c.attempts)
+    consent = (d.c.consent_decision, d.c.consent_reason, d.c.consent_mode)
+    times = (d.c.created_at, d.c.updated_at, d.c.next_attempt_at)
+    stmt = select(*columns, d.c.last_error, *consent, *times, *extra)
+    return stmt.join(e, e.c.id == d.c.event_pk).order_by(d.c.id.desc())
+
+
+def listed_delivery(r: Any) -> dict[str, Any]:
+    """One row of :func:`delivery_listing` as the admin API shows it."""
+    return {
+        "id": r.id,
+        "event_id": r.event_id,
+        "event_name": r.event_name,
+        "connector": r.connector,
+        "status": r.status,
+        "attempts": r.attempts,
+        "last_error": r.last_error,
+        "consent": {"decision": r.consent_decision, "reason": r.consent_reason, "mode": r.consent_mode},
+        "created_at": r.created_at,
+        "updated_at": r.updated_at,
+        "next_attempt_at": r.next_attempt_at,  # meaningful while pending (a finished row keeps its last)
+    }
+
+
+def list_deliveries(engine: Engine, f: DeliveryFilter) -> list[dict[str, Any]]:
+    stmt = delivery_listing().limit(f.limit)
     with engine.connect() as conn:
         rows = conn.execute(_filtered(stmt, f)).all()
-    return [
-        {
-            "id": r.id,
-            "event_id": r.event_id,
-            "event_name": r.event_name,
-            "connector": r.connector,
-            "status": r.status,
-            "attempts": r.attempts,
-            "last_error": r.last_error,
-            "consent": {"decision": r.consent_decision, "reason": r.consent_reason, "mode": r.consent_mode},
-            "created_at": r.created_at,
-            "updated_at": r.updated_at,
-            "next_attempt_at": r.next_attempt_at,
-        }
-        for r in rows
-    ]
+    return [listed_delivery(r) for r in rows]
 
 
 def replay(engine: Engine, f: DeliveryFilter, now: float) -> int:

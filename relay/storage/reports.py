@@ -15,7 +15,8 @@ from typing import Any
 from sqlalchemy import Engine, Integer, and_, case, cast, func, literal, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from relay.storage.audience_tables import AudienceStateRow
+from relay.storage.audiences.tables import AudienceStateRow
+from relay.storage.queries import DeliverySelection, delivery_listing, listed_delivery
 from relay.storage.tables import DeliveryRow, EventRow
 
 events = EventRow.__table__  # type: ignore[attr-defined]
@@ -199,12 +200,9 @@ def _has(column: Any, key: str) -> ColumnElement[bool]:
 
 
 @dataclass(frozen=True)
-class PageFilter:
+class PageFilter(DeliverySelection):
     """The filters of a page of deliveries; ``before`` is the id the previous page ended at."""
 
-    status: str | None = None
-    connector: str | None = None
-    event_id: str | None = None
     event_name: str | None = None
     before: int | None = None
     limit: int = 50
@@ -215,28 +213,7 @@ def deliveries_page(engine: Engine, f: PageFilter) -> dict[str, Any]:
     dashboard shows; ``next_before`` continues the listing, None on the last page."""
     d, e = deliveries, events
     limit = max(1, min(f.limit, MAX_PAGE))
-    stmt = (
-        select(
-            d.c.id,
-            e.c.event_id,
-            e.c.event_name,
-            d.c.connector,
-            d.c.status,
-            d.c.attempts,
-            d.c.last_error,
-            d.c.consent_decision,
-            d.c.consent_reason,
-            d.c.consent_mode,
-            d.c.created_at,
-            d.c.updated_at,
-            d.c.next_attempt_at,
-            d.c.delivered_at,
-            e.c.received_at,
-        )
-        .join(e, e.c.id == d.c.event_pk)
-        .order_by(d.c.id.desc())
-        .limit(limit + 1)
-    )
+    stmt = delivery_listing(d.c.delivered_at, e.c.received_at).limit(limit + 1)
     conditions = [
         d.c.status == f.status if f.status else None,
         d.c.connector == f.connector if f.connector else None,
@@ -253,21 +230,7 @@ def deliveries_page(engine: Engine, f: PageFilter) -> dict[str, Any]:
 
 
 def _delivery(r: Any) -> dict[str, Any]:
-    return {
-        "id": r.id,
-        "event_id": r.event_id,
-        "event_name": r.event_name,
-        "connector": r.connector,
-        "status": r.status,
-        "attempts": r.attempts,
-        "last_error": r.last_error,
-        "consent": {"decision": r.consent_decision, "reason": r.consent_reason, "mode": r.consent_mode},
-        "created_at": r.created_at,
-        "updated_at": r.updated_at,
-        "next_attempt_at": r.next_attempt_at,  # meaningful while pending (a finished row keeps its last)
-        "delivered_at": r.delivered_at,
-        "received_at": r.received_at,
-    }
+    return {**listed_delivery(r), "delivered_at": r.delivered_at, "received_at": r.received_at}
 
 
 def audience_sizes(engine: Engine) -> dict[str, dict[str, int]]:

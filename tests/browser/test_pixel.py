@@ -16,7 +16,7 @@ import pytest
 from playwright.async_api import Browser, Page, Route
 
 from relay.consent import decode_tc_string
-from relay.ingest.browser import SNIPPET
+from relay.http.browser import SNIPPET
 from tests.browser.conftest import TIMEOUT, bare_page, beacons, open_context, relay_events, serve_page
 from tests.e2e.harness import Relay
 

@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from relay import cli
-from relay.auth import digest
+from relay.http.auth import digest
 from relay.sandbox.base import ScriptedResponse
 from tests.e2e.harness import ADMIN_TOKEN, Relay, purchase, run_relay, write_config
 

@@ -11,7 +11,7 @@ from connectors.meta.capi import custom_data
 from connectors.x.conversions import custom_fields
 from relay import limits
 from relay.events import EventError, parse_event, resolve_event_time
-from relay.ingest.browser import gif_event
+from relay.http.browser import gif_event
 
 pytestmark = pytest.mark.unit
 NOW = 1_790_000_000.0

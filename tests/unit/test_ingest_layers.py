@@ -64,7 +64,7 @@ def test_no_cookie_without_storage_consent_nor_for_server_events(ingestor: Inges
 def test_state_and_worker_parts_import_no_ingest_module() -> None:
     """``RelayState`` (what every command shares) and the delivery side never reach up into ingest."""
     code = (
-        "import sys, relay.state, relay.delivery.worker, relay.ops; "
+        "import sys, relay.state, relay.delivery.worker, relay.http.ops; "
         "print(sorted(m for m in sys.modules if m.startswith('relay.ingest')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

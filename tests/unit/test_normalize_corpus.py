@@ -96,7 +96,7 @@ def _script(name: str) -> Any:
     ("script", "target"),
     [
         ("make_normalize_corpus.py", "tests/corpus/normalize.jsonl"),
-        ("make_month_names.py", "relay/monthnames.py"),
+        ("make_month_names.py", "relay/normalize/monthnames.py"),
     ],
 )
 def test_committed_files_are_what_the_scripts_write(script: str, target: str) -> None:

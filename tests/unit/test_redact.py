@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from relay.contact import normalize_email
+from relay.normalize.contact import normalize_email
 from relay.redact import redact_text, redact_url, redact_value
 from relay.text import forbidden_character
 

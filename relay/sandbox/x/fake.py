@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hmac
-import json
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -15,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from relay.sandbox.base import FakePlatform, RecordedRequest
+from relay.sandbox.base import FakePlatform, RecordedRequest, recorded_json
 from relay.settings import Settings
 
 from .oauth import header_params, oauth_problem
@@ -173,8 +172,7 @@ class FakeX(FakePlatform):
 
     async def accounts_endpoint(self, request: Request) -> Response:
         """``GET /12/accounts[/{account_id}]``: the harmless read ``relay check --connect`` makes."""
-        recorded = await self.record(request)
-        answer = await self.scripted() or self.authenticate(recorded, pixel_token_ok=False)
+        _, answer = await self.receive(request, lambda r: self.authenticate(r, pixel_token_ok=False))
         if answer is not None:
             return answer
         account_id = request.path_params.get("account_id")
@@ -233,14 +231,13 @@ class FakeX(FakePlatform):
     # -- conversions ----------------------------------------------------------------------------
 
     async def conversions_endpoint(self, request: Request) -> Response:
-        recorded = await self.record(request)
-        answer = await self.scripted() or self.authenticate(recorded, pixel_token_ok=True)
+        recorded, answer = await self.receive(request, lambda r: self.authenticate(r, pixel_token_ok=True))
         if answer is not None:
             return answer
         pixel_id = request.path_params["pixel_id"]
         if self.pixel_id is not None and pixel_id != self.pixel_id:
             return x_error(404, "NOT_FOUND", f"pixel {pixel_id} not found", "pixel_id")
-        body = _json(recorded)
+        body = recorded_json(recorded)
         conversions = body.get("conversions") if isinstance(body, dict) else None
         if not isinstance(conversions, list) or not 1 <= len(conversions) <= MAX_CONVERSIONS:
             return x_error(400, "INVALID_PARAMETER", "Conversion count limit is 500", "conversions")
@@ -267,8 +264,7 @@ class FakeX(FakePlatform):
     # -- audiences ------------------------------------------------------------------------------
 
     async def audience_users_endpoint(self, request: Request) -> Response:
-        recorded = await self.record(request)
-        answer = await self.scripted() or self.authenticate(recorded, pixel_token_ok=False)
+        recorded, answer = await self.receive(request, lambda r: self.authenticate(r, pixel_token_ok=False))
         if answer is not None:
             return answer
         account_id, audience_id = request.path_params["account_id"], request.path_params["audience_id"]
@@ -278,7 +274,7 @@ class FakeX(FakePlatform):
             return x_error(404, "TAILORED_AUDIENCE_NOT_FOUND", f"custom audience {audience_id} not found")
         if len(recorded.body) > MAX_BODY_BYTES:
             return x_error(400, "INVALID_PARAMETER", f"request body is over {MAX_BODY_BYTES} bytes")
-        ops = _json(recorded)
+        ops = recorded_json(recorded)
         if not isinstance(ops, list) or not 1 <= len(ops) <= MAX_OPERATIONS:
             return x_error(400, "INVALID_PARAMETER", f"expected 1 to {MAX_OPERATIONS} operation objects")
         problems = [operation_problems(op) for op in ops]
@@ -304,15 +300,6 @@ class FakeX(FakePlatform):
             if op["operation_type"] == "Update":
                 members.add(keys.union(*overlapping))
         return len(users)
-
-
-def _json(recorded: RecordedRequest) -> Any:
-    if recorded.headers.get("content-type", "").split(";")[0].strip().lower() != "application/json":
-        return None
-    try:
-        return json.loads(recorded.body)
-    except ValueError:
-        return None
 
 
 __all__ = ["AUDIENCE_USERS_ROUTE", "CONVERSIONS_ROUTE", "SANDBOX_OAUTH", "FakeX", "RateWindow", "member_keys"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import relay.storage.audience_tables
+import relay.storage.audiences.tables
 import relay.storage.tables  # noqa: F401  (registers the tables on the metadata)
 
 connection = context.config.attributes.get("connection")

@@ -7,12 +7,12 @@ import time
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from relay.http.body import BodyError, check_media, parse_events, read_body
+from relay.http.browser import geo_headers
+from relay.http.responses import error
 from relay.ingest.accept import accept
-from relay.ingest.body import BodyError, check_media, parse_events, read_body
-from relay.ingest.browser import geo_headers
 from relay.ingest.intake import Intake
 from relay.ingest.pipeline import RequestContext
-from relay.responses import error
 
 
 async def post_events(request: Request) -> Response:

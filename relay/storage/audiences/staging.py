@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Engine, and_, delete, exists, func, select
 
-from relay.storage.audience_sql import Page, insert_ignore, payloads, scratch, staging, state
+from relay.storage.audiences.sql import Page, insert_ignore, payloads, scratch, staging, state
 
 #: the staging scope of sources that are the same for every destination
 ALL = "*"

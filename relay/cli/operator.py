@@ -8,11 +8,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from relay.auth import configured_secrets, rotate
-from relay.checks import problems, warnings
+from relay.cli.checks import problems, warnings
+from relay.cli.preflight import open_storage, safe_url
 from relay.config import load_settings
 from relay.exceptions import ConfigError, RelayError
-from relay.preflight import open_storage, safe_url
+from relay.http.auth import configured_secrets, rotate
 from relay.sandbox.address import follow_listener
 from relay.settings import Settings
 from relay.storage import queries
@@ -66,7 +66,7 @@ def _summary(path: str, settings: Settings, say: Say) -> None:
 
 
 async def _connect(settings: Settings, say: Say) -> int:
-    from relay.connect import connector_findings, storage_findings
+    from relay.cli.connect import connector_findings, storage_findings
 
     findings = await asyncio.to_thread(storage_findings, settings.storage.url)
     findings += await connector_findings(settings)

@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from relay.ingest import browser
+from relay.http import browser
+from relay.http.responses import error
 from relay.ingest.intake import Intake
-from relay.responses import error
 
 Handler = Callable[[Intake, Scope, Receive, Send], Awaitable[None]]
 

@@ -11,11 +11,11 @@ from starlette.requests import cookie_parser
 from starlette.responses import Response
 from starlette.types import Scope, Send
 
+from relay.http.middleware import COMMON_HEADERS
 from relay.ingest.identity import FIRST_PARTY_COOKIES, CookieSpec
-from relay.middleware import COMMON_HEADERS
 
 RawHeaders = list[tuple[bytes, bytes]]
-#: what every answer carries (``relay.middleware.SecurityHeadersMiddleware`` adds it to the others)
+#: what every answer carries (``relay.http.middleware.SecurityHeadersMiddleware`` adds it to the others)
 SECURITY_HEADERS: RawHeaders = [(k.encode(), v.encode()) for k, v in COMMON_HEADERS.items()]
 JSON_TYPE = (b"content-type", b"application/json")
 

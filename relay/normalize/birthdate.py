@@ -6,9 +6,9 @@ import calendar
 import re
 import time
 
-from relay import geo
-from relay.contact import clean, normalize_country
-from relay.monthnames import MONTHS, WEEKDAYS
+from relay.normalize import geo
+from relay.normalize.contact import clean, normalize_country
+from relay.normalize.monthnames import MONTHS, WEEKDAYS
 
 _ISO_DATE = re.compile(r"(\d{4})[-/. ](\d{1,2})[-/. ](\d{1,2})(?!\d)")
 _DATE_TOKENS = re.compile(r"\d+|[^\W\d_]+")

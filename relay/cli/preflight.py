@@ -12,7 +12,7 @@ import socket
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from relay.cause import describe
+from relay.cli.cause import describe
 from relay.exceptions import ConfigError, RelayError, StorageError
 from relay.storage.db import Database
 

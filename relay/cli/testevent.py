@@ -11,12 +11,13 @@ from typing import Any
 
 import httpx
 
+from connectors.base import SecretHolder
 from relay.exceptions import ConfigError, DeliveryError, RetryableDeliveryError
 from relay.masking import mask_field, mask_text, mask_url
 from relay.normalize import hash_user
 from relay.settings import Settings
 from relay.state import build_connectors, make_client
-from relay.types import Delivered, Failed, OutboundEvent, Retry, Skipped
+from relay.types import Delivered, Failed, OutboundEvent, Outcome, Retry, Skipped
 
 #: request headers that carry credentials: never printed
 SECRET_HEADERS = ("authorization", "x-pixel-token", "access-token", "developer-token")
@@ -81,10 +82,10 @@ async def send_test_event(settings: Settings, name: str, event_name: str, say: C
     connector = build_connectors(
         settings.model_copy(update={"connectors": {name: settings.connectors[name]}}), client
     )[name]
-    secrets: list[str] = list(getattr(connector, "secrets", lambda: [])())
+    secrets: list[str] = list(connector.secrets()) if isinstance(connector, SecretHolder) else []
     try:
         outcomes = await connector.deliver([sample_event(event_name, time.time())])
-        outcome: Any = outcomes[0]
+        outcome: Outcome | DeliveryError = outcomes[0]
     except DeliveryError as exc:
         outcome = exc
     finally:
@@ -97,9 +98,9 @@ async def send_test_event(settings: Settings, name: str, event_name: str, say: C
     return 0 if isinstance(outcome, Delivered) else 1
 
 
-def describe_outcome(outcome: Any) -> str:
+def describe_outcome(outcome: Outcome | DeliveryError) -> str:
     """One readable line: what happened and why (the platform's answer is shown above it, once)."""
-    code = getattr(outcome, "status_code", None)
+    code = None if isinstance(outcome, Skipped) else outcome.status_code
     http = f" (HTTP {code})" if code else ""
     if isinstance(outcome, Delivered):
         return f"Delivered{http}: the platform accepted the event"
@@ -110,10 +111,8 @@ def describe_outcome(outcome: Any) -> str:
         return f"Not delivered, would be retried{http}{later}: {outcome.message}"
     if isinstance(outcome, Failed):
         return f"Refused by the platform{http}, not retried: {outcome.message}"
-    if isinstance(outcome, DeliveryError):
-        kind = "would be retried" if isinstance(outcome, RetryableDeliveryError) else "not retried"
-        return f"Failed, {kind}{http}: {outcome}"
-    return repr(outcome)
+    kind = "would be retried" if isinstance(outcome, RetryableDeliveryError) else "not retried"
+    return f"Failed, {kind}{http}: {outcome}"
 
 
 def _show(exchange: dict[str, Any], secrets: list[str], say: Callable[[str], None]) -> None:

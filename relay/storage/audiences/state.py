@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, exists, insert, literal, select, update
 
-from relay.storage.audience_sql import (
+from relay.storage.audiences.sql import (
     chunks,
     insert_ignore,
     matching,

@@ -1,4 +1,4 @@
-"""Countries and US states by name or code, from ISO 3166 (:mod:`pycountry`), for :mod:`relay.contact`.
+"""Countries and US states by name or code, from ISO 3166 (:mod:`pycountry`), for the contact normalisers.
 
 The indexes are built once at import from pycountry's ISO 3166-1 records (alpha-2, alpha-3, name, official
 name, common name) and ISO 3166-2 US subdivisions. Lookups go through :func:`lookup_key` (accents, case,

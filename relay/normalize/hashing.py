@@ -1,12 +1,10 @@
-"""Contact-detail normalisation and SHA-256 hashing, one function per field, shared by all connectors.
+"""SHA-256 hashing of normalised contact details: a ``user`` object to the ``hashed`` mapping, audience rows.
 
-The public entry point: the field rules live in :mod:`relay.contact` (e-mail, names, gender, address, ids),
-:mod:`relay.phone` and :mod:`relay.birthdate`, and are re-exported here. The rules are Meta's documented ones
-(they win over Meta's SDKs where the two disagree). :func:`hash_user` turns a ``user`` object into the
-``hashed`` mapping of :data:`HASHED_KEYS`: every value a lowercase SHA-256 hex digest, never the digest of an
-empty string. A phone is stored twice, ``ph`` (digits, for Meta, Snap, Pinterest) and ``ph_e164`` (``+`` and
-digits, for X, TikTok), so that each connector finds the form its platform hashes without raw values being
-stored.
+:func:`hash_user` turns a ``user`` object into the ``hashed`` mapping of :data:`HASHED_KEYS`: every value a
+lowercase SHA-256 hex digest, never the digest of an empty string. A phone is stored twice, ``ph`` (digits,
+for Meta, Snap, Pinterest) and ``ph_e164`` (``+`` and digits, for X, TikTok), so that each connector finds the
+form its platform hashes without raw values being stored. The field rules are those of
+:mod:`relay.normalize.contact`, :mod:`relay.normalize.phone` and :mod:`relay.normalize.birthdate`.
 """
 
 from __future__ import annotations
@@ -17,8 +15,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from relay.birthdate import normalize_date_of_birth
-from relay.contact import (
+from relay.normalize.birthdate import normalize_date_of_birth
+from relay.normalize.contact import (
     normalize_city,
     normalize_country,
     normalize_email,
@@ -29,7 +27,7 @@ from relay.contact import (
     normalize_state,
     normalize_zip,
 )
-from relay.phone import normalize_phone
+from relay.normalize.phone import normalize_phone
 from relay.types import AudienceMember
 
 _sha256 = hashlib.sha256
@@ -265,21 +263,12 @@ def member_from_row(
 
 
 __all__ = [
+    "GOOGLE_DOT_DOMAINS",
     "HashedUser",
     "digest_of",
+    "google_email",
     "hash_user",
     "is_hashed",
     "member_from_row",
-    "normalize_city",
-    "normalize_country",
-    "normalize_date_of_birth",
-    "normalize_email",
-    "normalize_external_id",
-    "normalize_gender",
-    "normalize_madid",
-    "normalize_name",
-    "normalize_phone",
-    "normalize_state",
-    "normalize_zip",
     "sha256_hex",
 ]

@@ -1,30 +1,31 @@
 """All SQL of the custom audience sync, gathered in one namespace (``from relay.storage import
 audiences as store``). Each concept lives in its own module, in the order a sync uses them:
 
-- ``audience_sql``: the table handles, chunked ``IN`` lists and "insert unless present";
-- ``audience_lock``: the run lock and the last run;
-- ``audience_staging``: the members a source holds now, and the diff as keyset pages;
-- ``audience_state``: the acknowledged state, its destinations and full-sync progress;
-- ``audience_api_source``: api-source members;
-- ``audience_rule``: the events rule's queries and its scratch set;
-- ``audience_erasure``: data-subject erasure and the suppression list.
+- ``tables``: the audience tables;
+- ``sql``: the table handles, chunked ``IN`` lists and "insert unless present";
+- ``lock``: the run lock and the last run;
+- ``staging``: the members a source holds now, and the diff as keyset pages;
+- ``state``: the acknowledged state, its destinations and full-sync progress;
+- ``api_source``: api-source members;
+- ``rule``: the events rule's queries and its scratch set;
+- ``erasure``: data-subject erasure and the suppression list.
 
 Statements are portable between SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
-from relay.storage.audience_api_source import ApiMember, api_page, api_remove, api_upsert
-from relay.storage.audience_erasure import erase_events, erase_members, suppressed
-from relay.storage.audience_lock import acquire, release, renew, sync_rows
-from relay.storage.audience_rule import (
+from relay.storage.audiences.api_source import ApiMember, api_page, api_remove, api_upsert
+from relay.storage.audiences.erasure import erase_events, erase_members, suppressed
+from relay.storage.audiences.lock import acquire, release, renew, sync_rows
+from relay.storage.audiences.rule import (
     EventIdentity,
     add_scratch,
     excluded_events,
     included_events,
     scratch_hits,
 )
-from relay.storage.audience_sql import (
+from relay.storage.audiences.sql import (
     Page,
     api_idents,
     api_members,
@@ -37,7 +38,7 @@ from relay.storage.audience_sql import (
     syncs,
     targets,
 )
-from relay.storage.audience_staging import (
+from relay.storage.audiences.staging import (
     ALL,
     DiffCounts,
     clear_staging,
@@ -48,7 +49,7 @@ from relay.storage.audience_staging import (
     stage,
     staged_keys,
 )
-from relay.storage.audience_state import (
+from relay.storage.audiences.state import (
     ack_adds,
     ack_removes,
     bind_target,

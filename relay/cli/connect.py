@@ -19,7 +19,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from relay.cause import describe
+from connectors.base import Connector, VerifiableConnector
+from relay.cli.cause import describe
 from relay.masking import mask_text, secret_values
 from relay.settings import ConnectorSettings, Settings
 from relay.state import make_client
@@ -82,14 +83,16 @@ async def connector_findings(settings: Settings, names: list[str] | None = None)
         await client.aclose()
 
 
-async def _verify(name: str, block: ConnectorSettings, connector: Any, client: httpx.AsyncClient) -> Finding:
+async def _verify(
+    name: str, block: ConnectorSettings, connector: Connector, client: httpx.AsyncClient
+) -> Finding:
     subject = f"connector {name}"
     secrets = secret_values(block)
     check: Callable[[Any, httpx.AsyncClient], Awaitable[tuple[bool, str]]] | None = _CHECKS.get(block.type)
     try:
         if check is not None:
             ok, detail = await check(block, client)
-        elif callable(getattr(connector, "verify", None)):
+        elif isinstance(connector, VerifiableConnector):
             ok, detail = await connector.verify()
         else:
             return Finding(subject, True, f"not verified: type {block.type} has no credentials check")

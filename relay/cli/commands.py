@@ -11,12 +11,12 @@ import time
 
 from sqlalchemy.engine import make_url
 
+from relay.cli.preflight import check_port, open_storage
 from relay.config import load_settings
 from relay.duration import parse_instant
 from relay.exceptions import ConfigError, RelayError
 from relay.logs import setup_logging
 from relay.masking import secret_values
-from relay.preflight import check_port, open_storage
 from relay.registry import connector_types
 from relay.sandbox.address import follow_listener
 from relay.settings import Settings
@@ -80,8 +80,8 @@ def _serve_processes(args: argparse.Namespace, settings: Settings, host: str, po
     """``--workers N``: storage migrated and secrets generated once, here; then N processes on one socket.
     The delivery worker and the audience scheduler run in the first process only (once per machine)."""
     from relay.app import announce_generated
-    from relay.auth import load_credentials
-    from relay.supervisor import Supervisor, bind_socket
+    from relay.cli.supervisor import Supervisor, bind_socket
+    from relay.http.auth import load_credentials
 
     db = _db(settings)
     try:
@@ -101,7 +101,7 @@ def _serve_processes(args: argparse.Namespace, settings: Settings, host: str, po
 def _serve_process(
     config: str, host: str, port: int, run_worker: bool, debug: bool, sock: socket.socket, index: int
 ) -> None:
-    """One of the ``--workers`` processes (started by :class:`relay.supervisor.Supervisor`)."""
+    """One of the ``--workers`` processes (started by :class:`relay.cli.supervisor.Supervisor`)."""
     import uvicorn
 
     from relay.app import create_app
@@ -117,7 +117,7 @@ def _serve_process(
 def _preflight(settings: Settings, host: str, port: int) -> Settings:
     """Before uvicorn starts: the sandbox follows the real address; storage and the port are tried, so a
     bad storage URL or a port in use is one line with its cause."""
-    from relay import checks
+    from relay.cli import checks
 
     settings, warnings = follow_listener(settings, host, port)
     warnings += [f"{key}: {problem}" for key, problem in checks.problems(settings)]
@@ -159,7 +159,7 @@ async def _worker(settings: Settings) -> None:
 
 
 def check(args: argparse.Namespace) -> int:
-    from relay.operator import check as run
+    from relay.cli.operator import check as run
 
     return run(args, _say, config_warnings)
 
@@ -210,13 +210,13 @@ def connectors(args: argparse.Namespace) -> int:
 
 
 def deliveries(args: argparse.Namespace) -> int:
-    from relay.operator import deliveries as run
+    from relay.cli.operator import deliveries as run
 
     return run(args, _say)
 
 
 def keys(args: argparse.Namespace) -> int:
-    from relay.operator import keys_rotate
+    from relay.cli.operator import keys_rotate
 
     return keys_rotate(args, _say)
 
@@ -251,7 +251,7 @@ def purge(args: argparse.Namespace) -> int:
 
 
 def send_test_event(args: argparse.Namespace) -> int:
-    from relay.testevent import send_test_event as run
+    from relay.cli.testevent import send_test_event as run
 
     settings = load_settings(args.config)
     return asyncio.run(run(settings, args.connector, args.event, _say))

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive
 
-from relay.responses import error
+from relay.http.responses import error
 from relay.settings import ServerSettings
 
 READABLE_TYPES = ("application/json", "text/plain", "")

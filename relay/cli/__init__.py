@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from relay.cause import describe
+from relay.cli.cause import describe
 from relay.exceptions import ConfigError, RelayError, StorageError
 
 DEFAULT_CONFIG = "relay.yaml"
@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         top.print_help()
         return 0
-    from relay import commands
+    from relay.cli import commands
 
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
         "serve": commands.serve,

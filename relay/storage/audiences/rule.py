@@ -12,8 +12,8 @@ from typing import Any
 
 from sqlalchemy import Engine, exists, false, func, or_, select
 
-from relay.storage.audience_sql import insert_ignore, matching, scratch
-from relay.storage.outbox import deliveries, events
+from relay.storage.audiences.sql import insert_ignore, matching, scratch
+from relay.storage.lease import deliveries, events
 
 EventIdentity = tuple[str, dict[str, Any], dict[str, Any]]  # (person key, hashed, ids)
 

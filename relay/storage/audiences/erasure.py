@@ -11,9 +11,9 @@ from typing import Any
 
 from sqlalchemy import JSON, Connection, Engine, Text, and_, cast, exists, or_, select, update
 
-from relay.storage.audience_api_source import delete_api_members
-from relay.storage.audience_sql import api_idents, insert_ignore, payloads, state, suppressions_t
-from relay.storage.outbox import events
+from relay.storage.audiences.api_source import delete_api_members
+from relay.storage.audiences.sql import api_idents, insert_ignore, payloads, state, suppressions_t
+from relay.storage.lease import events
 
 
 def _mentions(column: Any, digests: Iterable[str]) -> Any:

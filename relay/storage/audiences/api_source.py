@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 
 from sqlalchemy import Connection, Engine, delete, select
 
-from relay.storage.audience_sql import Page, api_idents, api_members, chunks, insert_ignore
+from relay.storage.audiences.sql import Page, api_idents, api_members, chunks, insert_ignore
 
 ApiMember = tuple[str, str, set[str]]  # (member_key, canonical text, identifiers)
 

@@ -17,12 +17,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from relay.ingest import asgi
+from relay.http import asgi
+from relay.http.body import BodyError, check_declared, check_media, parse_events, receive_body
+from relay.http.responses import STATUS, error
 from relay.ingest.accept import accept
-from relay.ingest.body import BodyError, check_declared, check_media, parse_events, receive_body
 from relay.ingest.intake import Intake
 from relay.ingest.pipeline import RequestContext
-from relay.responses import STATUS, error
 from relay.settings import ServerSettings
 from relay.text import parse_number
 
@@ -34,7 +34,7 @@ GIF_HEADERS: asgi.RawHeaders = [
     (b"pragma", b"no-cache"),
     *asgi.SECURITY_HEADERS,
 ]
-SNIPPET = Path(__file__).parent / "snippet" / "pixel.js"
+SNIPPET = Path(__file__).parent.parent / "ingest" / "snippet" / "pixel.js"
 #: query parameters that would carry contact details: never accepted in a URL
 CONTACT_PARAMS = frozenset(
     {"email", "em", "e", "phone", "ph", "fn", "ln", "first_name", "last_name", "name", "user_email", "tel"}

@@ -13,7 +13,7 @@ import re
 import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
 
-from relay.contact import normalize_country
+from relay.normalize.contact import normalize_country
 
 _NANP_WRITTEN = re.compile(r"\(\s*[2-9]\d\d\s*\)\s*[2-9]\d\d\s*[-.]?\s*\d{4}")
 _REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)

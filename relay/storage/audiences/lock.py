@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, or_, select, update
 
-from relay.storage.audience_sql import insert_ignore, syncs
+from relay.storage.audiences.sql import insert_ignore, syncs
 
 
 def acquire(engine: Engine, audience: str, owner: str, now: float, lease: float, *, record: bool) -> bool:

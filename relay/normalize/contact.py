@@ -2,8 +2,8 @@
 
 Meta's documented rules: NFC, trim and lowercase everywhere; names and cities without punctuation or spaces
 but with their letters in any script; US states and country names mapped to their codes. Phones
-(:mod:`relay.phone`) and dates of birth (:mod:`relay.birthdate`) have modules of their own;
-:mod:`relay.normalize` re-exports all of them and hashes the results.
+(:mod:`relay.normalize.phone`) and dates of birth (:mod:`relay.normalize.birthdate`) have modules of their
+own; :mod:`relay.normalize` re-exports all of them and :mod:`relay.normalize.hashing` hashes the results.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from relay import geo
+from relay.normalize import geo
 
 #: what an e-mail address may not contain: a second @, spaces, control characters, unpaired surrogates
 _NOT_IN_EMAIL = re.compile(r"[@\s\x00-\x1f\x7f\ud800-\udfff]")

@@ -14,7 +14,7 @@ from sqlalchemy import Connection, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from relay.storage.audience_tables import (
+from relay.storage.audiences.tables import (
     AudienceApiIdentRow,
     AudienceApiMemberRow,
     AudiencePayloadRow,
