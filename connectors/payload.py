@@ -15,23 +15,18 @@ from typing import Any
 import httpx
 
 from connectors.base import clip
+from connectors.hashes import hashes as usable_hashes
 from connectors.http import MAX_MESSAGE, classify_status, json_body
 from relay.exceptions import DeliveryError, PermanentDeliveryError
 from relay.types import OutboundEvent
 
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def hashes(event: OutboundEvent, key: str) -> list[str]:
-    """Distinct SHA-256 hex digests stored under ``key``; anything else is dropped, so that nothing
-    unhashed (or a Meta parameter-builder appendix) ever reaches a platform that hashes by itself."""
-    found: list[str] = []
-    for value in event.hashed.get(key, ()):
-        digest = value[:64].lower() if isinstance(value, str) else ""
-        if _HEX64.fullmatch(digest) and digest not in found:
-            found.append(digest)
-    return found
+    """Distinct SHA-256 hex digests stored under ``key`` (:func:`connectors.hashes.hashes`, without a Meta
+    parameter-builder appendix); anything else is dropped, so nothing unhashed reaches a platform."""
+    return usable_hashes(event.hashed.get(key, ()), appendix=False)
 
 
 def raw_id(event: OutboundEvent, key: str) -> str | None:

@@ -27,12 +27,12 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors.hashes import hashes as usable_hashes
 from relay.types import OutboundEvent
 
 NO_IDENTIFIER = "no identifier Google Ads accepts (gclid, gbraid, wbraid, email or phone)"
 CLICK_IDS = ("gclid", "gbraid", "wbraid")
 MAX_IDENTIFIERS = 5
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
@@ -46,12 +46,9 @@ def conversion_date_time(timestamp: float) -> str:
 
 
 def hashes(values: Sequence[str] | str) -> list[str]:
-    found: list[str] = []
-    for value in [values] if isinstance(values, str) else values:
-        digest = str(value).strip().lower()[:64]
-        if _HEX64.fullmatch(digest) and digest not in found:
-            found.append(digest)
-    return found
+    """Distinct lowercase SHA-256 hex digests among ``values`` (no Meta ``.appendix``); anything else is
+    dropped (:func:`connectors.hashes.hashes`)."""
+    return usable_hashes(values, appendix=False)
 
 
 def click_id(event: OutboundEvent) -> tuple[str, str] | None:

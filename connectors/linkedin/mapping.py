@@ -25,10 +25,10 @@ from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from connectors.hashes import hashes as usable_hashes
 from relay.types import OutboundEvent
 
 NO_IDENTIFIER = "no identifier LinkedIn accepts (email or li_fat_id)"
-_HEX64 = re.compile(r"[0-9a-f]{64}")
 _CURRENCY = re.compile(r"[A-Z]{3}")
 
 
@@ -38,13 +38,9 @@ def no_rule_reason(event_name: str) -> str:
 
 
 def hashes(values: Sequence[str] | str) -> list[str]:
-    """Distinct lowercase SHA-256 hex digests among ``values``; anything else is dropped."""
-    found: list[str] = []
-    for value in [values] if isinstance(values, str) else values:
-        digest = str(value).strip().lower()[:64]
-        if _HEX64.fullmatch(digest) and digest not in found:
-            found.append(digest)
-    return found
+    """Distinct lowercase SHA-256 hex digests among ``values`` (no Meta ``.appendix``); anything else is
+    dropped (:func:`connectors.hashes.hashes`)."""
+    return usable_hashes(values, appendix=False)
 
 
 def user_ids(event: OutboundEvent) -> list[dict[str, str]]:

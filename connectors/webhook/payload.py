@@ -21,24 +21,17 @@ field             content
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
+from connectors.hashes import hashes
 from relay.types import OutboundEvent
-
-_HEX64 = re.compile(r"[0-9a-f]{64}")
-EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 
 def _hashed(event: OutboundEvent) -> dict[str, list[str]]:
     """Only digests: a value that is not a SHA-256 hex digest is never forwarded."""
     out: dict[str, list[str]] = {}
     for key, values in event.hashed.items():
-        digests = [
-            d
-            for v in ([values] if isinstance(values, str) else values)
-            if _HEX64.fullmatch(d := str(v).strip().lower()[:64]) and d != EMPTY_SHA256
-        ]
+        digests = hashes(values, appendix=False)
         if digests:
             out[key] = digests
     return out
