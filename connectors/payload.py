@@ -117,6 +117,26 @@ def total_items(custom: Mapping[str, Any], products: list[Item]) -> int | None:
     return count(custom.get("num_items")) or count(sum(i.quantity or 0 for i in products))
 
 
+def standard_custom(
+    custom: Mapping[str, Any], products: list[Item], value: Any, contents: list[dict[str, Any]]
+) -> dict[str, Any]:
+    """The ``custom_data`` keys the platforms that follow Meta's names share (Snap, Pinterest): ``value``
+    and ``contents`` in each platform's own form, the rest read the same way; empty entries left out."""
+    return compact(
+        {
+            "currency": currency(custom.get("currency")),
+            "value": value,
+            "content_ids": [i.id for i in products if i.id],
+            "contents": [c for c in contents if c],
+            "num_items": total_items(custom, products),
+            "order_id": text(custom.get("order_id")),
+            "search_string": text(custom.get("search_string")),
+            "content_name": text(custom.get("content_name")),
+            "content_category": text(custom.get("content_category")),
+        }
+    )
+
+
 def compact(data: Mapping[str, Any]) -> dict[str, Any]:
     """``data`` without its None values and empty lists or objects."""
     return {k: v for k, v in data.items() if v is not None and v != [] and v != {}}

@@ -89,19 +89,7 @@ def matchable(data: Mapping[str, Any]) -> bool:
 def custom_data(custom: Mapping[str, Any]) -> dict[str, Any]:
     products = p.items(custom)
     contents = [p.compact({"id": i.id, "quantity": i.quantity, "item_price": i.price}) for i in products]
-    return p.compact(
-        {
-            "currency": p.currency(custom.get("currency")),
-            "value": p.number(custom.get("value")),
-            "content_ids": [i.id for i in products if i.id],
-            "contents": [c for c in contents if c],
-            "num_items": p.total_items(custom, products),
-            "order_id": p.text(custom.get("order_id")),
-            "search_string": p.text(custom.get("search_string")),
-            "content_name": p.text(custom.get("content_name")),
-            "content_category": p.text(custom.get("content_category")),
-        }
-    )
+    return p.standard_custom(custom, products, p.number(custom.get("value")), contents)
 
 
 def item(event: OutboundEvent, name: str) -> dict[str, Any]:
