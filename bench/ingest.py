@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 import httpx
@@ -35,8 +36,16 @@ EVENT = {
 #: a returning visitor: the first-party cookies are already set
 COOKIES = "_rl_id=bench-visitor-0123456789; _fbp=fb.1.1767000000000.1234567890"
 GIF_QUERY = "ev=PageView&url=https%3A%2F%2Fshop.example%2F&gcs=G111"
+#: event ids are unique across the whole bench: a per-run nonce (rounds reuse the relay's database, and
+#: wrk's ``math.random`` is unseeded, so a counter alone repeats the previous round's ids: duplicates)
 WRK_SCRIPT = """
 counter = 0
+nonce = "%s"
+threads = 0
+function setup(thread)
+  threads = threads + 1
+  thread:set("tid", threads)
+end
 wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Origin"] = "%s"
@@ -45,10 +54,18 @@ wrk.headers["Cookie"] = "%s"
 local template = '%s'
 request = function()
   counter = counter + 1
-  local body = string.gsub(template, "EVENT_ID", "bench-" .. counter .. "-" .. math.random(1, 1000000000))
+  local body = string.gsub(template, "EVENT_ID", "bench-" .. nonce .. "-" .. (tid or 0) .. "-" .. counter)
   return wrk.format(nil, nil, nil, body)
 end
 """
+
+
+def collect_script(tmp: Path) -> Path:
+    """The wrk script of one run: its own nonce in every event id (a fresh script per run)."""
+    script = tmp / "collect.lua"
+    event_json = json.dumps({**EVENT, "event_id": "EVENT_ID"}).replace("'", "\\'")
+    script.write_text(WRK_SCRIPT % (uuid.uuid4().hex, ORIGIN, COOKIES, event_json))
+    return script
 
 
 def need(tool: str) -> str:
@@ -176,15 +193,13 @@ def measure(opts: argparse.Namespace, workers: int) -> dict[tuple[str, str, str]
     bare_cmd += ["--log-level", "warning", "--no-access-log", "--workers", str(workers)]
     bare = start(bare_cmd, f"http://127.0.0.1:{bare_port}/p.gif", env)
     try:
-        script = tmp / "collect.lua"
-        event_json = json.dumps({**EVENT, "event_id": "EVENT_ID"}).replace("'", "\\'")
-        script.write_text(WRK_SCRIPT % (ORIGIN, COOKIES, event_json))
         body = tmp / "event.json"
         body.write_text(json.dumps(EVENT))
         results: dict[tuple[str, str, str], list[dict[str, float]]] = {}
         for _ in range(opts.rounds):
             for name, port in (("relay", relay_port), ("bare", bare_port)):
                 base = f"http://127.0.0.1:{port}"
+                script = collect_script(tmp)
                 results.setdefault(("collect", "wrk", name), []).append(
                     wrk(f"{base}/v1/collect", script, opts.seconds, opts.connections)
                 )

@@ -26,6 +26,10 @@ def main() -> int:
     failures = 0
     failures += run("pixel.js size", ["bench/snippet_size.py"])
     failures += run("ingest", ["bench/ingest.py", *(["--seconds", "2", "--rounds", "1"] if quick else [])])
+    failures += run(
+        "ingest CPU per request, in process",
+        ["-m", "bench.ingest_inproc", *(["--requests", "3000", "--rounds", "1"] if quick else [])],
+    )
     failures += run("hashing", ["bench/hashing.py", "50000" if quick else "200000"])
     failures += run("audiences", ["bench/audiences.py", *(["--rows", "20000"] if quick else [])])
     failures += run(

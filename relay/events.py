@@ -7,7 +7,15 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 
 from relay import limits
 from relay.custom import validate_custom
@@ -81,13 +89,20 @@ EventTime = Annotated[int | float | str | None, BeforeValidator(_event_time)]
 GcmKey = Annotated[str, Field(max_length=limits.MAX_GCM_KEY)]
 
 
+#: the validation context of an event whose text is known to be free of refused characters
+PLAIN: dict[str, bool] = {"plain": True}
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
 
     @field_validator("*")
     @classmethod
-    def _printable(cls, value: Any) -> Any:
-        """No control characters in any text field (``custom`` checks its own values)."""
+    def _printable(cls, value: Any, info: ValidationInfo) -> Any:
+        """No control characters in any text field (``custom`` checks its own values); none to look
+        for in an event from a :func:`relay.text.plain_json` body (validated with :data:`PLAIN`)."""
+        if info.context is PLAIN:
+            return value
         texts = value if isinstance(value, list) else value.keys() if isinstance(value, dict) else [value]
         for text in texts:
             if isinstance(text, str):
@@ -170,20 +185,22 @@ class EventIn(_Strict):
 
     @field_validator("custom")
     @classmethod
-    def _custom(cls, value: dict[str, Any]) -> dict[str, Any]:
-        return validate_custom(value)
+    def _custom(cls, value: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
+        return validate_custom(value, plain=info.context is PLAIN)
 
 
 class EventError(ValueError):
     """One event is invalid; the message says which field and why."""
 
 
-def parse_event(raw: Any) -> EventIn:
-    """Validate one event object, or raise :class:`EventError` with a short clear message."""
+def parse_event(raw: Any, *, plain: bool = False) -> EventIn:
+    """Validate one event object, or raise :class:`EventError` with a short clear message. ``plain``:
+    the object comes from a body :func:`relay.text.plain_json` found free of refused characters, so
+    its text is not scanned again field by field."""
     if not isinstance(raw, dict):
         raise EventError("an event must be a JSON object")
     try:
-        return EventIn.model_validate(raw)
+        return EventIn.model_validate(raw, context=PLAIN if plain else None)
     except ValidationError as exc:
         raise EventError(describe(exc)) from None
 

@@ -15,6 +15,8 @@ import re
 from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
+import orjson
+
 REDACTED = "[email]"
 _LOCAL = r"[\w.+-]"
 _EMAIL = re.compile(rf"(?<!{_LOCAL}){_LOCAL}+@[\w-]+(?:\.[\w-]+)+")
@@ -62,13 +64,24 @@ def _has_address(text: str) -> bool:
 
 
 def redact_value(value: Any) -> Any:
-    """A JSON value with the addresses in its strings (and its objects' keys) redacted."""
+    """A JSON value with the addresses in its strings (and its objects' keys) redacted; the value
+    itself when no string of it holds an ``@`` (one encoding pass tells, not a walk of every string)."""
+    if isinstance(value, dict | list):
+        try:
+            if b"@" not in orjson.dumps(value):
+                return value
+        except TypeError:  # not encodable as JSON (a key that is not a string...): walk it
+            pass
+    return _redact_value(value)
+
+
+def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):
-        return {redact_text(k): redact_value(v) for k, v in value.items()}
+        return {redact_text(k): _redact_value(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [redact_value(v) for v in value]
+        return [_redact_value(v) for v in value]
     return value
 
 

@@ -83,21 +83,46 @@ async def read_body(
 
 
 async def receive_body(receive: Receive, max_bytes: int, timeout: float | None) -> bytes:
-    """:func:`read_body` for a raw ASGI request (``Content-Length`` checked by the caller)."""
-    body = bytearray()
+    """:func:`read_body` for a raw ASGI request (``Content-Length`` checked by the caller).
+
+    The deadline is one timer on the loop rather than ``asyncio.timeout`` (a third of its cost on the
+    hot path): when it fires, the task is cancelled while it waits for the body, and that
+    cancellation, ours, becomes the 408."""
+    task = asyncio.current_task()
+    if timeout is None or task is None:
+        return await _receive_all(receive, max_bytes)
+    expired: list[bool] = []
+    timer = asyncio.get_running_loop().call_later(timeout, _expire, task, expired)
     try:
-        async with asyncio.timeout(timeout):
-            while True:
-                message = await receive()
-                if message["type"] != "http.request":
-                    break
-                body += message.get("body", b"")
-                if len(body) > max_bytes:
-                    raise _too_large(max_bytes, "server.max_body_bytes")
-                if not message.get("more_body", False):
-                    break
-    except TimeoutError:
-        raise _too_slow(timeout) from None
+        return await _receive_all(receive, max_bytes)
+    except asyncio.CancelledError:
+        if expired and task.uncancel() == 0:
+            raise _too_slow(timeout) from None
+        raise
+    finally:
+        timer.cancel()
+
+
+def _expire(task: asyncio.Task[object], expired: list[bool]) -> None:
+    expired.append(True)
+    task.cancel()
+
+
+async def _receive_all(receive: Receive, max_bytes: int) -> bytes:
+    message = await receive()
+    if message["type"] == "http.request" and not message.get("more_body", False):
+        chunk: bytes = message.get("body", b"")  # the whole body in one message: the usual case
+        if len(chunk) > max_bytes:
+            raise _too_large(max_bytes, "server.max_body_bytes")
+        return chunk
+    body = bytearray()
+    while message["type"] == "http.request":
+        body += message.get("body", b"")
+        if len(body) > max_bytes:
+            raise _too_large(max_bytes, "server.max_body_bytes")
+        if not message.get("more_body", False):
+            break
+        message = await receive()
     return bytes(body)
 
 

@@ -24,7 +24,7 @@ from relay.ingest.accept import accept
 from relay.ingest.intake import Intake
 from relay.ingest.pipeline import RequestContext
 from relay.settings import ServerSettings
-from relay.text import parse_number
+from relay.text import parse_number, plain_json
 
 log = logging.getLogger("relay.ingest")
 GIF = base64.b64decode("R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7")
@@ -120,7 +120,8 @@ async def collect(intake: Intake, scope: Scope, receive: Receive, send: Send) ->
         intake.counters("events_rejected", exc.reason).inc(exc.count)
         await _refuse(send, exc, extra)
         return
-    outcome = await accept(intake, items, context(intake, scope, headers, "collect"))
+    ctx = context(intake, scope, headers, "collect")
+    outcome = await accept(intake, items, ctx, plain=plain_json(body))
     if outcome.stored:
         extra += asgi.cookie_headers(outcome.cookies, server.cookie_domain)
     await asgi.send_json(send, outcome.status, outcome.body, extra)

@@ -13,6 +13,7 @@ from relay.http.responses import error
 from relay.ingest.accept import accept
 from relay.ingest.intake import Intake
 from relay.ingest.pipeline import RequestContext
+from relay.text import plain_json
 
 
 async def post_events(request: Request) -> Response:
@@ -24,14 +25,13 @@ async def post_events(request: Request) -> Response:
     server = intake.server
     try:
         check_media(request.headers.get("content-type"))
-        items = parse_events(
-            await read_body(request, server.max_body_bytes, server.body_timeout_seconds), server
-        )
+        body = await read_body(request, server.max_body_bytes, server.body_timeout_seconds)
+        items = parse_events(body, server)
     except BodyError as exc:
         intake.counters("events_rejected", exc.reason).inc(exc.count)
         return exc.response
     peer = request.client.host if request.client else None
     country, region = geo_headers(intake, peer, request.headers)
     ctx = RequestContext(source="events", now=time.time(), country=country, region_code=region)
-    outcome = await accept(intake, items, ctx)
+    outcome = await accept(intake, items, ctx, plain=plain_json(body))
     return JSONResponse(outcome.body, outcome.status)

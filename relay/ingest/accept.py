@@ -35,10 +35,13 @@ def failure(code: str, detail: str, **extra: Any) -> Outcome:
     return Outcome(STATUS[code], {"error": code, "detail": detail, **extra})
 
 
-async def accept(intake: Intake, items: Sequence[Any], ctx: RequestContext) -> Outcome:
-    """Prepare, store (durably) and answer 202 / 400 invalid_event / 503 storage_unavailable."""
+async def accept(
+    intake: Intake, items: Sequence[Any], ctx: RequestContext, *, plain: bool = False
+) -> Outcome:
+    """Prepare, store (durably) and answer 202 / 400 invalid_event / 503 storage_unavailable; ``plain``
+    as for :meth:`relay.ingest.pipeline.Ingestor.prepare_batch`."""
     m = intake.counters
-    batch = intake.ingestor.prepare_batch(items, ctx)
+    batch = intake.ingestor.prepare_batch(items, ctx, plain=plain)
     prepared, rejected = batch.prepared, batch.rejected
     if not prepared:
         return _none_valid(intake, rejected)

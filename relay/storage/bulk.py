@@ -53,10 +53,15 @@ class RowInsert(Generic[R]):
 
     def run(self, conn: Connection, rows: Sequence[R]) -> None:
         """Insert every row in one driver ``executemany``."""
-        if not rows:
+        self.run_values(conn, [self._values(row) for row in rows])
+
+    def run_values(self, conn: Connection, values: Sequence[tuple[Any, ...]]) -> None:
+        """Insert rows already given as tuples in :attr:`columns` order (the hot path builds them
+        without an intermediate object; a test proves each builder's order against the row type)."""
+        if not values:
             return
         text = self._text["qmark" if conn.dialect.paramstyle == "qmark" else "format"]
-        conn.exec_driver_sql(text, [self._values(row) for row in rows])
+        conn.exec_driver_sql(text, values)
 
 
 def select_in(

@@ -26,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from relay.exceptions import StorageError
 
 T = TypeVar("T")
+SYNCHRONOUS = ("full", "normal")
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
@@ -36,8 +37,12 @@ def _normalise_url(url: str) -> str:
     return url
 
 
-def make_engine(url: str) -> Engine:
-    """An engine for ``url``; SQLite files get WAL mode and full fsync (a 202 means durable)."""
+def make_engine(url: str, synchronous: str = "full") -> Engine:
+    """An engine for ``url``; SQLite files get WAL mode and full fsync (a 202 means durable), or with
+    ``synchronous="normal"`` (opt-in, ``storage.synchronous``) an fsync only at checkpoints: a commit
+    then survives a crash of the process, not a power cut."""
+    if synchronous not in SYNCHRONOUS:
+        raise ValueError(f"storage.synchronous must be one of {', '.join(SYNCHRONOUS)}")
     url = _normalise_url(url)
     parsed = make_url(url)
     json_options: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
@@ -51,7 +56,7 @@ def make_engine(url: str) -> Engine:
     def _pragmas(dbapi_conn: Any, _record: Any) -> None:
         cursor = dbapi_conn.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={synchronous.upper()}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
@@ -81,9 +86,9 @@ def upgrade(engine: Engine) -> None:
 class Database:
     """The engine plus the thread pool that runs blocking calls for async code."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, synchronous: str = "full") -> None:
         self.url = _normalise_url(url)
-        self.engine = make_engine(self.url)
+        self.engine = make_engine(self.url, synchronous)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._pool = ThreadPoolExecutor(max_workers=1 if self.is_sqlite else 8, thread_name_prefix="relay-db")
         self._checkpointer: WalCheckpointer | None = None

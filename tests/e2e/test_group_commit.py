@@ -108,10 +108,10 @@ class BuggyIngestor:
     def __init__(self, real: Ingestor) -> None:
         self.real = real
 
-    def prepare(self, raw: Any, ctx: RequestContext) -> Prepared:
+    def prepare(self, raw: Any, ctx: RequestContext, *, plain: bool = False) -> Prepared:
         if isinstance(raw, dict) and raw.get("event_id") == "trips-a-bug":
             raise KeyError("a bug")
-        return self.real.prepare(raw, ctx)
+        return self.real.prepare(raw, ctx, plain=plain)
 
 
 async def test_a_bug_preparing_one_event_rejects_that_event_only(tmp_path: Path) -> None:
