@@ -55,18 +55,10 @@ def digest_of(value: str) -> str:
 
 #: a handler normalises and hashes one raw value into the hashed mapping; it answers why it dropped it
 _Handler = Callable[[str, str | None, dict[str, list[str]]], str | None]
-_COMMON_DIGESTS: dict[str, str] = {}
-
-
-def _common_digest(value: str) -> str:
-    """:func:`sha256_hex` remembered for the few values of low-cardinality fields (gender, initials, parts of
-    dates, cities, states, zips, countries): most rows of a large audience then hash only email and phone."""
-    digest = _COMMON_DIGESTS.get(value)
-    if digest is None:
-        if len(_COMMON_DIGESTS) >= 100_000:
-            _COMMON_DIGESTS.clear()
-        digest = _COMMON_DIGESTS[value] = sha256_hex(value)
-    return digest
+#: what a memoised field rule answers for one value (and country): the (key, digest) pairs, or why it drops it
+_Pairs = tuple[tuple[str, str], ...] | str
+_Rule = Callable[[str, str | None], _Pairs]
+_MEMO_SIZE = 1 << 16
 
 
 def _add(hashed: dict[str, list[str]], key: str, digest: str) -> None:
@@ -75,6 +67,33 @@ def _add(hashed: dict[str, list[str]], key: str, digest: str) -> None:
         hashed[key] = [digest]
     elif digest not in found:
         found.append(digest)
+
+
+def _memoised(rule: _Rule, *, by_country: bool = False) -> _Handler:
+    """A handler answering from a bounded memo of ``rule``, a pure function of the value (and of the country
+    when ``by_country``): genders, names, dates of birth, cities, states, zips and countries repeat across
+    the rows of an audience, so most rows normalise and hash only their email, phone and external id.
+    A dict, emptied when full: cheaper per hit than an LRU, and hostile input cannot grow it."""
+    memo: dict[object, _Pairs] = {}
+
+    def handle(value: str, country: str | None, hashed: dict[str, list[str]]) -> str | None:
+        key = (value, country) if by_country else value
+        found = memo.get(key)
+        if found is None:
+            if len(memo) >= _MEMO_SIZE:
+                memo.clear()
+            found = memo[key] = rule(value, country if by_country else None)
+        if isinstance(found, str):
+            return found
+        for name, digest in found:  # _add, inlined: a million rows run through here several times each
+            have = hashed.get(name)
+            if have is None:
+                hashed[name] = [digest]
+            elif digest not in have:
+                have.append(digest)
+        return None
+
+    return handle
 
 
 def _email(value: str, country: str | None, hashed: dict[str, list[str]]) -> str | None:
@@ -108,65 +127,60 @@ def _phone(value: str, country: str | None, hashed: dict[str, list[str]]) -> str
     return None
 
 
-def _first_name(value: str, country: str | None, hashed: dict[str, list[str]]) -> str | None:
+def _external_id(value: str, country: str | None, hashed: dict[str, list[str]]) -> str | None:
+    normalized = normalize_external_id(value)
+    if normalized is None:
+        return "empty"
+    _add(hashed, "external_id", sha256_hex(normalized))
+    return None
+
+
+def _first_name(value: str, country: str | None) -> _Pairs:
     name = normalize_name(value)
     if name is None:
         return "no letters left"
-    _add(hashed, "fn", sha256_hex(name))
-    _add(hashed, "fi", _common_digest(name[0]))
-    return None
+    return ("fn", sha256_hex(name)), ("fi", sha256_hex(name[0]))
 
 
-def _date_of_birth(value: str, country: str | None, hashed: dict[str, list[str]]) -> str | None:
+def _date_of_birth(value: str, country: str | None) -> _Pairs:
     date = normalize_date_of_birth(value, country)
     if date is None:
         return "not a date of birth between 1900 and this year"
-    _add(hashed, "db", sha256_hex(date))
-    _add(hashed, "doby", _common_digest(date[:4]))
-    _add(hashed, "dobm", _common_digest(date[4:6]))
-    _add(hashed, "dobd", _common_digest(date[6:]))
-    return None
+    parts = (("db", date), ("doby", date[:4]), ("dobm", date[4:6]), ("dobd", date[6:]))
+    return tuple((key, sha256_hex(part)) for key, part in parts)
 
 
-def _plain(key: str, normalizer: Callable[[str], str | None], reason: str, common: bool = False) -> _Handler:
-    digest = _common_digest if common else sha256_hex
-
-    def handle(value: str, country: str | None, hashed: dict[str, list[str]]) -> str | None:
+def _rule(key: str, normalizer: Callable[[str], str | None], reason: str) -> _Rule:
+    def rule(value: str, country: str | None) -> _Pairs:
         normalized = normalizer(value)
-        if normalized is None:
-            return reason
-        _add(hashed, key, digest(normalized))
-        return None
+        return reason if normalized is None else ((key, sha256_hex(normalized)),)
 
-    return handle
+    return rule
 
 
-def _local(key: str, normalizer: Callable[[str, str | None], str | None]) -> _Handler:
-    """Like :func:`_plain` for a normaliser that depends on the country (states, zips)."""
+def _local(key: str, normalizer: Callable[[str, str | None], str | None]) -> _Rule:
+    """Like :func:`_rule` for a normaliser that depends on the country (states, zips)."""
 
-    def handle(value: str, country: str | None, hashed: dict[str, list[str]]) -> str | None:
+    def rule(value: str, country: str | None) -> _Pairs:
         normalized = normalizer(value, country)
-        if normalized is None:
-            return "nothing usable left"
-        _add(hashed, key, _common_digest(normalized))
-        return None
+        return "nothing usable left" if normalized is None else ((key, sha256_hex(normalized)),)
 
-    return handle
+    return rule
 
 
 #: user key, key stored for a value that arrives already hashed, handler of a raw value
 _FIELDS: tuple[tuple[str, str, _Handler], ...] = (
     ("email", "em", _email),
     ("phone", "ph", _phone),
-    ("first_name", "fn", _first_name),
-    ("last_name", "ln", _plain("ln", normalize_name, "no letters left")),
-    ("gender", "ge", _plain("ge", normalize_gender, "not f or m", common=True)),
-    ("date_of_birth", "db", _date_of_birth),
-    ("city", "ct", _plain("ct", normalize_city, "no letters left", common=True)),
-    ("state", "st", _local("st", normalize_state)),
-    ("zip", "zp", _local("zp", normalize_zip)),
-    ("country", "country", _plain("country", normalize_country, "unknown country", common=True)),
-    ("external_id", "external_id", _plain("external_id", normalize_external_id, "empty")),
+    ("first_name", "fn", _memoised(_first_name)),
+    ("last_name", "ln", _memoised(_rule("ln", normalize_name, "no letters left"))),
+    ("gender", "ge", _memoised(_rule("ge", normalize_gender, "not f or m"))),
+    ("date_of_birth", "db", _memoised(_date_of_birth, by_country=True)),
+    ("city", "ct", _memoised(_rule("ct", normalize_city, "no letters left"))),
+    ("state", "st", _memoised(_local("st", normalize_state), by_country=True)),
+    ("zip", "zp", _memoised(_local("zp", normalize_zip), by_country=True)),
+    ("country", "country", _memoised(_rule("country", normalize_country, "unknown country"))),
+    ("external_id", "external_id", _external_id),
 )
 
 
@@ -194,22 +208,18 @@ def hash_user(user: Mapping[str, Any], *, default_country: str | None = None) ->
             continue
         # one string is the common case: no generator for it (a million rows per audience sync)
         for text in (raw,) if type(raw) is str else _texts(raw):
-            reason = "not text" if text is None else _hash_text(text, hashed_key, handler, country, hashed)
+            if text is None:
+                reason: str | None = "not text"
+            elif not (stripped := text.strip()):
+                continue  # absent, not a problem
+            elif len(stripped) >= 64 and _HASHED.fullmatch(stripped):
+                _add(hashed, hashed_key, stripped[:64].lower() + stripped[64:])
+                continue
+            else:
+                reason = handler(text, country, hashed)
             if reason is not None and (note := f"{field}: {reason}, dropped") not in problems:
                 problems.append(note)
     return HashedUser(hashed, problems)
-
-
-def _hash_text(
-    text: str, hashed_key: str, handler: _Handler, country: str | None, hashed: dict[str, list[str]]
-) -> str | None:
-    stripped = text.strip()
-    if not stripped:
-        return None  # absent, not a problem
-    if len(stripped) >= 64 and _HASHED.fullmatch(stripped):
-        _add(hashed, hashed_key, stripped[:64].lower() + stripped[64:])
-        return None
-    return handler(text, country, hashed)
 
 
 _MAX_NUMBER = 10**16

@@ -14,10 +14,12 @@ import phonenumbers
 from phonenumbers import NumberParseException, PhoneNumber, PhoneNumberFormat
 
 from relay.normalize.contact import normalize_country
+from relay.normalize.phonefast import NOT_PLAIN, plain_e164
 
 _NANP_WRITTEN = re.compile(r"\(\s*[2-9]\d\d\s*\)\s*[2-9]\d\d\s*[-.]?\s*\d{4}")
 _REGIONS = frozenset(phonenumbers.SUPPORTED_REGIONS)
 _MAX_INPUT = 100  # phonenumbers refuses 250+; a phone number with its extension is far shorter
+_NOT_ASCII_DIGIT = re.compile(r"[^0-9]")
 
 
 def normalize_phone(v: str, country: str | None = None) -> str | None:
@@ -37,22 +39,29 @@ def normalize_phone(v: str, country: str | None = None) -> str | None:
     if region is None and _NANP_WRITTEN.fullmatch(text):
         region = "US"
     if text.startswith(("+", "\uff0b")):
-        number = _valid(text, region, written_in_full=True)
-    else:
-        # an international number written without "+" ("44 20 7946 0958", "0044 ...") is tried first when
-        # the country writes national numbers with a trunk prefix and this one has none but starts with the
-        # country's code ("4915123456789" in Germany), after the national reading otherwise
-        digits = phonenumbers.normalize_digits_only(text)
-        code, trunk = _prefixes(region) if region is not None else ("", None)
-        first = bool(code and trunk) and digits.startswith(code) and not digits.startswith(trunk or "")
-        number = _valid("+" + digits.lstrip("0"), None) if first else None
-        if number is None and region is not None:
-            number = _valid(text, region)
-        if number is None and not first and digits.lstrip("0"):
-            number = _valid("+" + digits.lstrip("0"), None)
-    if number is None:
-        return None
-    return phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:]
+        return _e164(text, region, written_in_full=True)
+    # an international number written without "+" ("44 20 7946 0958", "0044 ...") is tried first when
+    # the country writes national numbers with a trunk prefix and this one has none but starts with the
+    # country's code ("4915123456789" in Germany), after the national reading otherwise
+    digits = _NOT_ASCII_DIGIT.sub("", text) if text.isascii() else phonenumbers.normalize_digits_only(text)
+    code, trunk = _prefixes(region) if region is not None else ("", None)
+    first = bool(code and trunk) and digits.startswith(code) and not digits.startswith(trunk or "")
+    number = _e164("+" + digits.lstrip("0"), None) if first else None
+    if number is None and region is not None:
+        number = _e164(text, region)
+    if number is None and not first and digits.lstrip("0"):
+        number = _e164("+" + digits.lstrip("0"), None)
+    return number
+
+
+def _e164(text: str, region: str | None, *, written_in_full: bool = False) -> str | None:
+    """E.164 digits of ``text`` if :func:`_valid`: read by :mod:`relay.normalize.phonefast` when written
+    plainly (digits, spaces, dashes, dots, brackets), else by libphonenumber."""
+    fast = plain_e164(text, region, written_in_full=written_in_full)
+    if fast is not NOT_PLAIN:
+        return fast
+    number = _valid(text, region, written_in_full=written_in_full)
+    return None if number is None else phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:]
 
 
 def _region(country: str | None) -> str | None:
