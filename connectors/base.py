@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Generic, Protocol, TypedDict, TypeVar, Unpack,
 import httpx
 
 from connectors.http import classify_status, in_call_retry, parse_retry_after
+from relay.delivery import requests as recorded
 from relay.exceptions import (
     AuthRejectedError,
     DeliveryTimeoutError,
@@ -220,6 +221,14 @@ class BaseConnector(Generic[SettingsT]):
     async def deliver(self, events: Sequence[OutboundEvent]) -> Sequence[Outcome]:
         """Prepare each event, send the payloads in requests of at most :attr:`max_batch`."""
         outcomes, built = self.prepare(events)
+        try:
+            await self._send_built(built, outcomes)
+        finally:  # also when the platform refused the whole batch (credentials): the trace shows why
+            recorded.delivered(events, built)
+        return [o if o is not None else Retry("not attempted") for o in outcomes]
+
+    async def _send_built(self, built: Sequence[tuple[int, Any]], outcomes: list[Outcome | None]) -> None:
+        """Send the built payloads in requests of at most :attr:`max_batch`, filling in ``outcomes``."""
         size = self.max_batch
         for start in range(0, len(built), size):
             chunk = built[start : start + size]
@@ -231,16 +240,23 @@ class BaseConnector(Generic[SettingsT]):
                 for index, _ in built[start + size :]:
                     outcomes[index] = results[0]
                 break
-        return [o if o is not None else Retry("not attempted") for o in outcomes]
 
     async def send_chunk(self, payloads: Sequence[Any]) -> list[Outcome]:
         """One request's worth of payloads, bisected on a payload rejection."""
         try:
-            return await isolate(payloads, self.send_payloads)
+            return await isolate(payloads, self._send_recorded)
         except AuthRejectedError:
             raise
         except PermanentDeliveryError as exc:  # e.g. an unknown pixel: nothing in this request can pass
             return [Failed(exc.message, exc.status_code) for _ in payloads]
+
+    async def _send_recorded(self, payloads: Sequence[Any]) -> Sequence[Outcome]:
+        """:meth:`send_payloads`, noting the request that carried them (bisected: the last, smallest one)."""
+        before = recorded.mark()
+        try:
+            return await self.send_payloads(payloads)
+        finally:
+            recorded.carried(payloads, before)
 
     async def send_payloads(self, payloads: Sequence[Any]) -> Sequence[Outcome]:
         """Send one request for built payloads; by default they are the events, for :meth:`send_batch`."""
@@ -251,7 +267,9 @@ class BaseConnector(Generic[SettingsT]):
         raise NotImplementedError
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """One HTTP call; transport errors become retryable errors, connect errors are retried briefly."""
+        """One HTTP call; transport errors become retryable errors, connect errors are retried briefly.
+        Recorded (masked, headers left out) for the event trace while the worker delivers."""
+        recorded.sent(method, url, kwargs, self.mask)
         try:
             async for attempt in in_call_retry(httpx.ConnectError):
                 with attempt:

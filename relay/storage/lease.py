@@ -83,8 +83,11 @@ _COMPLETE = (
     "UPDATE deliveries SET status = ?, next_attempt_at = ?, last_error = ?, attempts = attempts + ?,"
     " lease_until = NULL, updated_at = ?, delivered_at = ? WHERE id = ? AND worker_id = ? AND status = ?"
 )
-_EVENT_COLUMNS = tuple(events.c.keys())
-_JSON_COLUMNS = frozenset(c.name for c in events.c if isinstance(c.type, JSON))
+#: what a claimed event is read with (``to_outbound``): not its consent record (JSON decoded per row for
+#: nothing: the verdict is the delivery's), dedup key, source or purge mark
+_NOT_READ = frozenset({"consent", "dedup_key", "source", "pii_purged"})
+_EVENT_COLUMNS = tuple(k for k in events.c.keys() if k not in _NOT_READ)
+_JSON_COLUMNS = frozenset(c.name for c in events.c if isinstance(c.type, JSON) and c.name in _EVENT_COLUMNS)
 _EVENTS = f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events WHERE id IN "
 
 
@@ -98,6 +101,7 @@ class AttemptValues:
     status_code: int | None
     response: str | None
     latency_ms: float | None
+    request: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,6 +221,7 @@ def complete(engine: Engine, connector: str, worker_id: str, done: Sequence[Comp
             status_code=c.status_code,
             response=c.response if c.response is not None else c.last_error,
             latency_ms=c.latency_ms,
+            request=c.request,
         )
         for c in done
     ]

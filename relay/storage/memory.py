@@ -48,6 +48,7 @@ class MemoryAttempt:
     status_code: int | None
     response: str | None
     latency_ms: float | None
+    request: str | None = None
 
 
 @dataclass
@@ -104,7 +105,7 @@ class MemoryOutbox:
                 updated += 1
             response = c.response if c.response is not None else c.last_error
             self.attempts.append(
-                MemoryAttempt(c.delivery_id, now, c.outcome, c.status_code, response, c.latency_ms)
+                MemoryAttempt(c.delivery_id, now, c.outcome, c.status_code, response, c.latency_ms, c.request)
             )
         self._note(connector, completions, now)
         return updated

@@ -191,6 +191,7 @@ def event_trace(engine: Engine, event_id: str) -> list[dict[str, Any]]:
                                     "at": t.at,
                                     "outcome": t.outcome,
                                     "status_code": t.status_code,
+                                    "request": t.request,
                                     "response": t.response,
                                     "latency_ms": t.latency_ms,
                                 }

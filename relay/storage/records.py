@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from relay.engagement import outbound_custom
 from relay.types import AttemptOutcome, ConsentVerdict, DeliveryStatus, OutboundEvent
 
 
@@ -88,6 +89,8 @@ class Completion:
     status_code: int | None = None
     response: str | None = None
     latency_ms: float | None = None
+    #: the request that carried the event (method, URL, body), masked and cut like ``response``
+    request: str | None = None
     #: -1 gives back the attempt counted at claim (the delivery was not really tried)
     attempts_delta: int = 0
 
@@ -108,7 +111,7 @@ def to_outbound(delivery_id: int, event: Mapping[str, Any], verdict: ConsentVerd
         ids=dict(event["ids"] or {}),
         ip=event["ip"],
         user_agent=event["user_agent"],
-        custom=dict(event["custom"] or {}),
+        custom=outbound_custom(event["event_name"], dict(event["custom"] or {})),
         consent=verdict,
         received_at=event["received_at"],
     )

@@ -77,6 +77,7 @@ async def test_sign_in_trace_and_resume(browser: Browser, relay: Relay, tmp_path
             trace is not None and "Invalid OAuth access token" in trace and "sandbox-meta-token" not in trace
         )
         assert "Consent for meta: allow" in trace and "region us default allow" in trace
+        await check_request(page)
         await page.screenshot(path=str(tmp_path / "dashboard.png"), full_page=True)
         assert (tmp_path / "dashboard.png").stat().st_size > 10_000
         await page.click("[data-resume='meta']")
@@ -213,6 +214,21 @@ async def check_trace(page: Page) -> None:
     received = await page.locator("#trace li", has_text="Received Purchase").inner_text()
     assert "em, ph" in received and "@" not in received
     assert ISO_LIKE.match(await page.locator("#trace time").first.inner_text())
+    await check_request(page)
+
+
+async def check_request(page: Page) -> None:
+    """The attempt shows the request the connector sent, masked: Meta's token sits in the URL."""
+    request = page.locator("#trace details.attempt-request").first
+    await request.locator("summary").click(timeout=TIMEOUT_MS)
+    shown = await request.locator("pre").inner_text()
+    first_line = shown.splitlines()[0]
+    assert first_line.startswith("POST http") and "/events?" in first_line
+    assert "access_token=***" in first_line and "sandbox-meta-token" not in shown
+    # the body as sent, its list of events cut to the first: whole JSON, shown pretty-printed
+    assert shown.splitlines()[1] == "{" and '"data": [' in shown and '"event_name": "Purchase"' in shown
+    assert "@" not in shown  # contact details went out hashed, and are masked here besides
+    await request.locator("summary").click()  # closed again: the wire body holds Unix times, as sent
 
 
 async def check_panels(page: Page) -> None:

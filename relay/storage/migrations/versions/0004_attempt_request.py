@@ -7,9 +7,8 @@ Create Date: 2026-12-03 13:00:00
 
 from __future__ import annotations
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
-
+import sqlalchemy as sa
+from alembic import op
 
 revision = "0004"
 down_revision = "0003"
@@ -18,8 +17,10 @@ depends_on = None
 
 
 def upgrade() -> None:
-    pass
+    with op.batch_alter_table("delivery_attempts", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("request", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
-    pass
+    with op.batch_alter_table("delivery_attempts", schema=None) as batch_op:
+        batch_op.drop_column("request")
