@@ -21,6 +21,8 @@ from relay.exceptions import DeliveryError, PermanentDeliveryError
 from relay.types import OutboundEvent
 
 _CURRENCY = re.compile(r"[A-Z]{3}")
+#: the hashed ``user_data`` keys as Meta names them (Snap, Pinterest follow), stored under the same names
+USER_DATA_KEYS = ("em", "ph", "fn", "ln", "ge", "db", "ct", "st", "zp", "country", "external_id")
 
 
 def hashes(event: OutboundEvent, key: str) -> list[str]:
@@ -54,6 +56,23 @@ def number(value: Any) -> float | int | None:
     except (TypeError, ValueError):
         return None
     return result if math.isfinite(result) else None
+
+
+def strict_value(custom: Mapping[str, Any]) -> float | None:
+    """``custom.value`` as a finite number, None when absent; raises :class:`ValueError` when it is there but
+    not a number (the event then fails alone instead of being sent without its value)."""
+    value = custom.get("value")
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ValueError(f"custom.value must be a number, not {type(value).__name__}")
+    try:
+        result = float(value)
+    except ValueError:
+        raise ValueError(f"custom.value {value!r} is not a number") from None
+    if not math.isfinite(result):
+        raise ValueError("custom.value is not a finite number")
+    return result
 
 
 def count(value: Any) -> int | None:
@@ -110,6 +129,19 @@ def _item(content: Mapping[str, Any]) -> Item:
         price=number(content.get("price", content.get("item_price"))),
         quantity=count(content.get("quantity")),
     )
+
+
+#: how a platform writes a product: its key → an :class:`Item` attribute, or a function of the item
+ProductFields = Mapping[str, str | Callable[[Item], Any]]
+
+
+def product_list(products: list[Item], fields: ProductFields) -> list[dict[str, Any]]:
+    """Each product as a platform writes it: ``fields`` maps the platform's key (in the platform's order) to
+    an :class:`Item` attribute, or to a function of the item; empty values are left out."""
+    return [
+        compact({key: getattr(i, f) if isinstance(f, str) else f(i) for key, f in fields.items()})
+        for i in products
+    ]
 
 
 def total_items(custom: Mapping[str, Any], products: list[Item]) -> int | None:
@@ -180,7 +212,9 @@ def status_error(
 
 
 __all__ = [
+    "USER_DATA_KEYS",
     "Item",
+    "ProductFields",
     "compact",
     "count",
     "currency",
@@ -190,8 +224,10 @@ __all__ = [
     "hashes",
     "items",
     "number",
+    "product_list",
     "raw_id",
     "status_error",
+    "strict_value",
     "text",
     "total_items",
 ]

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from relay.types import AudienceBatchResult, AudienceMember
+from relay.types import AudienceMember
 
 from .conversions import hashes
 
@@ -22,7 +22,6 @@ MAX_MEMBERS = 10_000
 MAX_IDENTIFIERS = 10
 NO_KEY = "no identifier Customer Match accepts (email or E.164 phone)"
 _MEMBER_INDEX = re.compile(r"audience_?[mM]embers\[(\d+)\]")
-_MAX_SAMPLES = 20
 
 
 def member_identifiers(member: AudienceMember) -> list[dict[str, str]]:
@@ -69,20 +68,4 @@ def violations(body: Any) -> dict[int, str]:
     return found
 
 
-class Tally:
-    """Accumulates the outcome of one audience call over its requests."""
-
-    def __init__(self, received: int) -> None:
-        self.received = received
-        self.failed: dict[int, str] = {}
-
-    def fail(self, index: int, reason: str) -> None:
-        self.failed[index] = reason
-
-    def result(self) -> AudienceBatchResult:
-        indexes = sorted(self.failed)
-        samples = {str(i): self.failed[i] for i in indexes[:_MAX_SAMPLES]}
-        return AudienceBatchResult(self.received, len(indexes), samples, indexes)
-
-
-__all__ = ["MAX_MEMBERS", "NO_KEY", "Tally", "member_identifiers", "request_body", "violations"]
+__all__ = ["MAX_MEMBERS", "NO_KEY", "member_identifiers", "request_body", "violations"]

@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 
 import httpx
 
+from connectors.audiences import AddOnlyAudiences, AudienceTally
 from connectors.base import DAY, BaseConnector, clip
 from connectors.http import json_body
 from relay.settings import ConnectorSettings
@@ -36,7 +37,7 @@ log = logging.getLogger("relay.connectors.google_ads")
 WINDOW_DAYS = 90
 
 
-class GoogleAdsConnector(BaseConnector[GoogleAdsSettings]):
+class GoogleAdsConnector(AddOnlyAudiences, BaseConnector[GoogleAdsSettings]):
     """Uploads click conversions (gclid / gbraid / wbraid, enhanced with hashed email and phone) and
     keeps Customer Match lists in sync."""
 
@@ -45,8 +46,6 @@ class GoogleAdsConnector(BaseConnector[GoogleAdsSettings]):
     capabilities: ClassVar[frozenset[Capability]] = frozenset({"conversions", "audiences"})
     platform_max_batch: ClassVar[int] = 2000
     max_audience_batch: ClassVar[int] = audiences.MAX_MEMBERS
-    #: the Data Manager API has no replace session: a full sync is adds plus the relay's removals
-    supports_replace: ClassVar[bool] = False
 
     def __init__(self, name: str, settings: GoogleAdsSettings, client: httpx.AsyncClient) -> None:
         super().__init__(name, settings, client)
@@ -175,31 +174,10 @@ class GoogleAdsConnector(BaseConnector[GoogleAdsSettings]):
         found = {k: f"CONSENT_{v.upper()}" for k, v in flags.items() if v is not None}
         return found or None
 
-    async def audience_add(self, audience_id: str, members: Sequence[AudienceMember]) -> AudienceBatchResult:
-        return await self._audience(audience_id, members, add=True)
-
-    async def audience_remove(
-        self, audience_id: str, members: Sequence[AudienceMember]
-    ) -> AudienceBatchResult:
-        return await self._audience(audience_id, members, add=False)
-
-    async def audience_replace(
-        self,
-        audience_id: str,
-        members: Sequence[AudienceMember],
-        *,
-        session_id: int,
-        batch_seq: int,
-        last: bool,
-        estimated_total: int,
-    ) -> AudienceBatchResult:
-        """No replace session in the Data Manager API: members are (re)added; removals come from the diff."""
-        return await self._audience(audience_id, members, add=True)
-
-    async def _audience(
+    async def audience_members(
         self, audience_id: str, members: Sequence[AudienceMember], *, add: bool
     ) -> AudienceBatchResult:
-        tally = audiences.Tally(len(members))
+        tally = AudienceTally(len(members))
         rows: list[tuple[int, dict[str, Any]]] = []
         for index, member in enumerate(members):
             identifiers = audiences.member_identifiers(member)
@@ -216,7 +194,7 @@ class GoogleAdsConnector(BaseConnector[GoogleAdsSettings]):
         self,
         audience_id: str,
         rows: list[tuple[int, dict[str, Any]]],
-        tally: audiences.Tally,
+        tally: AudienceTally,
         *,
         add: bool,
         again: bool = True,

@@ -21,19 +21,17 @@ Google field                from
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors import payload as p
 from connectors.hashes import hashes as usable_hashes
 from relay.types import OutboundEvent
 
 NO_IDENTIFIER = "no identifier Google Ads accepts (gclid, gbraid, wbraid, email or phone)"
 CLICK_IDS = ("gclid", "gbraid", "wbraid")
 MAX_IDENTIFIERS = 5
-_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def no_action_reason(event_name: str) -> str:
@@ -72,21 +70,6 @@ def user_identifiers(hashed: Mapping[str, Sequence[str]]) -> list[dict[str, str]
     return [{**item, "userIdentifierSource": "FIRST_PARTY"} for item in found[:MAX_IDENTIFIERS]]
 
 
-def _value(custom: Mapping[str, Any]) -> float | None:
-    value = custom.get("value")
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"custom.value must be a number, not {type(value).__name__}")
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(f"custom.value {value!r} is not a number") from None
-    if not math.isfinite(number):
-        raise ValueError("custom.value is not a finite number")
-    return number
-
-
 def to_click_conversion(event: OutboundEvent, action: str) -> dict[str, Any]:
     """One row of ``conversions``."""
     row: dict[str, Any] = {
@@ -100,11 +83,11 @@ def to_click_conversion(event: OutboundEvent, action: str) -> dict[str, Any]:
     identifiers = user_identifiers(event.hashed)
     if identifiers:
         row["userIdentifiers"] = identifiers
-    value = _value(event.custom)
+    value = p.strict_value(event.custom)
     if value is not None:
         row["conversionValue"] = value
-        currency = str(event.custom.get("currency") or "").strip().upper()
-        if _CURRENCY.fullmatch(currency):
+        currency = p.currency(event.custom.get("currency"))
+        if currency is not None:
             row["currencyCode"] = currency
     granted = event.consent.decision == "allow"
     row["consent"] = {"adUserData": "GRANTED" if granted else "DENIED"}

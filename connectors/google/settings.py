@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from connectors.settings import all_or_none, unset_when_empty
 from relay.settings import ConnectorConsentSettings, ConnectorSettings, Model
 
 #: Google's docs say to start with v26 (Oct 2026); v22 sunset on 2026-10-07, older ones before
@@ -75,12 +76,9 @@ class GoogleAdsSettings(ConnectorSettings):
     def _customer(cls, value: Any) -> str:
         return customer_digits(value)
 
-    @field_validator(
-        "login_customer_id", "access_token", "client_id", "client_secret", "refresh_token", mode="before"
+    _optional = unset_when_empty(
+        "login_customer_id", "access_token", "client_id", "client_secret", "refresh_token"
     )
-    @classmethod
-    def _empty_is_unset(cls, value: Any) -> Any:
-        return None if value == "" else value
 
     @field_validator("login_customer_id")
     @classmethod
@@ -107,11 +105,8 @@ class GoogleAdsSettings(ConnectorSettings):
                 raise ValueError(f"conversion_actions.{name}: {action!r} is not a conversion action id")
             if match["customer"] and match["customer"] != self.customer_id:
                 raise ValueError(f"conversion_actions.{name}: {action!r} belongs to another customer")
-        given = [key for key in REFRESH_KEYS if getattr(self, key) is not None]
-        if given and len(given) < len(REFRESH_KEYS):
-            missing = ", ".join(key for key in REFRESH_KEYS if key not in given)
-            raise ValueError(f"a refresh-token login needs {', '.join(REFRESH_KEYS)}; missing: {missing}")
-        if not given and self.access_token is None:
+        refresh = all_or_none(self, REFRESH_KEYS, "a refresh-token login needs")
+        if not refresh and self.access_token is None:
             raise ValueError(f"Google needs an access_token or {', '.join(REFRESH_KEYS)}")
         if self.consent.us_opt_out == "ldu":
             raise ValueError("consent.us_opt_out: ldu (Limited Data Use) is Meta-only; use drop or strip")

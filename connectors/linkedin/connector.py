@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from connectors.base import clip
 from connectors.http import json_body
-from connectors.platform import PlatformConnector
+from connectors.platform import PlatformApi, PlatformConnector
 from relay.exceptions import RetryableDeliveryError
-from relay.settings import ConnectorSettings
-from relay.types import Capability, Delivered, Failed, OutboundEvent, Outcome, Retry
+from relay.types import Delivered, Failed, OutboundEvent, Outcome, Retry
 
 from .errors import classify, describe, status_kind
 from .mapping import NO_IDENTIFIER, no_rule_reason, to_element, user_ids
@@ -26,15 +25,9 @@ WINDOW_DAYS = 90
 class LinkedInConnector(PlatformConnector[LinkedInSettings]):
     """Delivers conversions to LinkedIn, up to 5,000 per BATCH_CREATE request."""
 
-    type_name: ClassVar[str] = "linkedin"
-    settings_model: ClassVar[type[ConnectorSettings]] = LinkedInSettings
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"conversions"})
-    platform_max_batch: ClassVar[int] = 5000
-    window_days: ClassVar[float | None] = WINDOW_DAYS
-
-    @property
-    def url(self) -> str:
-        return f"{self.settings.api_base}/rest/conversionEvents"
+    type_name = "linkedin"
+    settings_model = LinkedInSettings
+    api = PlatformApi("LinkedIn", "/rest/conversionEvents", max_batch=5000, window_days=WINDOW_DAYS)
 
     def headers(self) -> dict[str, str]:
         """The headers of a BATCH_CREATE call (LinkedIn's dated version and Rest.li protocol)."""
@@ -65,7 +58,7 @@ class LinkedInConnector(PlatformConnector[LinkedInSettings]):
     async def send_payloads(self, payloads: Sequence[Any]) -> Sequence[Outcome]:
         """One BATCH_CREATE call; the answer's ``elements`` carry one status per element."""
         content = json.dumps({"elements": list(payloads)}, separators=(",", ":")).encode()
-        response = await self.request("POST", self.url, content=content, headers=self.headers())
+        response = await self.request("POST", self.events_url, content=content, headers=self.headers())
         error = classify(response, mask=self.mask)
         if error is not None:
             log.warning("LinkedIn answered %d", response.status_code, extra={"connector": self.name})

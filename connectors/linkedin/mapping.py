@@ -19,17 +19,15 @@ stores names hashed only, so it never sends ``userInfo``.
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any
 
+from connectors import payload as p
 from connectors.hashes import hashes as usable_hashes
 from relay.types import OutboundEvent
 
 NO_IDENTIFIER = "no identifier LinkedIn accepts (email or li_fat_id)"
-_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def no_rule_reason(event_name: str) -> str:
@@ -54,19 +52,11 @@ def user_ids(event: OutboundEvent) -> list[dict[str, str]]:
 
 def conversion_value(custom: Mapping[str, Any]) -> dict[str, str] | None:
     """``{currencyCode, amount}``; raises when ``custom.value`` is there but not a number."""
-    value, currency = custom.get("value"), custom.get("currency")
-    if value is None:
+    number = p.strict_value(custom)
+    if number is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ValueError(f"custom.value must be a number, not {type(value).__name__}")
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(f"custom.value {value!r} is not a number") from None
-    if not math.isfinite(number):
-        raise ValueError("custom.value is not a finite number")
-    code = str(currency).strip().upper() if currency is not None else ""
-    if not _CURRENCY.fullmatch(code):
+    code = p.currency(custom.get("currency"))
+    if code is None:
         return None  # LinkedIn needs both: a value without a currency is left out
     return {"currencyCode": code, "amount": format(Decimal(str(number)).normalize(), "f")}
 

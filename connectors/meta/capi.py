@@ -10,23 +10,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from connectors import payload as p
 from connectors.hashes import hashes, usable_hash
 from relay.types import OutboundEvent
 
-#: ``OutboundEvent.hashed`` key → ``user_data`` key; always sent as a list (Meta accepts arrays)
-HASHED_USER_KEYS = {
-    "em": "em",
-    "ph": "ph",
-    "fn": "fn",
-    "ln": "ln",
-    "ge": "ge",
-    "db": "db",
-    "ct": "ct",
-    "st": "st",
-    "zp": "zp",
-    "country": "country",
-    "external_id": "external_id",
-}
 #: split keys Meta also reads; sent only when the combined key (``fn`` / ``db``) is missing
 FALLBACK_USER_KEYS = {"fi": "fn", "doby": "db", "dobm": "db", "dobd": "db"}
 #: ``OutboundEvent.ids`` keys passed through raw in ``user_data`` (never hashed)
@@ -91,10 +78,10 @@ hashed_values = hashes
 def user_data(event: OutboundEvent) -> dict[str, Any]:
     """The ``user_data`` object: hashed contact details, raw ids, client IP and user agent."""
     data: dict[str, Any] = {}
-    for source, target in HASHED_USER_KEYS.items():
-        values = hashed_values(event.hashed.get(source, ()))
+    for key in p.USER_DATA_KEYS:  # always sent as a list (Meta accepts arrays)
+        values = hashed_values(event.hashed.get(key, ()))
         if values:
-            data[target] = values
+            data[key] = values
     for source, combined in FALLBACK_USER_KEYS.items():
         values = hashed_values(event.hashed.get(source, ()))
         if values and combined not in data:

@@ -8,36 +8,26 @@ status: 400/413/422 payload (bisected), 401/403 auth (the connector pauses), 429
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import Any
 
-from connectors import payload as p
+import httpx
+
 from connectors.base import clip
 from connectors.http import MAX_MESSAGE, json_body
-from connectors.platform import PlatformConnector
-from relay.settings import ConnectorSettings
-from relay.types import Capability, Delivered, Failed, OutboundEvent, Outcome, Retry
+from connectors.platform import PlatformConnector, RequestParts
+from relay.types import Delivered, Failed, OutboundEvent, Outcome, Retry
 
 from . import events
 from .settings import PinterestSettings
-
-#: Pinterest takes events up to 7 days old [unverified]
-MAX_AGE_DAYS = 7
 
 
 class PinterestConnector(PlatformConnector[PinterestSettings]):
     """Sends events to ``POST /v5/ad_accounts/{ad_account_id}/events``."""
 
-    type_name: ClassVar[str] = "pinterest"
-    settings_model: ClassVar[type[ConnectorSettings]] = PinterestSettings
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"conversions"})
-    platform_max_batch: ClassVar[int] = 1000
-    window_days: ClassVar[float | None] = MAX_AGE_DAYS
-    standard_events: ClassVar[Mapping[str, str]] = events.STANDARD_EVENTS
-
-    @property
-    def events_url(self) -> str:
-        return f"{self.settings.api_base}/v5/ad_accounts/{self.settings.ad_account_id}/events"
+    type_name = "pinterest"
+    settings_model = PinterestSettings
+    api = events.API
 
     def other_event_name(self, event_name: str) -> str | None:
         return "custom"
@@ -47,23 +37,13 @@ class PinterestConnector(PlatformConnector[PinterestSettings]):
             return events.APP_EVENTS
         return None if events.matchable(events.user_data(event)) else events.NO_IDENTIFIER
 
-    def build(self, event: OutboundEvent) -> dict[str, Any]:
-        return events.item(event, self.platform_event_name(event.event_name) or "custom")
+    def request_parts(self, payloads: Sequence[Any]) -> RequestParts:
+        params = {"test": "true"} if self.settings.test else None
+        return {"params": params, "json": {"data": list(payloads)}, "headers": self.bearer()}
 
-    async def send_payloads(self, payloads: Sequence[Any]) -> Sequence[Outcome]:
-        token = self.settings.access_token.get_secret_value()
-        response = await self.request(
-            "POST",
-            self.events_url,
-            params={"test": "true"} if self.settings.test else None,
-            json={"data": list(payloads)},
-            headers={"Authorization": f"Bearer {token}"},
-        )
-        if not response.is_success:
-            raise p.status_error(response, "Pinterest", p.detail_of(response), self.mask)
-        return self._per_event(json_body(response), len(payloads), response.status_code)
-
-    def _per_event(self, body: Any, sent: int, status: int) -> list[Outcome]:
+    def outcomes(self, response: httpx.Response, sent: int) -> list[Outcome]:
+        """Pinterest answers one status per event: one bad event fails alone."""
+        body, status = json_body(response), response.status_code
         answers = body.get("events") if isinstance(body, dict) else None
         if not isinstance(answers, list) or len(answers) != sent:
             # no per-event answer to read: the request as a whole was accepted

@@ -28,6 +28,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors import payload as p
+from connectors.platform import PlatformApi
 from relay.normalize import sha256_hex
 from relay.types import OutboundEvent
 
@@ -43,6 +44,8 @@ STANDARD_EVENTS = {
 }
 TRACKING_TYPES = frozenset({*STANDARD_EVENTS.values(), "CUSTOM"})
 ACTION_SOURCES = {"website": "WEBSITE", "app": "APP", "physical_store": "PHYSICAL_STORE"}
+#: ``metadata.products[]`` keys and the product fields they carry
+PRODUCT_FIELDS = dict(id="id", name="name", category="category", item_price="price", quantity="quantity")
 MATCH_KEYS = ("email", "phone_number", "external_id", "uuid")
 NO_IDENTIFIER = (
     "no identifier Reddit matches (rdt_cid, email, phone, external_id, _rdt_uuid, or IP with user agent)"
@@ -94,18 +97,7 @@ def matchable(event: OutboundEvent, data: Mapping[str, Any]) -> bool:
 def metadata(event: OutboundEvent) -> dict[str, Any]:
     custom = event.custom
     products = p.items(custom)
-    listed = [
-        p.compact(
-            {
-                "id": i.id,
-                "name": i.name,
-                "category": i.category,
-                "item_price": i.price,
-                "quantity": i.quantity,
-            }
-        )
-        for i in products
-    ]
+    listed = p.product_list(products, PRODUCT_FIELDS)
     return p.compact(
         {
             "conversion_id": event.event_id,
@@ -134,7 +126,11 @@ def item(event: OutboundEvent, name: str) -> dict[str, Any]:
     return out
 
 
+#: Reddit's events endpoint, 1,000 events a request, refused when older than 7 days (168 hours)
+API = PlatformApi("Reddit", "/api/v3/pixels/{s.pixel_id}/conversion_events", 1000, item, 7, STANDARD_EVENTS)
+
 __all__ = [
+    "API",
     "NO_IDENTIFIER",
     "STANDARD_EVENTS",
     "TRACKING_TYPES",

@@ -7,36 +7,26 @@ payload (bisected to the bad event), 401/403 auth (the connector pauses), 429 ra
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from typing import Any
 
-from connectors import payload as p
-from connectors.base import clip
-from connectors.platform import PlatformConnector
-from relay.settings import ConnectorSettings
-from relay.types import Capability, Delivered, OutboundEvent, Outcome
+from connectors.platform import PlatformConnector, RequestParts
+from relay.types import OutboundEvent
 
 from . import events
 from .settings import SnapSettings
-
-#: Snap takes web events up to 7 days old [unverified]
-MAX_AGE_DAYS = 7
 
 
 class SnapConnector(PlatformConnector[SnapSettings]):
     """Sends events to ``POST /v3/{pixel_id}/events?access_token=...``."""
 
-    type_name: ClassVar[str] = "snap"
-    settings_model: ClassVar[type[ConnectorSettings]] = SnapSettings
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"conversions"})
-    platform_max_batch: ClassVar[int] = 2000
-    window_days: ClassVar[float | None] = MAX_AGE_DAYS
-    standard_events: ClassVar[Mapping[str, str]] = events.STANDARD_EVENTS
+    type_name = "snap"
+    settings_model = SnapSettings
+    api = events.API
 
     @property
     def events_url(self) -> str:
-        suffix = "/validate" if self.settings.validate_only else ""
-        return f"{self.settings.api_base}/v3/{self.settings.pixel_id}/events{suffix}"
+        return super().events_url + ("/validate" if self.settings.validate_only else "")
 
     def other_event_name(self, event_name: str) -> str | None:
         return None  # Snap takes only its standard events
@@ -49,20 +39,9 @@ class SnapConnector(PlatformConnector[SnapSettings]):
     def unsendable(self, event: OutboundEvent) -> str | None:
         return None if events.matchable(events.user_data(event)) else events.NO_IDENTIFIER
 
-    def build(self, event: OutboundEvent) -> dict[str, Any]:
-        return events.item(event, self.platform_event_name(event.event_name) or event.event_name)
-
-    async def send_payloads(self, payloads: Sequence[Any]) -> Sequence[Outcome]:
-        response = await self.request(
-            "POST",
-            self.events_url,
-            params={"access_token": self.settings.access_token.get_secret_value()},
-            json={"data": list(payloads)},
-        )
-        if not response.is_success:
-            raise p.status_error(response, "Snap", p.detail_of(response), self.mask)
-        summary = clip(self.mask(response.text), 300)
-        return [Delivered(response.status_code, summary) for _ in payloads]
+    def request_parts(self, payloads: Sequence[Any]) -> RequestParts:
+        token = self.settings.access_token.get_secret_value()
+        return {"params": {"access_token": token}, "json": {"data": list(payloads)}}
 
 
 __all__ = ["SnapConnector"]

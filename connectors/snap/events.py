@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors import payload as p
+from connectors.platform import PlatformApi
 from relay.types import OutboundEvent
 
 STANDARD_EVENTS = {
@@ -46,19 +47,6 @@ STANDARD_EVENTS = {
     "StartTrial": "START_TRIAL",
 }
 ACTION_SOURCES = {"website": "WEB", "app": "MOBILE_APP"}
-HASHED_KEYS = {
-    "em": "em",
-    "ph": "ph",
-    "fn": "fn",
-    "ln": "ln",
-    "ge": "ge",
-    "db": "db",
-    "ct": "ct",
-    "st": "st",
-    "zp": "zp",
-    "country": "country",
-    "external_id": "external_id",
-}
 RAW_IDS = {
     "sc_click_id": "sc_click_id",
     "scid": "sc_cookie1",
@@ -72,7 +60,7 @@ NO_IDENTIFIER = "no identifier Snap matches (email, phone, ScCid, _scid, madid, 
 
 def user_data(event: OutboundEvent) -> dict[str, Any]:
     """The ``user_data`` object: hashed contact details (lists) and raw ids."""
-    data: dict[str, Any] = {target: p.hashes(event, key) for key, target in HASHED_KEYS.items()}
+    data: dict[str, Any] = {key: p.hashes(event, key) for key in p.USER_DATA_KEYS}
     for key, target in RAW_IDS.items():
         data[target] = p.raw_id(event, key)
     if data.get("madid"):
@@ -88,7 +76,7 @@ def matchable(data: Mapping[str, Any]) -> bool:
 
 def custom_data(custom: Mapping[str, Any]) -> dict[str, Any]:
     products = p.items(custom)
-    contents = [p.compact({"id": i.id, "quantity": i.quantity, "item_price": i.price}) for i in products]
+    contents = p.product_list(products, {"id": "id", "quantity": "quantity", "item_price": "price"})
     return p.standard_custom(custom, products, p.number(custom.get("value")), contents)
 
 
@@ -114,4 +102,7 @@ def item(event: OutboundEvent, name: str) -> dict[str, Any]:
     return out
 
 
-__all__ = ["NO_IDENTIFIER", "STANDARD_EVENTS", "custom_data", "item", "matchable", "user_data"]
+#: Snap's events endpoint, 2,000 events a request, web events up to 7 days old [unverified]
+API = PlatformApi("Snap", "/v3/{s.pixel_id}/events", 2000, item, 7, STANDARD_EVENTS)
+
+__all__ = ["API", "NO_IDENTIFIER", "STANDARD_EVENTS", "custom_data", "item", "matchable", "user_data"]

@@ -26,7 +26,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from connectors import payload as p
+from connectors.platform import PlatformApi
 from relay.types import OutboundEvent
+
+API_VERSION = "v1.3"
 
 #: the relay's standard (Meta) names -> TikTok's standard events; other names go as custom events
 STANDARD_EVENTS = {
@@ -69,22 +72,21 @@ def matchable(data: Mapping[str, Any]) -> bool:
     )
 
 
+#: ``properties.contents[]`` keys and the product fields they carry
+PRODUCT_FIELDS = {
+    "content_id": "id",
+    "content_name": "name",
+    "content_category": "category",
+    "brand": "brand",
+    "price": "price",
+    "quantity": "quantity",
+}
+
+
 def properties(custom: Mapping[str, Any]) -> dict[str, Any]:
     """The ``properties`` object from the event's ``custom`` data."""
     products = p.items(custom)
-    contents = [
-        p.compact(
-            {
-                "content_id": i.id,
-                "content_name": i.name,
-                "content_category": i.category,
-                "brand": i.brand,
-                "price": i.price,
-                "quantity": i.quantity,
-            }
-        )
-        for i in products
-    ]
+    contents = p.product_list(products, PRODUCT_FIELDS)
     return p.compact(
         {
             "value": p.number(custom.get("value")),
@@ -117,4 +119,8 @@ def item(event: OutboundEvent, name: str) -> dict[str, Any]:
     return out
 
 
-__all__ = ["NO_IDENTIFIER", "STANDARD_EVENTS", "WEB_ONLY", "item", "matchable", "properties", "user"]
+#: TikTok's events endpoint, 1,000 events a request; its window for web events [unverified: the
+#: click id lives 7 days; older events are refused]
+API = PlatformApi("TikTok", f"/open_api/{API_VERSION}/event/track/", 1000, item, 7, STANDARD_EVENTS)
+
+__all__ = ["API", "NO_IDENTIFIER", "STANDARD_EVENTS", "WEB_ONLY", "item", "matchable", "properties", "user"]

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 import orjson
 
-from relay.types import AudienceBatchResult, AudienceMember
+from relay.types import AudienceMember
 
 from .conversions import valid_hashes
 
@@ -29,7 +29,6 @@ MAX_BODY_BYTES = 5_000_000
 USER_KEYS = (("em", "email"), ("ph_e164", "phone_number"), ("handle", "handle"), ("twitter_id", "twitter_id"))
 NO_KEY = "no identifier X audiences accept (email, E.164 phone, handle, twitter_id or device id)"
 _UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
-_MAX_SAMPLES = 20
 
 
 def device_id_hash(madid: str) -> str | None:
@@ -155,27 +154,10 @@ def counts(body: Any) -> tuple[int | None, int | None]:
     return (success if isinstance(success, int) else None, total if isinstance(total, int) else None)
 
 
-@dataclass
-class AudienceTally:
-    """Accumulates the outcome of one audience call over its chunks."""
-
-    received: int
-    failed: dict[int, str] = field(default_factory=dict)
-
-    def fail(self, index: int, reason: str) -> None:
-        self.failed[index] = reason
-
-    def result(self) -> AudienceBatchResult:
-        indexes = sorted(self.failed)
-        samples = {str(i): self.failed[i] for i in indexes[:_MAX_SAMPLES]}
-        return AudienceBatchResult(self.received, len(indexes), samples, indexes)
-
-
 __all__ = [
     "MAX_BODY_BYTES",
     "MAX_OPERATIONS",
     "NO_KEY",
-    "AudienceTally",
     "Chunk",
     "OperationType",
     "chunk_operations",

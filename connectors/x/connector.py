@@ -7,11 +7,12 @@ import logging
 import re
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar, Unpack
+from typing import Any, ClassVar
 
 import httpx
 
-from connectors.base import BaseConnector, ReplaceSession, clip
+from connectors.audiences import AddOnlyAudiences, AudienceTally
+from connectors.base import BaseConnector, clip
 from relay.exceptions import PermanentDeliveryError, UnavailableError
 from relay.masking import MASK
 from relay.settings import ConnectorSettings
@@ -26,9 +27,9 @@ from relay.types import (
 )
 
 from . import audiences
-from .audiences import AudienceTally, Chunk, OperationType
+from .audiences import Chunk, OperationType
 from .conversions import NO_IDENTIFIER, identifiers, no_tag_reason, to_conversion
-from .errors import classify, json_body, rate_limit_wait
+from .errors import classify, error_items, json_body, rate_limit_wait
 from .oauth1 import OAuth1Auth, OAuth1Credentials
 from .ratelimit import XRateLimiter
 from .settings import XSettings
@@ -43,7 +44,7 @@ _OAUTH_PARAM = re.compile(
 )
 
 
-class XConnector(BaseConnector[XSettings]):
+class XConnector(AddOnlyAudiences, BaseConnector[XSettings]):
     """Delivers conversions to X and keeps X Custom Audiences in sync."""
 
     type_name: ClassVar[str] = "x"
@@ -51,8 +52,6 @@ class XConnector(BaseConnector[XSettings]):
     capabilities: ClassVar[frozenset[Capability]] = frozenset({"conversions", "audiences"})
     platform_max_batch: ClassVar[int] = 500
     max_audience_batch: ClassVar[int] = audiences.MAX_OPERATIONS
-    #: X has no replace-all upload: a full sync is adds plus the relay's computed removals
-    supports_replace: ClassVar[bool] = False
 
     def __init__(self, name: str, settings: XSettings, client: httpx.AsyncClient) -> None:
         super().__init__(name, settings, client)
@@ -124,6 +123,21 @@ class XConnector(BaseConnector[XSettings]):
         summary = f"conversions_processed={processed} debug_id={debug_id}"
         return Delivered(response.status_code, clip(self.mask(summary)))
 
+    async def verify(self) -> tuple[bool, str]:
+        """``relay check --connect``: ``GET /12/accounts/{ads_account_id}`` (or ``/12/accounts``), signed."""
+        if self.auth is None:
+            return True, "not verified: a pixel_token can only send events (no harmless call to check it)"
+        account = self.settings.ads_account_id
+        url = f"{self.settings.api_base}/{API_VERSION}/accounts" + (f"/{account}" if account else "")
+        response = await self.client.get(url, auth=self.auth)
+        if response.status_code == 200:
+            what = f"ads account {account}" if account else "the ads accounts list"
+            return True, f"credentials accepted ({what} readable)"
+        errors = error_items(json_body(response))
+        first = str(errors[0].get("message") or errors[0]) if errors else None
+        message = first or clip(self.mask(response.text), 200) or response.reason_phrase
+        return False, f"X answered {response.status_code}: {message}"
+
     # -- HTTP --------------------------------------------------------------------------------------
 
     async def _post(self, url: str, body: Any, limiter: XRateLimiter, cost: int) -> httpx.Response:
@@ -157,23 +171,10 @@ class XConnector(BaseConnector[XSettings]):
             f"{self.settings.api_base}/{API_VERSION}/accounts/{account}/custom_audiences/{audience_id}/users"
         )
 
-    async def audience_add(self, audience_id: str, members: Sequence[AudienceMember]) -> AudienceBatchResult:
-        return await self._audience("Update", audience_id, members)
-
-    async def audience_remove(
-        self, audience_id: str, members: Sequence[AudienceMember]
+    async def audience_members(
+        self, audience_id: str, members: Sequence[AudienceMember], *, add: bool
     ) -> AudienceBatchResult:
-        return await self._audience("Delete", audience_id, members)
-
-    async def audience_replace(
-        self, audience_id: str, members: Sequence[AudienceMember], **session: Unpack[ReplaceSession]
-    ) -> AudienceBatchResult:
-        """X has no replace session: members are (re)added; removals come from the relay's diff."""
-        return await self._audience("Update", audience_id, members)
-
-    async def _audience(
-        self, op_type: OperationType, audience_id: str, members: Sequence[AudienceMember]
-    ) -> AudienceBatchResult:
+        op_type: OperationType = "Update" if add else "Delete"
         problem = self.settings.audience_problem()
         if problem:
             raise PermanentDeliveryError(problem)

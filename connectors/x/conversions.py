@@ -23,17 +23,15 @@ X field                     from
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from connectors import payload as p
 from connectors.hashes import hashes
 from relay.types import OutboundEvent
 
 NO_IDENTIFIER = "no identifier X accepts (twclid, email or phone)"
-_CURRENCY = re.compile(r"[A-Z]{3}")
 
 
 def no_tag_reason(event_name: str) -> str:
@@ -86,11 +84,11 @@ def custom_fields(custom: Mapping[str, Any]) -> dict[str, Any]:
     """The optional conversion fields X has, from the event's ``custom`` data."""
     contents = _contents(custom)
     fields: dict[str, Any] = {
-        "value": _number(custom.get("value")),
-        "price_currency": _currency(custom.get("currency")),
-        "number_items": _count(custom.get("num_items"))
-        or _count(sum(c.get("num_items", 0) for c in contents)),
-        "description": _text(custom.get("description")) or _text(custom.get("content_name")),
+        "value": p.number(custom.get("value")),
+        "price_currency": p.currency(custom.get("currency")),
+        "number_items": p.count(custom.get("num_items"))
+        or p.count(sum(c.get("num_items", 0) for c in contents)),
+        "description": p.text(custom.get("description")) or p.text(custom.get("content_name")),
         "contents": contents or None,
     }
     return {k: v for k, v in fields.items() if v is not None}
@@ -105,49 +103,20 @@ def _contents(custom: Mapping[str, Any]) -> list[dict[str, Any]]:
         return [content for item in items if isinstance(item, Mapping) if (content := _content(item))]
     ids = custom.get("content_ids")
     if isinstance(ids, list):
-        return [{"content_id": text} for value in ids if (text := _text(value))]
+        return [{"content_id": text} for value in ids if (text := p.text(value))]
     return []
 
 
 def _content(item: Mapping[str, Any]) -> dict[str, Any]:
     content = {
-        "content_id": _text(item.get("id")),
-        "content_name": _text(item.get("name")),
-        "content_price": _number(item.get("price")),
-        "content_type": _text(item.get("type")) or _text(item.get("category")),
-        "num_items": _count(item.get("quantity")),
-        "content_group_id": _text(item.get("group_id")),
+        "content_id": p.text(item.get("id")),
+        "content_name": p.text(item.get("name")),
+        "content_price": p.number(item.get("price")),
+        "content_type": p.text(item.get("type")) or p.text(item.get("category")),
+        "num_items": p.count(item.get("quantity")),
+        "content_group_id": p.text(item.get("group_id")),
     }
     return {k: v for k, v in content.items() if v is not None}
-
-
-def _number(value: Any) -> float | int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _count(value: Any) -> int | None:
-    number = _number(value)
-    return int(number) if number is not None and number >= 1 and number == int(number) else None
-
-
-def _currency(value: Any) -> str | None:
-    code = _text(value)
-    return code.upper() if code and _CURRENCY.fullmatch(code.upper()) else None
-
-
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, bool | dict | list):
-        return None
-    text = str(value).strip()
-    return text or None
 
 
 __all__ = [

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
+from connectors.settings import all_or_none, unset_when_empty
 from relay.settings import ConnectorSettings
 
 #: base36 ids as X shows them in Events Manager (pixel / event source and event tags)
@@ -38,11 +39,8 @@ class XSettings(ConnectorSettings):
     #: audience memberships expire this many days after upload (X's default: 13 months)
     audience_expiry_days: int | None = Field(None, ge=1, le=395)
 
-    @field_validator(*OAUTH_KEYS, "pixel_token", "ads_account_id", mode="before")
-    @classmethod
-    def _empty_is_unset(cls, value: Any) -> Any:
-        # "${X_PIXEL_TOKEN:-}" left empty means "not configured"
-        return None if value == "" else value
+    # "${X_PIXEL_TOKEN:-}" left empty means "not configured"
+    _optional = unset_when_empty(*OAUTH_KEYS, "pixel_token", "ads_account_id")
 
     @field_validator("api_base")
     @classmethod
@@ -80,11 +78,8 @@ class XSettings(ConnectorSettings):
                 )
 
     def _check_auth(self) -> None:
-        given = [key for key in OAUTH_KEYS if getattr(self, key) is not None]
-        if given and len(given) < len(OAUTH_KEYS):
-            missing = ", ".join(key for key in OAUTH_KEYS if key not in given)
-            raise ValueError(f"OAuth 1.0a needs all four of {', '.join(OAUTH_KEYS)}; missing: {missing}")
-        if not given and self.pixel_token is None:
+        oauth = all_or_none(self, OAUTH_KEYS, "OAuth 1.0a needs all four of")
+        if not oauth and self.pixel_token is None:
             raise ValueError(f"X needs OAuth 1.0a credentials ({', '.join(OAUTH_KEYS)}) or a pixel_token")
 
     @property

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +13,7 @@ import httpx
 import pytest
 
 from relay.storage import queries
+from relay.types import DeliveryStatus
 from tests.e2e.harness import Relay, purchase, run_relay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
@@ -21,6 +21,7 @@ ORIGIN = "https://shop.example"
 FBP = "fb.1.1700000000000.1234567890"
 FBC = "fb.1.1700000000000.IwAR-browser-click"
 JANE = hashlib.sha256(b"jane.doe@example.com").hexdigest()
+FINAL = {DeliveryStatus.DELIVERED, DeliveryStatus.DEAD, DeliveryStatus.SKIPPED}
 MALLORY = hashlib.sha256(b"mallory@evil.example").hexdigest()
 
 
@@ -41,6 +42,17 @@ async def collect_copy(relay: Relay, event_id: str) -> httpx.Response:
     response = await relay.client.post(f"{relay.base}/v1/collect", json=event, headers=headers)
     assert response.status_code == 202, response.text
     return response
+
+
+async def settled(relay: Relay) -> None:
+    """Wait until no delivery is left to send (each is delivered, dead or skipped): whatever the fake
+    has received then is all it will ever receive, as every copy stored had its delivery row by its 202."""
+
+    async def done() -> bool:
+        rows = await relay.deliveries()
+        return bool(rows) and all(r["status"] in FINAL for r in rows)
+
+    await relay.wait_for(done, timeout=15, what="every delivery settled")
 
 
 def sent(relay: Relay, event_id: str) -> list[dict[str, Any]]:
@@ -72,7 +84,7 @@ async def test_browser_copy_first_then_the_server_purchase(tmp_path: Path) -> No
         assert server.status_code == 202 and server.json() == {"accepted": 1, "rejected": []}
         await resume_meta(relay)
         await relay.wait_status("order-77", "meta", "delivered")
-        await asyncio.sleep(0.3)
+        await settled(relay)
         [event] = sent(relay, "order-77")
         assert_server_version(event)
         assert MALLORY not in str(relay.fake("meta").events)
@@ -91,13 +103,13 @@ async def test_server_purchase_after_the_browser_copy_was_delivered_is_sent_once
             return len(rows) == 2 and all(r["status"] == "delivered" for r in rows)
 
         await relay.wait_for(both_delivered, what="the server purchase delivered")
-        await asyncio.sleep(0.3)
+        await settled(relay)
         first, second = sent(relay, "order-78")
         assert first == early
         assert_server_version(second)
         # a later browser copy changes nothing and sends nothing
         await collect_copy(relay, "order-78")
-        await asyncio.sleep(0.3)
+        await settled(relay)
         assert len(sent(relay, "order-78")) == 2
 
 
@@ -108,7 +120,7 @@ async def test_server_purchase_first_then_a_browser_copy(tmp_path: Path) -> None
         await collect_copy(relay, "order-79")
         await resume_meta(relay)
         await relay.wait_status("order-79", "meta", "delivered")
-        await asyncio.sleep(0.3)
+        await settled(relay)
         [event] = sent(relay, "order-79")
         assert_server_version(event)
         assert event["user_data"]["client_user_agent"] == "Mozilla/5.0 (test)"  # the server's own
@@ -126,10 +138,7 @@ async def test_the_reverse_orders_inside_one_group_commit(tmp_path: Path) -> Non
         for response in await asyncio.gather(*mixed):
             assert response.status_code == 202
         await resume_meta(relay)
-        deadline = time.monotonic() + 15
-        while time.monotonic() < deadline and any(not sent(relay, i) for i in ids):
-            await asyncio.sleep(0.05)
-        await asyncio.sleep(0.3)
+        await settled(relay)
         for event_id in ids:
             [event] = sent(relay, event_id)
             assert_server_version(event)

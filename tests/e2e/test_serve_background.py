@@ -23,6 +23,12 @@ AUDIENCES = {
 MEMBERS = {"add": [{"email": "jane@example.com"}, {"email": "john@example.com", "phone": "+1 650 555 0000"}]}
 
 
+def background_tasks() -> set[str]:
+    """The names of the worker's and the audience scheduler's tasks running in this event loop."""
+    names = {task.get_name() for task in asyncio.all_tasks()}
+    return {name for name in names if name.startswith(("relay-worker", "relay-audience"))}
+
+
 async def test_scheduled_audiences_sync_by_themselves(tmp_path: Path) -> None:
     async with run_relay(tmp_path, audiences=AUDIENCES) as relay:
         response = await relay.client.post(
@@ -31,6 +37,7 @@ async def test_scheduled_audiences_sync_by_themselves(tmp_path: Path) -> None:
             headers={"authorization": f"Bearer {API_KEY}"},
         )
         assert response.status_code == 202 and response.json()["added"] == 2
+        assert {"relay-worker", "relay-audiences", "relay-audience-pushed"} <= background_tasks()
         meta = relay.fake("meta")
         await relay.wait_for(
             lambda: len(meta.audiences.get("aud-1", ())) == 2, timeout=15, what="scheduled sync"
@@ -46,7 +53,10 @@ async def test_no_worker_means_no_scheduled_sync(tmp_path: Path) -> None:
             json=MEMBERS,
             headers={"authorization": f"Bearer {API_KEY}"},
         )
-        await asyncio.sleep(2.5)
+        # no loop of the scheduler (nor the worker) runs in the process: nothing can sync, however long
+        # one waits; test_scheduled_audiences_sync_by_themselves sees the same tasks when the worker runs
+        assert background_tasks() == set()
+        assert "audience_scheduler" not in relay.state.extras
         assert relay.fake("meta").audiences.get("aud-1", set()) == set()
 
 

@@ -17,6 +17,7 @@ import httpx
 import pytest
 import yaml
 
+from relay.cli.supervisor import MIN_UPTIME_SECONDS
 from relay.testing import free_port
 from tests.e2e.harness import ADMIN_TOKEN, config_dict
 
@@ -61,6 +62,7 @@ class Served:
 
 @pytest.fixture
 def served(tmp_path: Path, db_url: str) -> Iterator[Served]:
+    """Storing is per process: on SQLite and on PostgreSQL."""
     server = Served(tmp_path, db_url, workers=2)
     try:
         yield server
@@ -68,32 +70,42 @@ def served(tmp_path: Path, db_url: str) -> Iterator[Served]:
         server.stop()
 
 
+@pytest.fixture
+def supervised(tmp_path: Path) -> Iterator[Served]:
+    """Supervising the processes does not depend on the storage: SQLite only."""
+    server = Served(tmp_path, f"sqlite:///{tmp_path / 'relay.db'}", workers=2)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def fresh_connections(timeout: float) -> httpx.AsyncClient:
+    """A client that opens a new connection for every request (none is kept alive to be reused)."""
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+    return httpx.AsyncClient(timeout=timeout, limits=limits, headers={"connection": "close"})
+
+
 async def send_all(base: str) -> list[httpx.Response]:
     """Each event on a connection of its own, many at once, so both processes take some."""
 
-    async def one(i: int) -> httpx.Response:
-        async with httpx.AsyncClient(timeout=30) as client:
-            event = {
-                "event_name": "PageView",
-                "event_id": f"w-{i}",
-                "event_source_url": "https://shop.example/",
-            }
-            return await client.post(
-                f"{base}/v1/collect", json=event, headers={"origin": "https://shop.example"}
-            )
+    async def one(client: httpx.AsyncClient, i: int) -> httpx.Response:
+        event = {"event_name": "PageView", "event_id": f"w-{i}", "event_source_url": "https://shop.example/"}
+        return await client.post(f"{base}/v1/collect", json=event, headers={"origin": "https://shop.example"})
 
-    return await asyncio.gather(*(one(i) for i in range(EVENTS)))
+    async with fresh_connections(30) as client:
+        return await asyncio.gather(*(one(client, i) for i in range(EVENTS)))
 
 
 async def per_process_counts(base: str) -> set[float]:
     """``relay_events_received_total`` as each process counts it, read on fresh connections."""
     seen: set[float] = set()
-    for _ in range(60):
-        async with httpx.AsyncClient(timeout=10) as client:
+    async with fresh_connections(10) as client:
+        for _ in range(60):
             match = RECEIVED.search((await client.get(f"{base}/metrics")).text)
-        seen.add(float(match.group(1)) if match else 0.0)
-        if len(seen) == 2:
-            break
+            seen.add(float(match.group(1)) if match else 0.0)
+            if len(seen) == 2:
+                break
     return seen
 
 
@@ -113,46 +125,46 @@ async def test_two_processes_share_the_socket_and_store_each_event_once(served: 
             items = listed.json()["items"]
             if all(d["status"] == "delivered" for d in items) or time.monotonic() > deadline:
                 break
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.05)
     assert sorted(d["event_id"] for d in items) == sorted(f"w-{i}" for i in range(EVENTS))
     assert {d["status"] for d in items} == {"delivered"}
     assert {d["attempts"] for d in items} == {1}  # one worker on the machine: nothing sent twice
 
 
-async def test_stop_signal_stops_every_process(served: Served) -> None:
-    children = served.children()
-    assert len(children) == 2
-    assert served.stop() == 0
-    for pid in children:
-        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
-
-
-async def test_a_process_that_dies_is_replaced(served: Served) -> None:
+async def test_a_process_that_dies_is_replaced_and_a_stop_signal_stops_every_process(
+    supervised: Served,
+) -> None:
+    served = supervised
     first, _ = served.children()
-    await asyncio.sleep(6)  # past the supervisor's minimum uptime for a restart
+    while _age(first) < MIN_UPTIME_SECONDS + 0.2:  # the supervisor restarts only a process up that long
+        await asyncio.sleep(0.05)
     os.kill(first, signal.SIGKILL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         now = served.children()
         if len(now) == 2 and first not in now:
             break
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0.05)
     assert len(served.children()) == 2 and first not in served.children()
     async with httpx.AsyncClient(timeout=30) as client:
         for _ in range(20):
             answer = await client.get(f"{served.base}/readyz")
             assert answer.status_code == 200
+    children = served.children()
+    assert served.stop() == 0
+    for pid in children:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
 
 
 def test_workers_must_be_a_positive_number(tmp_path: Path) -> None:
-    for value in ("0", "-1", "two"):
-        done = subprocess.run(
-            [sys.executable, "-m", "relay", "serve", "--config", "none.yaml", "--workers", value],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert done.returncode == 2 and "--workers" in done.stderr, (value, done.stderr)
+    command = [sys.executable, "-m", "relay", "serve", "--config", "none.yaml", "--workers"]
+    runs = {
+        value: subprocess.Popen([*command, value], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for value in ("0", "-1", "two")
+    }  # at once: each spends its time importing the relay
+    for value, run in runs.items():
+        _, stderr = run.communicate(timeout=60)
+        assert run.returncode == 2 and "--workers" in stderr, (value, stderr)
 
 
 def _cmdline(pid: int) -> bytes:
@@ -160,3 +172,10 @@ def _cmdline(pid: int) -> bytes:
         return Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return b""
+
+
+def _age(pid: int) -> float:
+    """Seconds since process ``pid`` started (its start time in ``/proc/<pid>/stat``, in clock ticks)."""
+    start_ticks = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19])
+    uptime = float(Path("/proc/uptime").read_text().split()[0])
+    return uptime - start_ticks / os.sysconf("SC_CLK_TCK")

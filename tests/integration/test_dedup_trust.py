@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from relay.storage import outbox, queries
 from relay.storage.db import Database
@@ -264,8 +264,8 @@ def test_server_copy_waits_for_a_claim_in_progress_and_leaves_its_row_alone(pg_f
             worker.execute(update(d).where(d.c.id == locked).values(status="in_flight", worker_id="w"))
             with ThreadPoolExecutor(1) as pool:
                 storing = pool.submit(outbox.store_events, database.engine, [server()], NOW + 1)
-                time.sleep(0.5)
-                assert not storing.done()  # waits for the claim's lock
+                wait_for_a_lock_wait(database)  # the server copy's transaction queues behind the claim
+                assert not storing.done()
                 tx.commit()
                 [result] = storing.result(timeout=10)
         assert result.duplicate
@@ -277,3 +277,17 @@ def test_server_copy_waits_for_a_claim_in_progress_and_leaves_its_row_alone(pg_f
         ]
     finally:
         database.close()
+
+
+def wait_for_a_lock_wait(database: Database, timeout: float = 10.0) -> None:
+    """Until a session of this test's database waits on a lock (PostgreSQL's own account of it)."""
+    query = text(
+        "SELECT count(*) FROM pg_stat_activity"
+        " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + timeout
+    with database.engine.connect() as conn:
+        while not conn.execute(query).scalar_one():
+            assert time.monotonic() < deadline, "no session waited on the claim's lock"
+            time.sleep(0.01)
+            conn.rollback()

@@ -84,7 +84,7 @@ async def test_a_four_day_outage_loses_nothing_inside_the_window(db: Database) -
     fake = FakeMeta(access_token=TOKEN)
     down = ScriptedResponse(503, {"error": {"message": "Service temporarily unavailable", "code": 2}})
     fake.script(*[down] * 5000)
-    async with meta_connector(fake) as connector:
+    async with meta_connector(fake, in_process=True) as connector:  # hourly retries for days: not the wire
         # the default delivery settings: no max_age_hours, so Meta's own window bounds the retries
         worker = Worker(SqlOutbox(db), {"meta": connector}, DeliverySettings(), Metrics(), clock=clock)
         while clock.now < back_up:

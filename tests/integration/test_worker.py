@@ -89,7 +89,7 @@ async def run_until(workers: Sequence[Worker], done: Any, timeout: float = 20.0)
     try:
         deadline = time.monotonic() + timeout
         while not done() and time.monotonic() < deadline:
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(0.01)
     finally:
         for worker in workers:
             worker.stop()
@@ -199,8 +199,19 @@ def meta_events(count: int) -> list[NewEvent]:
 
 
 @contextlib.asynccontextmanager
-async def meta_connector(fake: FakeMeta, **settings: Any) -> AsyncIterator[MetaConnector]:
-    async with serve(fake.app) as base, httpx.AsyncClient(timeout=10) as client:
+async def meta_connector(
+    fake: FakeMeta, *, in_process: bool = False, **settings: Any
+) -> AsyncIterator[MetaConnector]:
+    """A Meta connector sending to ``fake`` over loopback HTTP (uvicorn); ``in_process``: through
+    ``httpx.ASGITransport``, for tests of many retries rather than of the wire."""
+    async with contextlib.AsyncExitStack() as stack:
+        if in_process:
+            base = "http://fake-meta.test"
+            client = httpx.AsyncClient(transport=httpx.ASGITransport(app=fake.app), timeout=10)
+        else:
+            base = await stack.enter_async_context(serve(fake.app))
+            client = httpx.AsyncClient(timeout=10)
+        await stack.enter_async_context(client)
         block = {"type": "meta", "pixel_id": "123", "access_token": TOKEN, "api_base": base, **settings}
         yield MetaConnector("meta", MetaSettings.model_validate(block), client)
 
@@ -208,17 +219,26 @@ async def meta_connector(fake: FakeMeta, **settings: Any) -> AsyncIterator[MetaC
 async def test_a_slow_platform_gets_each_event_once_from_two_workers(db: Database) -> None:
     """The platform answers after three leases; the idle second worker must not take the batch over."""
     fake = FakeMeta(access_token=TOKEN)
-    fake.script(*[ScriptedResponse(delay=3.0, passthrough=True) for _ in range(4)])
+    fake.script(*[ScriptedResponse(delay=1.8, passthrough=True) for _ in range(4)])
     store(db, meta_events(10))
-    settings = FAST.model_copy(update={"lease_seconds": 1.0})
+    settings = FAST.model_copy(update={"lease_seconds": 0.6})
     async with meta_connector(fake) as connector:
-        workers = [Worker(SqlOutbox(db), {"meta": connector}, settings, Metrics()) for _ in range(2)]
+        metrics = [Metrics(), Metrics()]
+        workers = [Worker(SqlOutbox(db), {"meta": connector}, settings, m) for m in metrics]
         assert workers[0].worker_id != workers[1].worker_id
         await run_until(workers, lambda: len(fake.events) >= 10 and not _open(db), timeout=25)
-        await asyncio.sleep(1.5)  # a late double send would land now
+    # both workers have returned (run_until awaits them): no send of theirs is still to come, and what
+    # they attempted is on their counters: ten deliveries, each attempted once, by one of them
+    attempts = [_attempts(m, outcome) for m in metrics for outcome in AttemptOutcome]
+    assert sum(attempts) == 10 == sum(_attempts(m, AttemptOutcome.DELIVERED) for m in metrics)
     sent = [e["event_id"] for e in fake.events]
     assert sorted(sent) == sorted(f"order-{i}" for i in range(10)) and len(fake.requests) == 1
     assert all(d["status"] == "delivered" and d["attempts"] == 1 for d in deliveries(db).values())
+
+
+def _attempts(metrics: Metrics, outcome: AttemptOutcome) -> float:
+    labels = {"connector": "meta", "outcome": outcome.value}
+    return metrics.registry.get_sample_value("relay_delivery_attempts_total", labels) or 0.0
 
 
 def _open(db: Database) -> bool:
@@ -227,7 +247,7 @@ def _open(db: Database) -> bool:
 
 async def test_a_cancelled_worker_records_the_batch_it_sent(db: Database) -> None:
     fake = FakeMeta(access_token=TOKEN)
-    fake.script(ScriptedResponse(delay=1.0, passthrough=True))
+    fake.script(ScriptedResponse(delay=0.5, passthrough=True))
     store(db, meta_events(3))
     async with meta_connector(fake) as connector:
         worker = Worker(SqlOutbox(db), {"meta": connector}, FAST, Metrics())
@@ -235,7 +255,7 @@ async def test_a_cancelled_worker_records_the_batch_it_sent(db: Database) -> Non
         deadline = time.monotonic() + 10
         while not fake.requests and time.monotonic() < deadline:
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.2)  # the platform is answering
+        assert fake.requests  # the platform has the whole batch and is answering (after its delay)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -277,8 +297,10 @@ async def test_stored_errors_never_hold_a_secret_cut_in_half(db: Database, pad: 
         await worker.run_once("meta")  # order-1: 502, retried
         await worker.run_once("meta")  # order-2: 400, dead
         fake.script(ScriptedResponse(status=200, body={"events_received": 1, "echo": f"{padding}{TOKEN}"}))
-        await asyncio.sleep(0.05)
-        await worker.run_once("meta")  # order-1 again: delivered, the answer echoes the token
+        deadline = time.monotonic() + 10
+        # order-1 again once its backoff has passed: delivered, the answer echoes the token
+        while await worker.run_once("meta") == 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
     rows = deliveries(db)
     assert rows["order-2"]["status"] == "dead" and rows["order-1"]["status"] == "delivered"
     texts = stored_texts(db)
