@@ -6,6 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import relay.storage.audiences.tables
+import relay.storage.catalog.tables
 import relay.storage.tables  # noqa: F401  (registers the tables on the metadata)
 
 connection = context.config.attributes.get("connection")
