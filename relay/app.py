@@ -18,8 +18,13 @@ from starlette.routing import BaseRoute, Route
 from relay.admin import api as admin_api
 from relay.admin import dashboard
 from relay.admin import reports as admin_reports
+from relay.admin import results as admin_results
 from relay.audiences import api as audience_api
+from relay.audiences.lookalike import LookalikeEnv, LookalikeKeeper
 from relay.audiences.scheduler import AudienceScheduler
+from relay.catalog import admin as catalog_admin
+from relay.catalog.scheduler import CatalogScheduler
+from relay.catalog.sync import CatalogEnv
 from relay.delivery.housekeeping import Housekeeper
 from relay.delivery.worker import Worker
 from relay.http import browser, server_api
@@ -33,6 +38,7 @@ from relay.ingest.pipeline import Ingestor
 from relay.ingest.writer import GroupCommitWriter
 from relay.metrics import Metrics
 from relay.proxies import ProxyList
+from relay.reconcile.scheduler import ReconcileScheduler
 from relay.registry import ConnectorType
 from relay.settings import Settings
 from relay.state import RelayState, build_connectors, make_client
@@ -68,6 +74,11 @@ def routes(sandbox: list[BaseRoute], hot: HotPath) -> list[BaseRoute]:
         Route("/admin/api/timeseries", admin_reports.timeseries),
         Route("/admin/api/coverage", admin_reports.coverage),
         Route("/admin/api/audiences", admin_reports.audiences),
+        Route("/admin/api/catalog", catalog_admin.report),
+        Route("/admin/results", admin_results.page),
+        Route("/admin/api/results", admin_results.results),
+        Route("/admin/api/reconcile", admin_results.reconcile_runs),
+        Route("/admin/api/audiences/{name}/runs", admin_reports.audience_runs),
         Route("/admin/{rest:path}", admin_api.not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
         *sandbox,
     ]
@@ -142,7 +153,7 @@ async def start(
 ) -> RelayState:
     """Open storage (migrating it), load credentials, build connectors: the parts every command shares
     (ingest has its own, :func:`start_intake`)."""
-    db = Database(settings.storage.url)
+    db = Database(settings.storage.url, synchronous=settings.storage.synchronous)
     await db.run(db.migrate)
     db.start_checkpointer()
     credentials = await db.run(load_credentials, db, settings.server)
@@ -202,11 +213,17 @@ class Background:
         )
         self.housekeeper = Housekeeper(relay.db, settings.storage.retention_days)
         self.scheduler = AudienceScheduler(relay)
+        self.catalogs = CatalogScheduler(CatalogEnv(settings, relay.db, relay.connectors, relay.client))
+        self.lookalikes = LookalikeKeeper(LookalikeEnv(settings, relay.db, relay.connectors))
+        self.reconciler = ReconcileScheduler(relay)
         self.grace = settings.delivery.lease_seconds
         self.tasks = [
             asyncio.create_task(self.worker.run(), name="relay-worker"),
             asyncio.create_task(self.scheduler.run(), name="relay-audiences"),
             asyncio.create_task(self.housekeeper.run(), name="relay-housekeeping"),
+            asyncio.create_task(self.catalogs.run(), name="relay-catalogs"),
+            asyncio.create_task(self.lookalikes.run(), name="relay-lookalikes"),
+            asyncio.create_task(self.reconciler.run(), name="relay-reconcile"),
         ]
         relay.extras["worker"] = self.worker
         relay.extras["audience_scheduler"] = self.scheduler
@@ -216,6 +233,9 @@ class Background:
         self.worker.stop()
         self.scheduler.stop()
         self.housekeeper.stop()
+        self.catalogs.stop()
+        self.lookalikes.stop()
+        self.reconciler.stop()
         with contextlib.suppress(TimeoutError, asyncio.CancelledError):
             await asyncio.wait_for(asyncio.gather(*self.tasks), self.grace)
 

@@ -6,7 +6,7 @@ import difflib
 import os
 import re
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from types import UnionType
 from typing import Any
@@ -15,6 +15,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from connectors.base import AudienceSettingsCheck
+from relay.catalog.checks import check_catalogs
+from relay.engagement import parse_term
 from relay.exceptions import ConfigError
 from relay.registry import ConnectorType, connector_types
 from relay.settings import ConnectorSettings, Settings
@@ -189,6 +191,7 @@ def parse_settings(raw: Any, types: Mapping[str, ConnectorType] | None = None) -
     _raise(problems)
     assert settings is not None
     _check_audiences(settings, connectors, types)
+    check_catalogs(settings, connectors)
     return settings.model_copy(update={"connectors": connectors})
 
 
@@ -222,6 +225,15 @@ def _bare(exc: ConfigError) -> str:
     return exc.message.removeprefix(f"{exc.key}: ") if exc.key else exc.message
 
 
+def _check_rule_terms(items: Sequence[str], key: str) -> None:
+    """Each events-rule item parses: ``ViewContent with engaged_seconds >= 30`` (relay.engagement)."""
+    for index, item in enumerate(items):
+        try:
+            parse_term(item)
+        except ValueError as exc:
+            raise ConfigError(str(exc), key=f"{key}[{index}]") from None
+
+
 def _check_audiences(
     settings: Settings, connectors: Mapping[str, ConnectorSettings], types: Mapping[str, ConnectorType]
 ) -> None:
@@ -234,6 +246,9 @@ def _check_audiences(
             raise ConfigError("a sql source needs url and query", key=base)
         if source.type == "events" and not source.include:
             raise ConfigError("an events source needs include", key=f"{base}.include")
+        if source.type == "events":
+            _check_rule_terms(source.include, f"{base}.include")
+            _check_rule_terms(source.exclude, f"{base}.exclude")
         for dest in audience.destinations:
             key = f"audiences.{name}.destinations.{dest}"
             if dest not in connectors:

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from relay import limits
+from relay.engagement import CUSTOM_CHECKS as ENGAGEMENT_CHECKS
 from relay.redact import redact_text
 from relay.text import check_text, forbidden_character, is_finite_number, parse_number
 
@@ -33,16 +34,18 @@ CONTENT_TEXT_KEYS = ("id", "name", "delivery_category", "type", "category", "gro
 _CURRENCY = re.compile(r"[A-Za-z]{3}")
 
 
-def validate_custom(custom: dict[str, Any]) -> dict[str, Any]:
+def validate_custom(custom: dict[str, Any], *, plain: bool = False) -> dict[str, Any]:
     """The ``custom`` object with its standard keys in their canonical types; :class:`ValueError` naming
     the key (``custom.contents[2].quantity: must be a non-negative integer``) when a value is not
-    acceptable."""
-    checked: dict[str, Any] = _at("custom", _custom, custom)
-    return checked
+    acceptable. ``plain``: its text is known to hold no refused character (not scanned again)."""
+    try:
+        return _custom(custom, plain)
+    except ValueError as exc:
+        raise _placed("custom", exc) from None
 
 
-def _custom(custom: dict[str, Any]) -> dict[str, Any]:
-    out = _object(custom, 1)
+def _custom(custom: dict[str, Any], plain: bool) -> dict[str, Any]:
+    out = _object(custom, 1, plain)
     for key, check in _STANDARD.items():
         if out.get(key) is not None:
             out[key] = _at(f".{key}", check, out[key])
@@ -53,19 +56,24 @@ def _at(path: str, check: Callable[[Any], Any], value: Any) -> Any:
     try:
         return check(value)
     except ValueError as exc:
-        message = str(exc)
-        sep = "" if message.startswith(("[", ".")) else ": "
-        raise ValueError(f"{path}{sep}{message}") from None
+        raise _placed(path, exc) from None
 
 
-def _value(value: Any, depth: int) -> Any:
+def _placed(path: str, exc: ValueError) -> ValueError:
+    """``exc`` with the place it happened in front: ``.key: reason``, ``[2].key: reason``."""
+    message = str(exc)
+    sep = "" if message.startswith(("[", ".")) else ": "
+    return ValueError(f"{path}{sep}{message}")
+
+
+def _value(value: Any, depth: int, plain: bool = False) -> Any:
     """A JSON value within the limits, ``depth`` being the level of the object or list holding it."""
     if value is None or isinstance(value, bool):
         return value
     if isinstance(value, str):
         if len(value) > limits.MAX_CUSTOM_STRING:
             raise ValueError(f"longer than {limits.MAX_CUSTOM_STRING} characters")
-        return check_text(value, free_text=True)
+        return value if plain else check_text(value, free_text=True)
     if isinstance(value, int):
         if abs(value) > limits.MAX_CUSTOM_INT:
             raise ValueError("integer out of the 64-bit range")
@@ -77,13 +85,13 @@ def _value(value: Any, depth: int) -> Any:
     if isinstance(value, dict | list) and depth >= limits.MAX_CUSTOM_DEPTH:
         raise ValueError(f"nested deeper than {limits.MAX_CUSTOM_DEPTH} levels")
     if isinstance(value, dict):
-        return _object(value, depth + 1)
+        return _object(value, depth + 1, plain)
     if isinstance(value, list):
-        return _list(value, depth + 1)
+        return _list(value, depth + 1, plain)
     raise ValueError("not a JSON value")
 
 
-def _object(value: dict[Any, Any], depth: int) -> dict[str, Any]:
+def _object(value: dict[Any, Any], depth: int, plain: bool) -> dict[str, Any]:
     if len(value) > limits.MAX_CUSTOM_KEYS:
         raise ValueError(f"more than {limits.MAX_CUSTOM_KEYS} keys")
     out: dict[str, Any] = {}
@@ -92,18 +100,27 @@ def _object(value: dict[Any, Any], depth: int) -> dict[str, Any]:
             raise ValueError("keys must be strings")
         if len(key) > limits.MAX_CUSTOM_KEY:
             raise ValueError(f"a key is longer than {limits.MAX_CUSTOM_KEY} characters")
-        problem = forbidden_character(key)
+        problem = None if plain else forbidden_character(key)
         if problem:
             raise ValueError(f"a key {problem}")
-        # the key is echoed in an error message: short, and without an address in it
-        out[key] = _at(f".{redact_text(key[:40])}", lambda v: _value(v, depth), item)
+        try:
+            out[key] = _value(item, depth, plain)
+        except ValueError as exc:
+            # the key is echoed in an error message: short, and without an address in it
+            raise _placed(f".{redact_text(key[:40])}", exc) from None
     return out
 
 
-def _list(value: list[Any], depth: int) -> list[Any]:
+def _list(value: list[Any], depth: int, plain: bool) -> list[Any]:
     if len(value) > limits.MAX_CUSTOM_LIST:
         raise ValueError(f"more than {limits.MAX_CUSTOM_LIST} items")
-    return [_at(f"[{i}]", lambda v: _value(v, depth), item) for i, item in enumerate(value)]
+    out: list[Any] = []
+    for i, item in enumerate(value):
+        try:
+            out.append(_value(item, depth, plain))
+        except ValueError as exc:
+            raise _placed(f"[{i}]", exc) from None
+    return out
 
 
 def money(value: Any) -> float:
@@ -176,6 +193,7 @@ _STANDARD: dict[str, Callable[[Any], Any]] = {
     "num_items": count,
     "content_ids": content_ids,
     "contents": contents,
+    **ENGAGEMENT_CHECKS,  # engaged_seconds, scroll_depth, page_event_ids (relay.engagement)
 }
 
 __all__ = ["validate_custom"]

@@ -12,7 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
+from relay.catalog.settings import CatalogSettings, LookalikeSettings, lookalike_list
 from relay.duration import parse_duration
+from relay.periodic import Schedule
 
 
 class Model(BaseModel):
@@ -73,6 +75,9 @@ class ServerSettings(Model):
 
 class StorageSettings(Model):
     url: str = "sqlite:///relay.db"
+    #: SQLite only: ``full`` (the default) fsyncs every commit, so a 202 survives a power cut; ``normal``
+    #: survives a crash of the relay but may lose the last commits on a power cut or OS crash
+    synchronous: Literal["full", "normal"] = "full"
     retention_days: int = Field(30, gt=0)
 
 
@@ -142,6 +147,8 @@ class ConnectorSettings(Model):
     enabled: bool = True
     batch_size: int | None = Field(None, gt=0)
     consent: ConnectorConsentSettings = ConnectorConsentSettings()
+    #: whether the snippet's PageEngagement events (time on page, scroll depth) go to this platform
+    send_engagement: bool = False
 
 
 class AudienceSourceSettings(Model):
@@ -152,6 +159,12 @@ class AudienceSourceSettings(Model):
     include: tuple[str, ...] = ()
     exclude: tuple[str, ...] = ()
     window: str | None = None
+
+    @field_validator("include", "exclude", mode="before")
+    @classmethod
+    def _one_item(cls, value: Any) -> Any:
+        """``include: ViewContent with engaged_seconds >= 30`` is a list of one."""
+        return [value] if isinstance(value, str) else value
 
     @field_validator("window")
     @classmethod
@@ -169,13 +182,45 @@ class AudienceDestinationSettings(Model):
 
 class AudienceSettings(Model):
     source: AudienceSourceSettings
-    schedule: str = "manual"
+    schedule: Schedule = "manual"
     destinations: dict[str, AudienceDestinationSettings] = {}
+    #: lookalike audiences kept on the platform from this one (relay.audiences.lookalike)
+    lookalike: tuple[LookalikeSettings, ...] = ()
 
-    @field_validator("schedule")
+    @field_validator("lookalike", mode="before")
     @classmethod
-    def _schedule(cls, value: str) -> str:
-        if value != "manual":
+    def _lookalike_list(cls, value: Any) -> Any:
+        return lookalike_list(value)
+
+
+class ReconcileSourceSettings(Model):
+    """Where the orders come from: a CSV file or a SQL query (``order_id, time, value, currency``)."""
+
+    type: Literal["csv", "sql"]
+    path: str | None = None
+    url: str | None = None
+    query: str | None = None
+
+
+class ReconcileSettings(Model):
+    """Order reconciliation (``relay reconcile``, and on ``schedule`` inside serve/worker)."""
+
+    source: ReconcileSourceSettings
+    #: ``event_id`` or ``custom.<key>`` (e.g. ``custom.order_id``): how an order finds its conversion
+    match: str = Field("event_id", pattern=r"^(event_id|custom\.[A-Za-z0-9_]{1,64})$")
+    event_name: str = "Purchase"
+    schedule: str = "manual"
+    #: orders older than this are left out (a scheduled run checks this much history)
+    window: str = "7d"
+    #: value differences up to this are not a mismatch (rounding)
+    value_tolerance: float = Field(0.01, ge=0)
+    #: scheduled runs also send never-tracked orders that carry a consent basis
+    send_missing: bool = False
+
+    @field_validator("schedule", "window")
+    @classmethod
+    def _duration(cls, value: str, info: Any) -> str:
+        if not (info.field_name == "schedule" and value == "manual"):
             parse_duration(value)
         return value
 
@@ -191,5 +236,8 @@ class Settings(Model):
     #: raw blocks; ``relay.config.load_settings`` validates each with its type's model
     connectors: dict[str, ConnectorSettings] = {}
     audiences: dict[str, AudienceSettings] = {}
+    #: product catalogs synced to the platforms (relay.catalog)
+    catalogs: dict[str, CatalogSettings] = {}
+    reconcile: ReconcileSettings | None = None
 
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)

@@ -7,22 +7,22 @@ import hmac
 import json
 import time
 from collections.abc import Sequence
-from typing import Any, ClassVar, Unpack
+from typing import Any, Unpack
 from urllib.parse import quote
 
 import httpx
 
 from connectors.base import DAY, BaseConnector, ReplaceSession, clip
 from connectors.meta import audiences, capi
-from connectors.meta.errors import classify
+from connectors.meta.catalog import MetaCatalog
+from connectors.meta.errors import classify, parse_graph_error
+from connectors.meta.lookalike import MetaLookalikes
 from connectors.meta.settings import MetaSettings
 from relay.exceptions import PayloadRejectedError
 from relay.masking import mask_url
-from relay.settings import ConnectorSettings
 from relay.types import (
     AudienceBatchResult,
     AudienceMember,
-    Capability,
     Delivered,
     Failed,
     OutboundEvent,
@@ -43,11 +43,11 @@ def appsecret_proof(app_secret: str, access_token: str) -> str:
 class MetaConnector(BaseConnector[MetaSettings]):
     """Sends events to ``POST /{version}/{pixel_id}/events`` and keeps Custom Audiences in sync."""
 
-    type_name: ClassVar[str] = "meta"
-    settings_model: ClassVar[type[ConnectorSettings]] = MetaSettings
-    capabilities: ClassVar[frozenset[Capability]] = frozenset({"conversions", "audiences"})
-    platform_max_batch: ClassVar[int] = 1000
-    max_audience_batch: ClassVar[int] = 10000
+    type_name = "meta"
+    settings_model = MetaSettings
+    capabilities = frozenset({"conversions", "audiences"})
+    platform_max_batch = 1000
+    max_audience_batch = 10000
 
     # -- credentials and URLs
 
@@ -70,6 +70,24 @@ class MetaConnector(BaseConnector[MetaSettings]):
         return "/".join(
             [self.settings.api_base, self.settings.api_version, *(quote(p, safe="") for p in path)]
         )
+
+    async def verify(self) -> tuple[bool, str]:
+        """``relay check --connect``: ``GET /{version}/{pixel_id}?fields=id`` reads only the pixel's id."""
+        pixel = self.settings.pixel_id
+        response = await self.client.get(self.url(pixel), params={"fields": "id", **self.auth_params()})
+        if response.status_code == 200:
+            return True, f"credentials accepted for pixel {pixel}"
+        error = parse_graph_error(response)
+        message = error.message if error else clip(self.mask(response.text), 200) or response.reason_phrase
+        return False, f"Meta answered {response.status_code}: {message}"
+
+    def catalog_api(self) -> MetaCatalog:
+        """The Catalog Batch API client (``relay.catalog``)."""
+        return MetaCatalog(self)
+
+    def lookalike_api(self) -> MetaLookalikes:
+        """The lookalike audience client (``relay.audiences.lookalike``)."""
+        return MetaLookalikes(self)
 
     # -- conversions
 

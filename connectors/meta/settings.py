@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator
 
+from connectors.settings import unset_when_empty
 from relay.settings import ConnectorSettings
 
 DEFAULT_API_VERSION = "v26.0"
@@ -33,6 +34,17 @@ class MetaSettings(ConnectorSettings):
     #: overrides of event names: ``{Signup: CompleteRegistration, Debug: null}`` (null = never send)
     events: dict[str, str | None] = Field(default_factory=dict)
     partner_agent: str = "conversion-relay"
+    #: the product catalog ``catalogs:`` sync to (Commerce Manager > Catalog > Settings: catalog ID)
+    catalog_id: str | None = Field(None, pattern=r"^[0-9]{1,30}$")
+    #: the ad account lookalike audiences are created in (digits, with or without ``act_``)
+    ad_account_id: str | None = Field(None, pattern=r"^[0-9]{1,30}$")
+
+    @field_validator("ad_account_id", "catalog_id", mode="before")
+    @classmethod
+    def _plain_id(cls, value: object) -> object:
+        if value == "":
+            return None
+        return value.removeprefix("act_") if isinstance(value, str) else value
 
     @field_validator("api_base")
     @classmethod
@@ -56,16 +68,8 @@ class MetaSettings(ConnectorSettings):
             raise ValueError("is empty; set the system user's access token (e.g. ${META_ACCESS_TOKEN})")
         return value
 
-    @field_validator("app_secret", mode="before")
-    @classmethod
-    def _empty_secret_is_unset(cls, value: object) -> object:
-        # "${META_APP_SECRET:-}" left empty means "no app secret", not an empty key
-        return None if value == "" else value
-
-    @field_validator("test_event_code", mode="before")
-    @classmethod
-    def _empty_code_is_unset(cls, value: object) -> object:
-        return None if value == "" else value
+    # "${META_APP_SECRET:-}" left empty means "no app secret", not an empty key
+    _optional = unset_when_empty("app_secret", "test_event_code")
 
     @field_validator("api_version")
     @classmethod

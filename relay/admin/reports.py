@@ -12,10 +12,15 @@ from relay.admin.api import admin_guard
 from relay.audiences import SyncEnv, audience_status
 from relay.http.responses import error
 from relay.state import RelayState
+from relay.storage import audiences as audience_store
 from relay.storage import reports
 from relay.storage.reports import WINDOWS, Window
 
 DEFAULT_WINDOW = "24h"
+#: runs of each audience shown by ``GET /admin/api/audiences`` (the dashboard's chart and table)
+RECENT_RUNS = 12
+#: runs per page of ``GET /admin/api/audiences/{name}/runs`` unless ``limit`` says otherwise
+RUNS_PER_PAGE = 20
 
 
 def _window(request: Request) -> Window | Response:
@@ -53,17 +58,55 @@ async def coverage(request: Request) -> Response:
 
 
 async def audiences(request: Request) -> Response:
-    """``GET /admin/api/audiences``: each audience's last run, and per destination its size (members the
-    platform acknowledged) and what the last run added and removed."""
+    """``GET /admin/api/audiences``: each audience's last run, per destination its size (members the
+    platform acknowledged) and what the last run added and removed, and its last runs (newest first)."""
     if (refused := await admin_guard(request)) is not None:
         return refused
     relay: RelayState = request.app.state.relay
     status = await audience_status(SyncEnv.from_relay(relay))
     sizes = await relay.db.run(reports.audience_sizes, relay.db.engine)
-    return JSONResponse({"items": [_audience(name, s, sizes.get(name, {})) for name, s in status.items()]})
+    recent = await relay.db.run(audience_store.recent_runs, relay.db.engine, list(status), RECENT_RUNS)
+    items = [_audience(name, s, sizes.get(name, {}), recent.get(name, [])) for name, s in status.items()]
+    return JSONResponse({"items": items})
 
 
-def _audience(name: str, status: dict[str, Any], sizes: dict[str, int]) -> dict[str, Any]:
+async def audience_runs(request: Request) -> Response:
+    """``GET /admin/api/audiences/{name}/runs?before=&limit=``: the audience's recorded runs, newest
+    first; ``next_before`` is the cursor of the next (older) page, null on the last."""
+    if (refused := await admin_guard(request)) is not None:
+        return refused
+    relay: RelayState = request.app.state.relay
+    name = request.path_params["name"]
+    if name not in relay.settings.audiences:
+        return error("not_found", f"no audience named {name[:100]!r}")
+    try:
+        q = request.query_params
+        before, limit = _run_cursor(q.get("before")), _run_limit(q.get("limit"))
+    except ValueError as exc:
+        return error("invalid_request", str(exc))
+    page = await relay.db.run(audience_store.runs_page, relay.db.engine, name, before, limit)
+    return JSONResponse({"audience": name, **page})
+
+
+def _run_cursor(value: str | None) -> int | None:
+    if not value:
+        return None
+    if not value.isascii() or not value.isdigit() or not 0 < int(value) < 2**63:
+        raise ValueError("before must be a run id (a positive whole number)")
+    return int(value)
+
+
+def _run_limit(value: str | None) -> int:
+    if not value:
+        return RUNS_PER_PAGE
+    if not value.isascii() or not value.lstrip("-").isdigit() or len(value) > 9:
+        raise ValueError(f"limit must be a whole number (1 to {audience_store.MAX_RUNS_PAGE})")
+    return min(max(int(value), 1), audience_store.MAX_RUNS_PAGE)
+
+
+def _audience(
+    name: str, status: dict[str, Any], sizes: dict[str, int], runs: list[dict[str, Any]]
+) -> dict[str, Any]:
     last_run = status.get("destinations") or {}
     destinations = []
     for dest in status.get("destinations_configured") or []:
@@ -88,5 +131,7 @@ def _audience(name: str, status: dict[str, Any], sizes: dict[str, int]) -> dict[
         "finished_at": status.get("finished_at"),
         "next_run_at": status.get("next_run_at"),
         "error": status.get("error"),
+        "members": runs[0]["members"] if runs else None,
         "destinations": destinations,
+        "runs": runs,
     }

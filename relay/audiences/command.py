@@ -4,6 +4,7 @@ summary table on stdout."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import TextIO
 
@@ -11,11 +12,11 @@ from relay.audiences.context import SyncEnv, SyncOptions
 from relay.audiences.progress import Progress, ProgressBar
 from relay.audiences.results import AudienceRun
 from relay.audiences.sync import sync_audience
-from relay.exceptions import ConfigError
+from relay.cli.names import chosen_names, sync_named
+from relay.cli.resources import opened
+from relay.cli.table import table_lines
 from relay.metrics import Metrics
 from relay.settings import Settings
-from relay.state import build_connectors, make_client
-from relay.storage.db import Database
 
 COLUMNS = ("audience", "destination", "mode", "{add}", "{remove}", "unchanged", "platform invalid", "status")
 
@@ -31,38 +32,23 @@ def sync_command(
     options: SyncOptions | None = None,
 ) -> int:
     """Sync the named audiences (all when none is named); exit code 0 when every run succeeded."""
-    unknown = [n for n in names if n not in settings.audiences]
-    if unknown:
-        known = ", ".join(sorted(settings.audiences)) or "none configured"
-        raise ConfigError(
-            f"no audience named {', '.join(map(repr, unknown))} (configured: {known})", key="audiences"
-        )
-    chosen = list(dict.fromkeys(names)) or list(settings.audiences)
-    if not chosen:
-        say("no audiences configured")
-        return 0
-    options = options or SyncOptions(dry_run=dry_run, full=full)
-    runs = asyncio.run(_sync(settings, chosen, options, ProgressBar(stream)))
-    for line in summary(runs):
-        say(line)
-    return 0 if all(r.status in ("ok", "dry-run") for r in runs) else 1
+    chosen = chosen_names(names, list(settings.audiences), "audience", "audiences")
+    options = dataclasses.replace(options or SyncOptions(dry_run=dry_run, full=full), trigger="cli")
+    return sync_named(
+        chosen,
+        "audiences",
+        lambda c: asyncio.run(_sync(settings, c, options, ProgressBar(stream))),
+        summary,
+        say,
+    )
 
 
 async def _sync(
     settings: Settings, names: Sequence[str], options: SyncOptions, progress: Progress
 ) -> list[AudienceRun]:
-    db = Database(settings.storage.url)
-    await db.run(db.migrate)
-    client = make_client(settings)
-    connectors = build_connectors(settings, client)
-    env = SyncEnv(settings, db, connectors, Metrics())
-    try:
+    async with opened(settings) as res:
+        env = SyncEnv(settings, res.db, res.connectors, Metrics())
         return [await sync_audience(env, name, options, progress) for name in names]
-    finally:
-        for connector in connectors.values():
-            await connector.aclose()
-        await client.aclose()
-        db.close()
 
 
 def summary(runs: Sequence[AudienceRun]) -> list[str]:
@@ -91,14 +77,7 @@ def summary(runs: Sequence[AudienceRun]) -> list[str]:
                     d.status,
                 ]
             )
-    widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
-    numeric = {3, 4, 5, 6}
-    lines = [
-        "  ".join(
-            c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        ).rstrip()
-        for r in rows
-    ]
+    lines = table_lines(rows, {3, 4, 5, 6})
     for run in runs:
         lines += _details(run)
     return lines

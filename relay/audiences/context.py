@@ -43,6 +43,8 @@ class SyncOptions:
     ``batch_size`` caps each destination's batches below the connector's ``max_audience_batch``;
     ``attempts`` and ``retry_wait`` bound the in-run retry of a batch the platform answered with a
     retryable error (the next scheduled run picks up from the acknowledged state anyway).
+    ``trigger`` is what the run history records as having started the run: ``schedule``, ``cli`` or
+    ``api`` (code calling :func:`relay.audiences.sync_audience`).
     """
 
     dry_run: bool = False
@@ -52,6 +54,7 @@ class SyncOptions:
     retry_wait: float = 1.0
     max_retry_wait: float = 30.0
     lease_seconds: float = 60.0
+    trigger: str = "api"
 
 
 __all__ = ["STATUS_KEY", "SyncEnv", "SyncOptions"]

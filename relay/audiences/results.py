@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relay.audiences.sources import SourceStats
+from relay.outcome import keep_samples, run_outcome
 
 MAX_SAMPLES = 10
 
@@ -33,10 +34,7 @@ class DestinationResult:
 
     def note_invalid(self, invalid: int, samples: dict[str, str]) -> None:
         self.platform_invalid += invalid
-        for key, value in samples.items():
-            if len(self.samples) >= MAX_SAMPLES:
-                break
-            self.samples.setdefault(key, value)
+        keep_samples(self.samples, samples, MAX_SAMPLES)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -74,16 +72,9 @@ class AudienceRun:
         """Set :attr:`status` from the destinations' outcomes (unless the run already failed)."""
         if self.status in ("failed", "busy"):
             return
-        if self.dry_run:
-            self.status = "dry-run"
-            return
-        failed = [d for d in self.destinations if d.status == "failed"]
-        if not failed:
-            self.status = "ok"
-        else:
-            self.status = "failed" if len(failed) == len(self.destinations) else "partial"
-        if failed and self.error is None:
-            self.error = "; ".join(f"{d.destination}: {d.error}" for d in failed)
+        self.status, error = run_outcome(self.destinations, dry_run=self.dry_run)
+        if self.error is None:
+            self.error = error
 
     def as_dict(self) -> dict[str, Any]:
         """The run as JSON: what ``GET /admin/api/stats`` shows under ``audiences``."""

@@ -1,7 +1,9 @@
 """The ``events`` source: a retargeting audience built first-party from the relay's own events.
 
 ``{type: events, include: [ViewContent, AddToCart], exclude: [Purchase], window: 7d}`` holds the people
-who did an ``include`` event in the window and no ``exclude`` event in it. Only events whose delivery to
+who did an ``include`` event in the window and no ``exclude`` event in it. An item may put conditions on
+the time on page and scroll depth of the page view the event was in (:mod:`relay.engagement`):
+``ViewContent with engaged_seconds >= 30 and scroll_depth >= 50``. Only events whose delivery to
 the destination consent allowed count (CONTRACT §5.1), so the audience is computed per destination.
 
 The database selects the events (names, window, consent) and orders them by person — the strongest
@@ -18,6 +20,7 @@ from typing import Any
 from relay.audiences.members import MAX_VALUES, MEMBER_KEYS, Encoded, encode, idents, is_suppressed
 from relay.audiences.sources import CHUNK, SourceContext, SourceError, SourceStats
 from relay.duration import parse_duration
+from relay.engagement import RuleTerm, parse_term
 from relay.normalize import normalize_madid
 from relay.settings import AudienceSourceSettings
 from relay.storage import audiences as store
@@ -76,8 +79,16 @@ def people(pages: Iterator[list[store.EventIdentity]], stats: SourceStats) -> It
         yield person.member()
 
 
+def terms(items: Sequence[str], key: str) -> list[RuleTerm]:
+    """The rule's ``include`` or ``exclude`` items parsed; :class:`SourceError` naming the bad one."""
+    try:
+        return [parse_term(item) for item in items]
+    except ValueError as exc:
+        raise SourceError(f"{key}: {exc}") from None
+
+
 def _set_aside(source: AudienceSourceSettings, ctx: SourceContext, since: float | None) -> None:
-    for rows in store.excluded_events(ctx.db.engine, source.exclude, since):
+    for rows in store.excluded_events(ctx.db.engine, terms(source.exclude, "exclude"), since):
         found: set[str] = set()
         for hashed, ids in rows:
             found |= idents(_member(hashed, ids))
@@ -112,11 +123,12 @@ def rule_members(
         since = ctx.now - parse_duration(source.window) if source.window else None
     except ValueError as exc:
         raise SourceError(f"window: {exc}") from None
+    include = terms(source.include, "include")
     exclude = bool(source.exclude)
     if exclude:
         _set_aside(source, ctx, since)
     pending: list[AudienceMember] = []
-    for member in people(store.included_events(ctx.db.engine, ctx.scope, source.include, since), stats):
+    for member in people(store.included_events(ctx.db.engine, ctx.scope, include, since), stats):
         pending.append(member)
         if len(pending) >= size:
             yield _kept(pending, ctx, stats, exclude)
@@ -125,4 +137,4 @@ def rule_members(
         yield _kept(pending, ctx, stats, exclude)
 
 
-__all__ = ["people", "rule_members"]
+__all__ = ["people", "rule_members", "terms"]

@@ -8,7 +8,6 @@ rows that yield no member are counted with their reason, never sent.
 
 from __future__ import annotations
 
-import csv
 import datetime
 import logging
 from collections import Counter
@@ -16,9 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.exc import SQLAlchemyError
-
+from relay import tabular
 from relay.audiences.members import Encoded, decode, encode, is_suppressed
 from relay.exceptions import RelayError
 from relay.normalize import member_from_row
@@ -125,44 +122,20 @@ def hash_rows(
 # -- csv ------------------------------------------------------------------------------------------
 
 
-def _dialect(header_line: str) -> type[csv.Dialect] | str:
-    if "," not in header_line and (";" in header_line or "\t" in header_line):
-        return csv.excel_tab if "\t" in header_line else _Semicolon
-    return "excel"
-
-
-class _Semicolon(csv.excel):
-    delimiter = ";"
-
-
 def csv_rows(path: str, stats: SourceStats, audience: str) -> Iterator[dict[str, str]]:
     """The rows of a CSV file with a header row, as ``{column: value}`` without empty cells."""
-    try:
-        handle = open(path, newline="", encoding="utf-8-sig")  # closed by the with below
-    except OSError as exc:
-        raise SourceError(f"cannot read {path}: {exc.strerror}") from None
-    with handle:
-        try:
-            first = handle.readline()
-            if not first.strip():
-                return
-            header = next(csv.reader([first], _dialect(first)))
-            known = _known_columns([h.strip().lower() for h in header], stats, audience)
-            for record in csv.reader(handle, _dialect(first)):
-                if record:
-                    yield {name: record[i] for i, name in known if i < len(record) and record[i]}
-        except (csv.Error, UnicodeDecodeError) as exc:
-            # the messages name a position or a byte value, never a cell's content
-            raise SourceError(f"{path}: not readable as UTF-8 CSV after {stats.read} rows: {exc}") from None
+    with tabular.csv_file(path, SourceError, lambda: f" after {stats.read} rows") as handle:
+        split = tabular.split_header(handle)
+        if split is None:
+            return
+        header, records = split
+        known = _known_columns([h.strip().lower() for h in header], stats, audience)
+        for record in records:
+            if record:
+                yield {name: record[i] for i, name in known if i < len(record) and record[i]}
 
 
 # -- sql ------------------------------------------------------------------------------------------
-
-
-def _engine_url(url: str) -> str:
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
 
 
 def _cell(value: Any) -> Any:
@@ -175,22 +148,11 @@ def _cell(value: Any) -> Any:
 
 def sql_rows(url: str, query: str, stats: SourceStats, audience: str) -> Iterator[dict[str, Any]]:
     """The rows a SQL query returns, streamed from the database in pages."""
-    try:
-        engine = create_engine(_engine_url(url))
-    except (SQLAlchemyError, ImportError, ValueError) as exc:
-        raise SourceError(f"sql source: unusable url ({type(exc).__name__})") from None
-    try:
-        with engine.connect() as conn:
-            result = conn.execution_options(yield_per=CHUNK).execute(text(query))
-            known = _known_columns([str(k).lower() for k in result.keys()], stats, audience)
-            for rows in result.partitions():
-                for row in rows:
-                    yield {name: _cell(row[i]) for i, name in known if row[i] is not None and row[i] != ""}
-    except SQLAlchemyError as exc:
-        detail = str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0][:200]
-        raise SourceError(f"sql source failed: {type(exc).__name__}: {detail}") from None
-    finally:
-        engine.dispose()
+    with tabular.sql_result(url, query, SourceError, "sql source", page=CHUNK) as result:
+        known = _known_columns([str(k).lower() for k in result.keys()], stats, audience)
+        for rows in result.partitions():
+            for row in rows:
+                yield {name: _cell(row[i]) for i, name in known if row[i] is not None and row[i] != ""}
 
 
 # -- api ------------------------------------------------------------------------------------------

@@ -6,27 +6,19 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from relay import periodic
 from relay.audiences.context import SyncEnv
-from relay.duration import parse_duration
+from relay.periodic import RETRY_AFTER_FAILURE
 from relay.settings import AudienceSettings
 from relay.storage import audiences as store
 
-#: how soon a failed scheduled run is tried again (unless its schedule is shorter)
-RETRY_AFTER_FAILURE = 300.0
+#: the outcomes after which a scheduled run is tried again soon
+RETRY = ("failed", "partial")
 
 
 def next_run_at(audience: AudienceSettings, row: Mapping[str, Any] | None, now: float) -> float | None:
     """When the scheduler runs the audience next (None for ``schedule: manual``)."""
-    if audience.schedule == "manual":
-        return None
-    interval = parse_duration(audience.schedule)
-    if row is None or row.get("started_at") is None:
-        return now
-    if row.get("owner") and (row.get("lease_until") or 0) > now:
-        return float(row["lease_until"])  # running elsewhere: look again when its lease would end
-    if row.get("status") in ("failed", "partial") and row.get("finished_at"):
-        return float(row["finished_at"]) + min(interval, RETRY_AFTER_FAILURE)
-    return float(row["started_at"]) + interval
+    return periodic.next_run_at(audience.schedule, row, now, retry=RETRY)
 
 
 def describe(
@@ -61,4 +53,4 @@ async def audience_status(env: SyncEnv, names: Iterable[str] | None = None) -> d
     return {name: describe(name, audiences[name], rows.get(name), now) for name in wanted}
 
 
-__all__ = ["RETRY_AFTER_FAILURE", "audience_status", "describe", "next_run_at"]
+__all__ = ["RETRY", "RETRY_AFTER_FAILURE", "audience_status", "describe", "next_run_at"]

@@ -22,6 +22,7 @@ from typing import Any
 
 from relay.audiences.context import SyncEnv, SyncOptions
 from relay.audiences.diff import DestinationSync, LockLostError
+from relay.audiences.history import record
 from relay.audiences.members import Encoded
 from relay.audiences.progress import Progress
 from relay.audiences.results import AudienceRun, DestinationResult
@@ -144,7 +145,7 @@ async def sync_audience(
             run.status, run.error = "interrupted", "the run was stopped before it finished"
         run.finished_at = env.clock()
         progress.finished(name)
-        await _wrap_up(env, name, run, lease)
+        await _wrap_up(env, name, run, lease, options.trigger)
     return run
 
 
@@ -181,7 +182,7 @@ async def _destinations(
             result.status, result.error = "failed", f"connector error: {type(exc).__name__}"
 
 
-async def _wrap_up(env: SyncEnv, name: str, run: AudienceRun, lease: Lease) -> None:
+async def _wrap_up(env: SyncEnv, name: str, run: AudienceRun, lease: Lease, trigger: str) -> None:
     db = env.db
     try:
         if not lease.lost:  # the staging rows belong to whoever took the lock over
@@ -192,6 +193,7 @@ async def _wrap_up(env: SyncEnv, name: str, run: AudienceRun, lease: Lease) -> N
         await lease.release()
         return
     await lease.release(status=run.status, summary=json.dumps(run.as_dict()), error=run.error)
+    await record(env, run, trigger)
     env.status.update(await audience_status(env, [name]))
     log.info("audience synced", extra={"audience": name, "status": run.status, "error": run.error or ""})
 

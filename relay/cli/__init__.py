@@ -34,6 +34,19 @@ def _add_config(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=_env("config", DEFAULT_CONFIG), help="config file (RELAY_CONFIG)")
 
 
+def _add_names(p: argparse.ArgumentParser, names: str) -> None:
+    """``--config`` and the configured names a command acts on (``names``: their help)."""
+    _add_config(p)
+    p.add_argument("names", nargs="*", help=names)
+
+
+def _add_sync(p: argparse.ArgumentParser, names: str, *, dry_run: str, full: str) -> None:
+    """The arguments of a sync command (``audiences sync``, ``catalog sync``)."""
+    _add_names(p, names)
+    p.add_argument("--dry-run", action="store_true", default=_env_bool("dry_run"), help=dry_run)
+    p.add_argument("--full", action="store_true", default=_env_bool("full"), help=full)
+
+
 def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(
         prog="relay",
@@ -126,21 +139,54 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("audiences", help="custom audiences")
     _add_config(p)
     asub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
-    s = asub.add_parser("sync", help="sync audiences now")
-    _add_config(s)
-    s.add_argument("names", nargs="*", help="audiences to sync (default: all)")
-    s.add_argument(
-        "--dry-run",
-        action="store_true",
-        default=_env_bool("dry_run"),
-        help="print the diff counts per destination without sending (RELAY_DRY_RUN)",
+    _add_sync(
+        asub.add_parser("sync", help="sync audiences now"),
+        "audiences to sync (default: all)",
+        dry_run="print the diff counts per destination without sending (RELAY_DRY_RUN)",
+        full="replace each audience whole instead of sending the difference (RELAY_FULL)",
     )
+    s = asub.add_parser("status", help="show each audience's size, last and next run, and its last runs")
+    _add_names(s, "audiences to show (default: all)")
     s.add_argument(
-        "--full",
-        action="store_true",
-        default=_env_bool("full"),
-        help="replace each audience whole instead of sending the difference (RELAY_FULL)",
+        "--runs", type=_positive, default=_env("runs", "5"), help="how many last runs to list (RELAY_RUNS; 5)"
     )
+
+    p = sub.add_parser(
+        "reconcile",
+        help="compare orders with the conversions received and delivered",
+        description="Orders: CSV or SQL columns order_id, time (ISO-8601 or Unix seconds), value, currency; "
+        "for --send-missing also email, phone, country and consent_tcf, consent_gpp, consent_usp, "
+        "consent_gcs. "
+        "Exit codes: 0 every order matched, 1 differences found, 2 error.",
+    )
+    _add_config(p)
+    p.add_argument(
+        "--orders", default=_env("orders"), help="orders CSV file instead of reconcile.source (RELAY_ORDERS)"
+    )
+    p.add_argument(
+        "--format",
+        choices=["text", "json"],
+        default=_env("format", "text"),
+        help="report format (RELAY_FORMAT)",
+    )
+    p.add_argument("--since", default=_env("since"), help="orders at or after this ISO time (RELAY_SINCE)")
+    p.add_argument("--match", default=_env("match"), help="event_id or custom.<key> (RELAY_MATCH)")
+    p.add_argument(
+        "--send-missing",
+        action="store_true",
+        default=_env_bool("send_missing"),
+        help="send never-tracked orders server-side where their consent allows (RELAY_SEND_MISSING)",
+    )
+
+    p = sub.add_parser("catalog", help="product catalogs (dynamic ads)")
+    csub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
+    s = csub.add_parser("sync", help="send the changed products to the platform catalogs now")
+    _add_sync(
+        s, "catalogs to sync (default: all)", dry_run="count, send nothing", full="send every product again"
+    )
+
+    p = sub.add_parser("lookalikes", help="create the missing lookalike audiences now")
+    _add_names(p, "audiences (default: every one with a lookalike)")
 
     p = sub.add_parser("db", help="database")
     dsub = p.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -175,6 +221,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command is None:
         top.print_help()
         return 0
+    from relay.catalog.command import catalog_main, lookalikes_main
     from relay.cli import commands
 
     handlers: dict[str, Callable[[argparse.Namespace], int]] = {
@@ -186,9 +233,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         "deliveries": commands.deliveries,
         "replay": commands.replay,
         "audiences": commands.audiences,
+        "catalog": catalog_main,
+        "lookalikes": lookalikes_main,
         "db": commands.db_upgrade,
         "purge": commands.purge,
         "keys": commands.keys,
+        "reconcile": _reconcile,
     }
     try:
         return handlers[args.command](args)
@@ -206,6 +256,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         else:
             print(f"relay: error: {describe(exc)} (run with --debug for details)", file=sys.stderr)
         return 1
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from relay.reconcile.command import main as reconcile_main
+
+    return reconcile_main(args)
 
 
 def _fail(args: argparse.Namespace, exc: RelayError) -> None:

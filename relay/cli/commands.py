@@ -261,4 +261,8 @@ def audiences(args: argparse.Namespace) -> int:
     from relay.audiences.command import sync_command
 
     settings = load_settings(args.config)
+    if args.action == "status":
+        from relay.audiences.overview import status_command
+
+        return status_command(settings, args.names, runs=args.runs, say=_say)
     return sync_command(settings, args.names, dry_run=args.dry_run, full=args.full, say=_say)

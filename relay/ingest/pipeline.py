@@ -10,6 +10,7 @@ from types import MappingProxyType
 from typing import Any
 
 from connectors.base import Connector
+from relay import engagement
 from relay.consent import ConsentSignals, decide, parse_signals, region_of, storage_allowed
 from relay.consent.signals import ParsedSignals
 from relay.events import (
@@ -91,14 +92,15 @@ class Ingestor:
         self.counters = Counters(metrics)
         self._cache: dict[ConsentKey, ConsentOutcome] = {}
 
-    def prepare_batch(self, items: Sequence[Any], ctx: RequestContext) -> Batch:
+    def prepare_batch(self, items: Sequence[Any], ctx: RequestContext, *, plain: bool = False) -> Batch:
         """Every event of a request, each on its own (a bad one costs itself only), and the identity of
-        the visit decided once: the cookies to set and the ``fbp`` a first hit carries."""
+        the visit decided once: the cookies to set and the ``fbp`` a first hit carries. ``plain``: the
+        body held no refused character (:func:`relay.text.plain_json`)."""
         prepared: list[tuple[int, Prepared]] = []
         rejected: list[dict[str, Any]] = []
         for index, raw in enumerate(items):
             try:
-                prepared.append((index, self.prepare(raw, ctx)))
+                prepared.append((index, self.prepare(raw, ctx, plain=plain)))
             except EventError as exc:
                 rejected.append({"index": index, "error": str(exc)})
             except Exception:  # a bug must cost this event only, never the request
@@ -108,9 +110,9 @@ class Ingestor:
         cookies = _first_party_cookies([p for _, p in prepared], ctx) if browser else []
         return Batch(prepared, rejected, cookies)
 
-    def prepare(self, raw: Any, ctx: RequestContext) -> Prepared:
+    def prepare(self, raw: Any, ctx: RequestContext, *, plain: bool = False) -> Prepared:
         """Validate and decide; raises :class:`relay.events.EventError` for an invalid event."""
-        ev = parse_event(raw)
+        ev = parse_event(raw, plain=plain)
         browser = ctx.source in BROWSER_SOURCES
         # CONTRACT §4.1: website on the browser endpoints; a server event says so by its page URL
         action_source = ev.action_source or ("website" if browser or ev.event_source_url else "other")
@@ -149,6 +151,8 @@ class Ingestor:
         )
         if sendable:
             self._fill_identity(new, ev, ctx, browser, consent.storage_allowed)
+        elif engagement.kept(ev.event_name, [d.decision for d in deliveries]):
+            new.custom = redact_value(engagement.only_engagement(ev.custom))  # for audience rules
         return Prepared(new, consent.storage_allowed)
 
     def _consent(self, key: ConsentKey) -> ConsentOutcome:
@@ -200,7 +204,9 @@ class Ingestor:
             return NewDelivery(
                 name, "skipped", "deny", verdict.reason, last_error=f"consent: {verdict.reason}"
             )
-        skip = self.connectors[name].skip_reason(event_name)
+        connector = self.connectors[name]
+        skip = engagement.skip_reason(event_name, connector.settings.send_engagement, name)
+        skip = skip or connector.skip_reason(event_name)
         status = "skipped" if skip else "pending"
         return NewDelivery(name, status, verdict.decision, verdict.reason, verdict.mode, verdict.ldu, skip)
 

@@ -26,6 +26,7 @@ from starlette.routing import Route
 
 from relay.sandbox.base import FakePlatform
 from relay.sandbox.checks import secret
+from relay.sandbox.meta_catalog import FakeCatalogs
 from relay.sandbox.meta_rules import (
     MAX_EVENTS,
     GraphFault,
@@ -81,6 +82,8 @@ class FakeMeta(FakePlatform):
         #: audience id → its members, each a row as sorted ``(column, value)`` pairs
         self.audiences: dict[str, set[Row]] = {}
         self.sessions: dict[str, ReplaceSession] = {}
+        #: product catalogs and lookalike audiences (relay.sandbox.meta_catalog)
+        self.catalogs = FakeCatalogs(self.audiences)
         self.app = Starlette(
             routes=[
                 Route("/_state", self._state, methods=["GET"]),
@@ -88,6 +91,9 @@ class FakeMeta(FakePlatform):
                 Route("/{version}/{node}/events", self._events, methods=["POST"]),
                 Route("/{version}/{node}/users", self._users, methods=["POST", "DELETE"]),
                 Route("/{version}/{node}/usersreplace", self._replace, methods=["POST"]),
+                Route("/{version}/{node}/items_batch", self._items_batch, methods=["POST"]),
+                Route("/{version}/{node}/check_batch_request_status", self._batch_status, methods=["GET"]),
+                Route("/{version}/{node}/customaudiences", self._customaudiences, methods=["GET", "POST"]),
             ]
         )
 
@@ -109,6 +115,7 @@ class FakeMeta(FakePlatform):
         self.events.clear()
         self.audiences.clear()
         self.sessions.clear()
+        self.catalogs.reset()
 
     # -- request plumbing
 
@@ -149,12 +156,31 @@ class FakeMeta(FakePlatform):
             aid: [dict(row) for row in sorted(rows)[:STATE_MEMBERS]] for aid, rows in self.audiences.items()
         }
         return JSONResponse(
-            {"events": len(self.events), "recent_events": recent, "audiences": audiences, "members": members}
+            {
+                "events": len(self.events),
+                "recent_events": recent,
+                "audiences": audiences,
+                "members": members,
+                **self.catalogs.state(),
+            }
         )
 
     async def _node(self, request: Request) -> Response:
         """``GET /{version}/{pixel_id}?fields=id``: the harmless read ``relay check --connect`` makes."""
         return await self._handle(request, lambda node, params: {"id": node})
+
+    # -- product catalogs and lookalike audiences (relay.sandbox.meta_catalog)
+
+    async def _items_batch(self, request: Request) -> Response:
+        return await self._handle(request, self.catalogs.items_batch)
+
+    async def _batch_status(self, request: Request) -> Response:
+        return await self._handle(request, self.catalogs.batch_status)
+
+    async def _customaudiences(self, request: Request) -> Response:
+        if request.method == "GET":
+            return await self._handle(request, self.catalogs.list_audiences)
+        return await self._handle(request, self.catalogs.create_audience)
 
     # -- conversions
 

@@ -106,7 +106,7 @@ def _tile(p: Product, base: str, shown: bool) -> str:
 
 async def home(request: Request) -> HTMLResponse:
     """Products, with category filters that navigate through the history API (an SPA page view)."""
-    base, _ = _bases(request)
+    base, root = _bases(request)
     chosen = request.query_params.get("category", "")
     buttons = "".join(
         f'<button type="button" class="chip" data-filter="{c}" aria-pressed="{str(c == chosen).lower()}">'
@@ -117,6 +117,13 @@ async def home(request: Request) -> HTMLResponse:
     main = (
         '<section class="hero"><h1>Small things, honestly measured.</h1>'
         "<p>Pick a product, check out with any fake details, and follow each event in the panel.</p>"
+        # landing URLs as ads and newsletters write them: the admin's campaign results credit each source
+        '<p class="muted" id="campaign-links">Arrive as if from a campaign: '
+        f'<a href="{escape(base)}/?utm_source=newsletter&amp;utm_medium=email&amp;utm_campaign=spring">'
+        "newsletter</a>, "
+        f'<a href="{escape(base)}/product/mug?fbclid=demo-fb-click">Facebook ad</a>, '
+        f'<a href="{escape(base)}/product/teapot?gclid=demo-google-click">Google ad</a>; '
+        f'then see the <a href="{escape(root)}/admin/results">campaign results</a>.</p>'
         "</section>"
         f'<div class="chips" role="group" aria-label="Categories">{buttons}</div>'
         f'<div class="grid" id="products">{cards}</div>'
@@ -205,6 +212,7 @@ async def status(request: Request) -> JSONResponse:
     reason) or dead; ``stored: false`` when the relay never accepted the event, with ``origin_allowed``
     telling whether this page's origin may post to ``/v1/collect`` at all. Sandbox only: no contact
     detail, only statuses."""
+    from relay.storage.engagement import page_engagement
     from relay.storage.queries import DeliveryFilter, list_deliveries
 
     relay = request.app.state.relay
@@ -218,12 +226,19 @@ async def status(request: Request) -> JSONResponse:
         events[event_id] = {
             "stored": bool(rows),
             "deliveries": [
-                {"connector": d["connector"], "status": d["status"], "reason": d["consent"]["reason"] or ""}
-                for d in rows
+                {"connector": d["connector"], "status": d["status"], "reason": _reason(d)} for d in rows
             ],
         }
+        if rows and event_id.endswith(":engagement"):  # time on page: its numbers for the panel
+            events[event_id]["engagement"] = await relay.db.run(page_engagement, relay.db.engine, event_id)
     allowed = origin in relay.settings.server.allowed_origins
     return JSONResponse({"origin": origin, "origin_allowed": allowed, "events": events})
+
+
+def _reason(delivery: dict[str, Any]) -> str:
+    """Why a delivery is skipped: the consent reason, or the connector's own (``send_engagement``)."""
+    own = delivery["status"] == "skipped" and delivery["consent"]["decision"] != "deny"
+    return str((delivery.get("last_error") if own else None) or delivery["consent"]["reason"] or "")
 
 
 def _not_found(request: Request) -> HTMLResponse:

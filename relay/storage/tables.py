@@ -88,6 +88,8 @@ class AttemptRow(SQLModel, table=True):
     status_code: int | None = None
     response: str | None = Field(default=None, sa_column=Column(Text))
     latency_ms: float | None = None
+    #: the request that carried the event (method, URL, body), masked like the response (0004)
+    request: str | None = Field(default=None, sa_column=Column(Text))
 
 
 class ConnectorStateRow(SQLModel, table=True):
@@ -135,3 +137,22 @@ class HeartbeatRow(SQLModel, table=True):
 
     name: str = Field(primary_key=True, max_length=100)
     at: float
+
+
+class ReconcileRunRow(SQLModel, table=True):
+    """One order reconciliation (migration 0008): its counts, and the orders that did not match."""
+
+    __tablename__ = "reconcile_runs"
+    __table_args__ = (Index("ix_reconcile_runs_started", "started_at"),)
+
+    id: int | None = _pk()
+    started_at: float
+    finished_at: float
+    trigger: str = Field(max_length=20)  # cli | schedule
+    source: str = Field(sa_column=Column(Text, nullable=False))
+    status: str = Field(max_length=20)  # matched | differences | error
+    orders: int = 0
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    #: the orders that did not match, at most ``relay.reconcile.MAX_STORED`` of them
+    items: list[Any] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    error: str | None = Field(default=None, sa_column=Column(Text))

@@ -16,12 +16,14 @@
   var auto = String(opt('autoPageView', true)) != 'false';
   var retryDelay = +opt('retryDelay', 1000);
   var deadline = Date.now() + +opt('cmpTimeout', 500);
+  var engaged = String(opt('engagement', false)) == 'true', idle = +opt('idleTimeout', 10000);
   var USER = 'email phone first_name last_name gender date_of_birth city state zip country external_id fbp fbc twclid ttclid ttp sc_click_id scid epik rdt_cid rdt_uuid li_fat_id gclid gbraid wbraid subscription_id lead_id madid'.split(' ');
   var CONSENT = 'tcf gdpr_applies gpp gpp_sid usp gcm gpc'.split(' ');
   var GCM = ['ad_storage', 'analytics_storage', 'ad_user_data', 'ad_personalization'];
   var queue = [], user = {}, manual = null, sig = {}, wait = {}, tries = {};
   var answered = 0, busy = 0, fails = 0, scheduled = 0, timer = 0, gcmWait = 0;
   var ref = d.referrer, last = href();
+  var pids, eng, depth, tick, act, vis = d.visibilityState != 'hidden';
 
   function href() { return loc.href.split('#')[0]; }
   function later() { if (!scheduled) scheduled = setTimeout(flush, 0); }
@@ -43,7 +45,7 @@
     return into;
   }
 
-  // -- consent: CMP APIs present at load are awaited (up to cmpTimeout), then read on every send
+  // -- consent: CMPs present at load are awaited (cmpTimeout), then read on every send
   function listen(name, fn) {
     if (typeof w[name] != 'function') return;
     wait[name] = 1;
@@ -55,7 +57,7 @@
       if (ok && tc) {
         if (tc.tcString) sig.tcf = tc.tcString;
         if (typeof tc.gdprApplies == 'boolean') sig.gdpr_applies = tc.gdprApplies;
-        // the banner is up: keep waiting for the visitor's choice (bounded by the deadline)
+        // banner up: wait for the visitor's choice (up to the deadline)
         if (tc.eventStatus == 'cmpuishown' && tc.gdprApplies !== false) return later();
       }
       done('__tcfapi');
@@ -80,8 +82,8 @@
     later();
     return r;
   };
-  // Google consent mode from gtag('consent', 'default'|'update', {...}) in dataLayer. A default
-  // scoped to regions can't be matched here, so only its "denied" values count (fail closed).
+  // Google consent mode (gtag consent default/update in dataLayer); a region-scoped default
+  // can't be matched here: only its "denied" values count (fail closed)
   function gcm() {
     var def = {}, reg = {}, upd = {}, waits = 0, updated = 0;
     for (var i = 0; i < dl.length; i++) {
@@ -129,7 +131,7 @@
   function sent(evs, via) {
     emit('relay:sent', { ids: evs.map(function (e) { return e.event_id; }), via: via });
   }
-  // fetch waits for the answer (so its cookies are set), and is retried with backoff
+  // fetch: the answer sets cookies; retried with backoff
   function post(evs) {
     var b = body(evs);
     busy = 1;
@@ -147,7 +149,7 @@
       queue.unshift.apply(queue, evs.filter(function (e) {
         return (tries[e.event_id] = (tries[e.event_id] || 0) + 1) < 4;
       }));
-      // one request at a time while the relay fails, ever slower: no retry storm
+      // one request at a time while the relay fails: no retry storm
       setTimeout(function () { busy = 0; flush(); },
         Math.min(30000, retryDelay * Math.pow(2, fails - 1)) * (0.5 + Math.random() / 2));
     });
@@ -156,8 +158,7 @@
     if (nav.sendBeacon && nav.sendBeacon(url, body(evs))) sent(evs, 'beacon');
     else post(evs);
   }
-  // the first hit of a visit (no _fbp visible yet, or a landing with click ids) goes alone and
-  // waits, so the ids its answer sets are carried by every later hit
+  // a visit's first hit (no _fbp yet, or click ids) goes alone and is awaited: later hits carry its ids
   function first() {
     return !answered && (!/(^|;\s*)_fbp=/.test(d.cookie) || /[?&]((fb|tw|tt|g)clid|ScCid|epik|rdt_cid|li_fat_id|[gw]braid)=/.test(loc.search));
   }
@@ -174,11 +175,12 @@
     o = o || {};
     cb = cb || o.callback;
     var id = String(o.eventID || o.event_id || uuid());
-    var ev = { event_name: String(name), event_id: id, event_source_url: loc.href };
+    var ev = { event_name: String(name), event_id: id, event_source_url: o.url || loc.href };
     if (ref) ev.referrer_url = ref;
     // a copy: the event keeps the values it had when tracked
     if (custom && typeof custom == 'object') ev.custom = JSON.parse(JSON.stringify(custom));
     if (queue.push(ev) > 500) queue.shift();
+    if (pids && pids.length < 50) pids.push(id);
     emit('relay:event', { event_name: ev.event_name, event_id: id });
     if (typeof cb == 'function') try { cb(id); } catch (e) { /* the site's callback */ }
     later();
@@ -194,10 +196,43 @@
   api.loaded = 1;
   w.relay = api;
 
-  // single-page apps: a new path or query through the history API is a new page view
+  // -- engagement: ms visible with input in the last `idle` ms, max scroll %; sent once per page
+  // view (pids: its event ids, null once sent)
+  function page() {
+    pids = [];
+    eng = depth = 0;
+    act = tick = Date.now();
+  }
+  page();
+  function acc() {
+    var now = Date.now(), h = d.documentElement.scrollHeight;
+    if (vis) eng += Math.max(0, Math.min(now, act + idle) - tick);
+    tick = now;
+    depth = Math.max(depth, Math.min(100, Math.round((w.scrollY + w.innerHeight) * 100 / h) || 0));
+  }
+  function engage() {
+    var p = pids;
+    if (!engaged || !p || !p[0]) return;
+    acc();
+    pids = null;
+    track('PageEngagement', { engaged_seconds: Math.round(eng / 1000), scroll_depth: depth, page_event_ids: p },
+      { eventID: p[0] + ':engagement', url: last });
+  }
+  if (engaged) {
+    'keydown pointerdown pointermove scroll'.split(' ').forEach(function (t) {
+      w.addEventListener(t, function () {
+        acc();
+        act = tick;
+      }, true);
+    });
+  }
+
+  // single-page apps: a new path or query via the history API is a new page view
   function navigated() {
     var h = href();
     if (h == last) return;
+    engage();
+    page();
     ref = last;
     last = h;
     track('PageView');
@@ -217,8 +252,11 @@
   var q = (old && old.q) || [];
   for (var i = 0; i < q.length; i++) run(q[i]);
   // leaving the page: hand everything still queued to sendBeacon, which outlives the page
-  w.addEventListener('pagehide', function () { flush(true); });
+  w.addEventListener('pagehide', function () { engage(); flush(true); });
   d.addEventListener('visibilitychange', function () {
-    if (d.visibilityState == 'hidden') flush(true);
+    acc();
+    vis = d.visibilityState != 'hidden';
+    if (vis) act = tick;
+    else { engage(); flush(true); }
   });
 })(window, document);

@@ -4,6 +4,7 @@ audiences as store``). Each concept lives in its own module, in the order a sync
 - ``tables``: the audience tables;
 - ``sql``: the table handles, chunked ``IN`` lists and "insert unless present";
 - ``lock``: the run lock and the last run;
+- ``history``: the record of every run (the last ones per audience);
 - ``staging``: the members a source holds now, and the diff as keyset pages;
 - ``state``: the acknowledged state, its destinations and full-sync progress;
 - ``api_source``: api-source members;
@@ -17,6 +18,15 @@ from __future__ import annotations
 
 from relay.storage.audiences.api_source import ApiMember, api_page, api_remove, api_upsert
 from relay.storage.audiences.erasure import erase_events, erase_members, suppressed
+from relay.storage.audiences.history import (
+    KEEP_RUNS,
+    MAX_RUNS_PAGE,
+    acknowledged_counts,
+    recent_runs,
+    record_run,
+    run_item,
+    runs_page,
+)
 from relay.storage.audiences.lock import acquire, release, renew, sync_rows
 from relay.storage.audiences.rule import (
     EventIdentity,
@@ -31,6 +41,7 @@ from relay.storage.audiences.sql import (
     api_members,
     insert_ignore,
     payloads,
+    runs,
     scratch,
     staging,
     state,
@@ -63,12 +74,15 @@ from relay.storage.audiences.state import (
 
 __all__ = [
     "ALL",
+    "KEEP_RUNS",
+    "MAX_RUNS_PAGE",
     "ApiMember",
     "DiffCounts",
     "EventIdentity",
     "Page",
     "ack_adds",
     "ack_removes",
+    "acknowledged_counts",
     "acquire",
     "add_scratch",
     "api_idents",
@@ -91,9 +105,14 @@ __all__ = [
     "page_removes",
     "page_staged",
     "payloads",
+    "recent_runs",
+    "record_run",
     "release",
     "renew",
     "replace_state",
+    "run_item",
+    "runs",
+    "runs_page",
     "save_progress",
     "scratch",
     "scratch_hits",

@@ -1,6 +1,11 @@
 """The events rule's queries: the stored events a rule includes or excludes, streamed in pages, and
 the scratch set of identifiers it sets aside.
 
+A rule item with conditions (``ViewContent with engaged_seconds >= 30``) reads numbers out of the
+JSON ``custom`` column (SQLite ``json_type``/``json_extract``, PostgreSQL ``json_typeof``/
+``json_extract_path_text``; a value that is not a number never matches) and the page views' event ids
+out of their ``PageEngagement`` event (``json_each`` / ``json_array_elements_text``).
+
 The streaming readers run in a source thread; the others in the database thread pool
 (``Database.run``).
 """
@@ -10,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
-from sqlalchemy import Engine, exists, false, func, or_, select
+from sqlalchemy import Engine, and_, case, cast, exists, false, func, literal, or_, select, true
+from sqlalchemy.types import Float
 
+from relay.engagement import EVENT, PAGE_EVENT_IDS, Condition, RuleTerm
 from relay.storage.audiences.sql import insert_ignore, matching, scratch
 from relay.storage.lease import deliveries, events
 
@@ -36,8 +43,58 @@ def _window(since: float | None) -> list[Any]:
     return [e.c.pii_purged == false(), e.c.received_at >= since - 3600, e.c.event_time >= since]
 
 
+def _number(dialect: str, table: Any, key: str) -> Any:
+    """``custom[key]`` as a number, NULL when it is not one (a stored value is never cast blindly)."""
+    custom = table.c.custom
+    if dialect == "postgresql":
+        is_number = func.json_typeof(func.json_extract_path(custom, key)) == "number"
+        return case((is_number, cast(func.json_extract_path_text(custom, key), Float)), else_=None)
+    path = f"$.{key}"
+    return case((func.json_type(custom, path).in_(("integer", "real")), func.json_extract(custom, path)))
+
+
+def _compare(value: Any, condition: Condition) -> Any:
+    ops = {">=": value >= condition.value, ">": value > condition.value, "<=": value <= condition.value}
+    ops.update({"<": value < condition.value, "=": value == condition.value})
+    return ops[condition.op]
+
+
+def _engaged_pages(dialect: str, conditions: Sequence[Condition], since: float | None) -> Any:
+    """The ids of the events tracked in page views whose engagement meets ``conditions``."""
+    g = events.alias("g")
+    if dialect == "postgresql":
+        listed = func.json_extract_path(g.c.custom, PAGE_EVENT_IDS)
+        array = case((func.json_typeof(listed) == "array", listed), else_=literal("[]").cast(g.c.custom.type))
+        ids = func.json_array_elements_text(array).table_valued("value")
+        kept: Any = true()
+    else:
+        ids = func.json_each(g.c.custom, f"$.{PAGE_EVENT_IDS}").table_valued("value", "type")
+        is_list = func.json_type(g.c.custom, f"$.{PAGE_EVENT_IDS}") == "array"
+        kept = and_(is_list, ids.c.type == "text")
+    met = [_compare(_number(dialect, g, c.field), c) for c in conditions]
+    recent = [g.c.received_at >= since - 3600] if since is not None else []
+    return (
+        select(ids.c.value)
+        .select_from(g.join(ids, true()))
+        .where(g.c.event_name == EVENT, kept, *met, *recent)
+    )
+
+
+def _terms(dialect: str, terms: Sequence[RuleTerm], since: float | None) -> Any:
+    """The rule's events: a plain name matches by name; a name with conditions also needs the event's
+    own ``custom`` or its page view's engagement to meet them."""
+    e = events
+    plain = [t.event_name for t in terms if not t.conditions]
+    clauses = [e.c.event_name.in_(plain)] if plain else []
+    for term in (t for t in terms if t.conditions):
+        own = and_(*(_compare(_number(dialect, e, c.field), c) for c in term.conditions))
+        linked = e.c.event_id.in_(_engaged_pages(dialect, term.conditions, since))
+        clauses.append(and_(e.c.event_name == term.event_name, or_(own, linked)))
+    return or_(*clauses) if clauses else false()
+
+
 def included_events(
-    engine: Engine, destination: str, names: Sequence[str], since: float | None, *, page: int = 2000
+    engine: Engine, destination: str, terms: Sequence[RuleTerm], since: float | None, *, page: int = 2000
 ) -> Iterator[list[EventIdentity]]:
     """Events of the rule's ``include`` names in the window whose delivery to ``destination`` consent
     allowed (``allow``, or ``limited`` other than ``strip``, which sends no contact details), with a
@@ -52,7 +109,7 @@ def included_events(
     person = _person()
     stmt = (
         select(person.label("person"), e.c.hashed, e.c.ids)
-        .where(e.c.event_name.in_(list(names)), consented, person.is_not(None), *_window(since))
+        .where(_terms(engine.dialect.name, terms, since), consented, person.is_not(None), *_window(since))
         .order_by(person, e.c.id)
     )
     with engine.connect() as conn:
@@ -62,14 +119,13 @@ def included_events(
 
 
 def excluded_events(
-    engine: Engine, names: Sequence[str], since: float | None, *, page: int = 2000
+    engine: Engine, terms: Sequence[RuleTerm], since: float | None, *, page: int = 2000
 ) -> Iterator[list[tuple[dict[str, Any], dict[str, Any]]]]:
-    """Identifiers of events of the rule's ``exclude`` names in the window, whatever their consent:
+    """Identifiers of events of the rule's ``exclude`` items in the window, whatever their consent:
     excluding a person sends nothing about them."""
     e = events
-    stmt = (
-        select(e.c.hashed, e.c.ids).where(e.c.event_name.in_(list(names)), *_window(since)).order_by(e.c.id)
-    )
+    matched = _terms(engine.dialect.name, terms, since)
+    stmt = select(e.c.hashed, e.c.ids).where(matched, *_window(since)).order_by(e.c.id)
     with engine.connect() as conn:
         result = conn.execution_options(yield_per=page).execute(stmt)
         for rows in result.partitions():

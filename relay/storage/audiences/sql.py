@@ -18,6 +18,7 @@ from relay.storage.audiences.tables import (
     AudienceApiIdentRow,
     AudienceApiMemberRow,
     AudiencePayloadRow,
+    AudienceRunRow,
     AudienceScratchRow,
     AudienceStagingRow,
     AudienceStateRow,
@@ -31,6 +32,7 @@ staging = AudienceStagingRow.__table__  # type: ignore[attr-defined]
 state = AudienceStateRow.__table__  # type: ignore[attr-defined]
 targets = AudienceTargetRow.__table__  # type: ignore[attr-defined]
 syncs = AudienceSyncRow.__table__  # type: ignore[attr-defined]
+runs = AudienceRunRow.__table__  # type: ignore[attr-defined]
 api_members = AudienceApiMemberRow.__table__  # type: ignore[attr-defined]
 api_idents = AudienceApiIdentRow.__table__  # type: ignore[attr-defined]
 scratch = AudienceScratchRow.__table__  # type: ignore[attr-defined]
@@ -81,6 +83,7 @@ __all__ = [
     "insert_ignore",
     "matching",
     "payloads",
+    "runs",
     "scratch",
     "staging",
     "state",

@@ -1,4 +1,4 @@
-"""Tables of the custom audience sync (migration 0002).
+"""Tables of the custom audience sync (migration 0002; the run history, migration 0005).
 
 Members are identified by ``member_key``: a digest of their canonical hashed identifiers (see
 ``relay.audiences.members``); the canonical text itself is kept once per audience in
@@ -8,13 +8,17 @@ No table holds a raw contact detail: only SHA-256 digests and device ids.
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Column, Index, Text
+from typing import Any
+
+from sqlalchemy import JSON, BigInteger, Column, Index, Integer, Text
 from sqlmodel import Field, SQLModel
 
 KEY_LENGTH = 32  # hex characters of a member key (128 bits)
 #: narrow tables that are only their primary key: on SQLite, one b-tree instead of a table plus an index
 KEY_ONLY = {"sqlite_with_rowid": False}
 IDENT_LENGTH = 300  # a 64-hex digest, or "madid:" and a device id
+#: 64-bit ids on PostgreSQL; on SQLite an INTEGER PRIMARY KEY is the 64-bit rowid already
+RUN_ID = BigInteger().with_variant(Integer, "sqlite")
 
 
 class AudiencePayloadRow(SQLModel, table=True):
@@ -71,19 +75,49 @@ class AudienceTargetRow(SQLModel, table=True):
     updated_at: float = 0.0
 
 
-class AudienceSyncRow(SQLModel, table=True):
-    """One audience's lock (owner + lease: one run at a time across processes) and its last run."""
+class RunLockColumns(SQLModel):
+    """The columns of a run lock (see ``relay.storage.audiences.lock``), after the table's own key: the
+    owner and its lease (one run at a time across processes), and the last run (summary: its JSON)."""
 
-    __tablename__ = "audience_syncs"
-
-    audience: str = Field(primary_key=True, max_length=100)
     owner: str | None = Field(default=None, max_length=100)
     lease_until: float | None = None
     status: str = Field(default="never", max_length=20)  # never | running | ok | partial | failed
     started_at: float | None = None
     finished_at: float | None = None
-    summary: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    summary: str | None = Field(default=None, sa_type=Text)
+    error: str | None = Field(default=None, sa_type=Text)
+
+
+class AudienceSyncRow(RunLockColumns, table=True):
+    """One audience's run lock and its last run."""
+
+    __tablename__ = "audience_syncs"
+
+    audience: str = Field(primary_key=True, max_length=100)
+
+
+class AudienceRunRow(SQLModel, table=True):
+    """One finished run of one audience (the history the dashboard charts; the last runs are kept).
+
+    The totals sum the destinations; ``destinations`` holds, per destination, its outcome and counts,
+    the members it holds after the run (``size``) and the size its platform reports (``platform_size``,
+    null when the platform gives none). ``error`` is masked like every recorded text."""
+
+    __tablename__ = "audience_runs"
+    __table_args__ = (Index("ix_audience_runs_audience", "audience", "id"),)
+
+    id: int | None = Field(default=None, sa_column=Column(RUN_ID, primary_key=True, autoincrement=True))
+    audience: str = Field(max_length=100)
+    trigger: str = Field(max_length=20)  # schedule | cli | api
+    status: str = Field(max_length=20)  # ok | partial | failed | interrupted
+    started_at: float
+    finished_at: float
+    members: int | None = None  # in the source this run (null when the source could not be read)
+    added: int = 0
+    removed: int = 0
+    failed: int = 0
     error: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    destinations: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
 class AudienceApiMemberRow(SQLModel, table=True):
@@ -134,10 +168,12 @@ __all__ = [
     "AudienceApiIdentRow",
     "AudienceApiMemberRow",
     "AudiencePayloadRow",
+    "AudienceRunRow",
     "AudienceScratchRow",
     "AudienceStagingRow",
     "AudienceStateRow",
     "AudienceSuppressionRow",
     "AudienceSyncRow",
     "AudienceTargetRow",
+    "RunLockColumns",
 ]

@@ -8,6 +8,11 @@
   var events = [];
   try { events = JSON.parse(sessionStorage.getItem(KEY)) || []; } catch (e) { /* a fresh list */ }
   var data = {};
+  // the panel's "time on page" switch turns on pixel.js's engagement option (off by default); this
+  // script runs before the snippet loads, so the option is in place when it reads window.relayConfig
+  var ENGAGE = 'shop-engagement', engaged = false;
+  try { engaged = localStorage.getItem(ENGAGE) === 'on'; } catch (e) { /* off */ }
+  if (engaged) window.relayConfig = Object.assign({ engagement: true }, window.relayConfig);
 
   function load() {
     var node = document.getElementById('shop-data');
@@ -65,6 +70,8 @@
     else if ((by.delivered || 0) + (by.skipped || 0) === n) {
       ev.outcome = by.skipped ? 'partial' : 'ok'; ev.state = by.skipped ? 'delivered, some skipped' : 'delivered';
     } else { ev.outcome = 'sent'; ev.state = 'pending'; }
+    var m = info.engagement;
+    if (m) parts.unshift('engaged ' + m.engaged_seconds + ' s, scrolled ' + m.scroll_depth + '%');
     ev.detail = parts.join(' · ');
     return ev.state !== 'pending';
   }
@@ -184,10 +191,21 @@
     });
   }
 
+  function toggle() {
+    var button = document.getElementById('toggle-engagement');
+    if (!button) return;
+    button.textContent = 'Time on page: ' + (engaged ? 'on' : 'off');
+    button.addEventListener('click', function () {
+      try { localStorage.setItem(ENGAGE, engaged ? 'off' : 'on'); } catch (e) { return; }
+      location.reload();
+    });
+  }
+
   document.addEventListener('DOMContentLoaded', function () {
     load();
     render();
     watch();
+    toggle();
     var page = { home: home, product: product, checkout: checkout }[data.page];
     if (page) page();
   });

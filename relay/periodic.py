@@ -1,0 +1,197 @@
+"""Jobs run on a ``schedule`` inside ``relay serve`` / ``relay worker``: audiences, catalogs, reconciliation.
+
+A schedule is a duration (``6h``) or ``manual`` (run only from the command line). When a job is due is
+computed from the database (its last start, or its last failure), so several workers agree; each job's
+run lock makes sure only one of them runs it. :class:`BaseScheduler` is the loop they share: one task
+per scheduled job, polling a tenth of its interval (between 50 ms and 15 s), until :meth:`stop`;
+:class:`LockedScheduler` runs configured jobs that keep their last run in a run lock's rows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Collection, Coroutine, Mapping
+from typing import TYPE_CHECKING, Annotated, Any, Generic, Protocol, TypeVar
+
+from pydantic import AfterValidator
+
+from relay.duration import parse_duration
+from relay.exceptions import RelayError
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+
+    from relay.storage.db import Database
+
+#: how soon a failed scheduled run is tried again (unless its schedule is shorter)
+RETRY_AFTER_FAILURE = 300.0
+
+
+def _schedule(value: str) -> str:
+    if value != "manual":
+        parse_duration(value)
+    return value
+
+
+#: a settings field holding a duration or ``manual``
+Schedule = Annotated[str, AfterValidator(_schedule)]
+
+
+def next_run_at(
+    schedule: str, row: Mapping[str, Any] | None, now: float, *, retry: Collection[str]
+) -> float | None:
+    """When a job whose lock row is ``row`` runs next (None for ``manual``): now if it never ran, when
+    the lease of a run elsewhere ends, a while after a run that ended in a ``retry`` status, else one
+    interval after the last start."""
+    if schedule == "manual":
+        return None
+    interval = parse_duration(schedule)
+    if row is None or row.get("started_at") is None:
+        return now
+    if row.get("owner") and (row.get("lease_until") or 0) > now:
+        return float(row["lease_until"])  # running elsewhere: look again when its lease would end
+    if row.get("status") in retry and row.get("finished_at"):
+        return float(row["finished_at"]) + min(interval, RETRY_AFTER_FAILURE)
+    return float(row["started_at"]) + interval
+
+
+class Scheduled(Protocol):
+    """A configured job: its schedule and where it sends."""
+
+    @property
+    def schedule(self) -> str: ...
+
+    @property
+    def destinations(self) -> Mapping[str, Any]: ...
+
+
+Rows = Mapping[str, Mapping[str, Any]]
+
+
+class BaseScheduler(ABC):
+    """One loop per scheduled job until :meth:`stop`; a subclass says which jobs, when each is due and
+    how it runs."""
+
+    #: the tasks are named ``{task_prefix}-{job}``
+    task_prefix = "relay-job"
+
+    def __init__(self) -> None:
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Ask :meth:`run` to return; a run in progress is cancelled (its acknowledged state is kept)."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Schedule until :meth:`stop`."""
+        tasks = [asyncio.create_task(coro, name=name) for name, coro in self.tasks().items()]
+        try:
+            await self._stopping.wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def tasks(self) -> dict[str, Coroutine[Any, Any, None]]:
+        """The coroutines :meth:`run` runs, by task name: one loop per job."""
+        jobs = self.jobs()
+        return {f"{self.task_prefix}-{name}": self._loop(name, interval) for name, interval in jobs.items()}
+
+    @abstractmethod
+    def jobs(self) -> dict[str, float]:
+        """The scheduled jobs and their intervals in seconds."""
+
+    @abstractmethod
+    async def due(self, name: str) -> tuple[float, float | None]:
+        """The time now and when ``name`` is due (None: never)."""
+
+    @abstractmethod
+    async def run_job(self, name: str) -> None:
+        """Run ``name`` once."""
+
+    @abstractmethod
+    def failed(self, name: str, exc: RelayError) -> None:
+        """Report a failed look or run (the loop goes on)."""
+
+    async def pause(self, seconds: float) -> None:
+        """Wait ``seconds``, or less when :meth:`stop` is called."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _loop(self, name: str, interval: float) -> None:
+        poll = min(max(interval / 10, 0.05), 15.0)
+        while not self._stopping.is_set():
+            wait = poll
+            try:
+                now, due = await self.due(name)
+                if due is not None and due <= now:
+                    await self.run_job(name)
+                elif due is not None:
+                    wait = min(poll, max(due - now, 0.01))
+            except RelayError as exc:
+                self.failed(name, exc)
+            await self.pause(wait)
+
+
+class JobEnv(Protocol):
+    """What a :class:`LockedScheduler` needs of its jobs' environment."""
+
+    @property
+    def db(self) -> Database: ...
+
+    @property
+    def clock(self) -> Callable[[], float]: ...
+
+
+E = TypeVar("E", bound=JobEnv)
+
+
+class LockedScheduler(BaseScheduler, Generic[E]):
+    """One loop per configured job with a schedule and destinations, due by its run lock's row
+    (``sync_rows``); a subclass names its ``kind`` and the ``retry`` statuses, and runs a job."""
+
+    kind = "job"
+    retry: Collection[str] = ("failed",)
+
+    def __init__(
+        self, env: E, configs: Mapping[str, Scheduled], sync_rows: Callable[[Engine], Rows], log: str
+    ) -> None:
+        super().__init__()
+        self.task_prefix = f"relay-{self.kind}"
+        self.env, self.configs, self.sync_rows = env, configs, sync_rows
+        self.log = logging.getLogger(log)
+
+    @abstractmethod
+    async def sync(self, name: str) -> str:
+        """Run ``name`` now; answers the run's status."""
+
+    def jobs(self) -> dict[str, float]:
+        scheduled = {n: c for n, c in self.configs.items() if c.schedule != "manual" and c.destinations}
+        return {name: parse_duration(config.schedule) for name, config in scheduled.items()}
+
+    async def due(self, name: str) -> tuple[float, float | None]:
+        rows = await self.env.db.run(self.sync_rows, self.env.db.engine)
+        now = self.env.clock()
+        return now, next_run_at(self.configs[name].schedule, rows.get(name), now, retry=self.retry)
+
+    async def run_job(self, name: str) -> None:
+        status = await self.sync(name)
+        if status != "busy":
+            self.log.info(f"scheduled {self.kind} run", extra={self.kind: name, "status": status})
+
+    def failed(self, name: str, exc: RelayError) -> None:
+        self.log.warning(f"{self.kind} scheduler", extra={self.kind: name, "error": exc.message})
+
+
+__all__ = [
+    "RETRY_AFTER_FAILURE",
+    "BaseScheduler",
+    "LockedScheduler",
+    "Rows",
+    "Schedule",
+    "Scheduled",
+    "next_run_at",
+]
