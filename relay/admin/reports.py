@@ -23,7 +23,10 @@ RECENT_RUNS = 12
 RUNS_PER_PAGE = 20
 
 
-def _window(request: Request) -> Window | Response:
+async def _guarded_window(request: Request) -> Window | Response:
+    """The ``window`` of an admin request, or the response refusing the request or its window."""
+    if (refused := await admin_guard(request)) is not None:
+        return refused
     name = request.query_params.get("window") or DEFAULT_WINDOW
     window = WINDOWS.get(name)
     if window is None:
@@ -34,9 +37,7 @@ def _window(request: Request) -> Window | Response:
 async def timeseries(request: Request) -> Response:
     """``GET /admin/api/timeseries?window=1h|24h|7d``: per bucket, events received and, per connector,
     deliveries by status and consent decision and the latency to delivery."""
-    if (refused := await admin_guard(request)) is not None:
-        return refused
-    window = _window(request)
+    window = await _guarded_window(request)
     if isinstance(window, Response):
         return window
     relay: RelayState = request.app.state.relay
@@ -46,9 +47,7 @@ async def timeseries(request: Request) -> Response:
 
 async def coverage(request: Request) -> Response:
     """``GET /admin/api/coverage?window=``: per connector, the share of events carrying each match key."""
-    if (refused := await admin_guard(request)) is not None:
-        return refused
-    window = _window(request)
+    window = await _guarded_window(request)
     if isinstance(window, Response):
         return window
     relay: RelayState = request.app.state.relay

@@ -8,7 +8,9 @@ faster in CPython than shifting a big integer or reading bit by bit, and ingest 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
+from typing import TypeVar
 
 ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
 _SIX_BITS = str.maketrans({c: format(i, "06b") for i, c in enumerate(ALPHABET)})
@@ -28,6 +30,33 @@ class DecodeError(ValueError):
     Internal to the decoders: every public decoder catches it and returns an invalid result
     whose ``error`` is this message (short, never containing the input).
     """
+
+
+_R = TypeVar("_R")
+
+
+def decode_or_invalid(text: str, decode: Callable[[str], _R], invalid: Callable[[str], _R]) -> _R:
+    """``decode(text)``, or ``invalid(error)`` when it raises :class:`DecodeError` (or a decoder bug)."""
+    try:
+        return decode(text)
+    except DecodeError as exc:
+        return invalid(str(exc))
+    except (ValueError, IndexError, OverflowError) as exc:  # defensive: a decoder bug must not escape
+        return invalid(f"undecodable ({type(exc).__name__})")
+
+
+def decode_text(
+    value: object, decode: Callable[[str], _R], invalid: Callable[[str], _R], max_chars: int
+) -> _R:
+    """``decode`` the stripped string ``value``; ``invalid(error)`` if not a string, empty or too long."""
+    if not isinstance(value, str):
+        return invalid("not a string")
+    text = value.strip()
+    if not text:
+        return invalid("empty")
+    if len(text) > max_chars:
+        return invalid("too long")
+    return decode(text)
 
 
 def base64url_bits(text: str) -> str:
@@ -170,4 +199,13 @@ class BitReader:
         return tuple(ranges)
 
 
-__all__ = ["ALPHABET", "MAX_SEGMENT_CHARS", "BitReader", "DecodeError", "base64url_bits", "ids_of"]
+__all__ = [
+    "ALPHABET",
+    "MAX_SEGMENT_CHARS",
+    "BitReader",
+    "DecodeError",
+    "base64url_bits",
+    "decode_or_invalid",
+    "decode_text",
+    "ids_of",
+]

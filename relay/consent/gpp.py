@@ -21,7 +21,7 @@ from functools import lru_cache
 from types import MappingProxyType
 from typing import Any
 
-from relay.consent.bits import BitReader, DecodeError, base64url_bits
+from relay.consent.bits import BitReader, DecodeError, base64url_bits, decode_or_invalid, decode_text
 from relay.consent.tcf import TCString, decode_tc_string
 from relay.consent.tcfca import TcfCaString, decode_tcf_ca
 from relay.consent.us_section import LAYOUTS, UsSection, decode_us_section
@@ -157,24 +157,16 @@ def _decode(text: str) -> GppString:
 
 @lru_cache(maxsize=1024)
 def _decode_cached(text: str) -> GppString:
-    try:
-        return _decode(text)
-    except DecodeError as exc:
-        return GppString(valid=False, error=str(exc))
-    except (ValueError, IndexError, OverflowError) as exc:  # defensive: a decoder bug must not escape
-        return GppString(valid=False, error=f"undecodable ({type(exc).__name__})")
+    return decode_or_invalid(text, _decode, _invalid)
+
+
+def _invalid(error: str) -> GppString:
+    return GppString(valid=False, error=error)
 
 
 def decode_gpp(value: object) -> GppString:
     """Decode a GPP string. Never raises; anything malformed is ``valid=False``."""
-    if not isinstance(value, str):
-        return GppString(valid=False, error="not a string")
-    text = value.strip()
-    if not text:
-        return GppString(valid=False, error="empty")
-    if len(text) > _MAX_TEXT:
-        return GppString(valid=False, error="too long")
-    return _decode_cached(text)
+    return decode_text(value, _decode_cached, _invalid, _MAX_TEXT)
 
 
 def parse_gpp_sid(value: object) -> tuple[int, ...] | None:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from relay.consent.bits import BitReader, DecodeError, base64url_bits
+from relay.consent.bits import BitReader, DecodeError, base64url_bits, decode_or_invalid, decode_text
 from relay.consent.vendors import PublisherRestriction, VendorVector, read_restrictions, read_vendor_vector
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -46,8 +46,8 @@ class PublisherTC:
 
 
 @dataclass(frozen=True)
-class TCString:
-    """A decoded TC string. When ``valid`` is false only ``error`` is meaningful."""
+class CoreHeader:
+    """The fields every TCF core segment opens with (EU TC string and Canada ``tcfcav1``)."""
 
     valid: bool
     error: str | None = None
@@ -60,6 +60,12 @@ class TCString:
     consent_language: str = ""
     vendor_list_version: int = 0
     tcf_policy_version: int = 0
+
+
+@dataclass(frozen=True)
+class TCString(CoreHeader):
+    """A decoded TC string. When ``valid`` is false only ``error`` is meaningful."""
+
     is_service_specific: bool = False
     use_non_standard_texts: bool = False
     special_feature_optins: frozenset[int] = frozenset()
@@ -203,20 +209,33 @@ def segment_reader(segment: str) -> tuple[int, BitReader]:
     return reader.read_int(3), reader
 
 
-def _read_core(reader: BitReader) -> dict[str, Any]:
-    version = reader.read_int(6)
-    if version != 2:
-        raise DecodeError(f"unsupported version {version}")
+def read_core_header(
+    reader: BitReader, version: int, read_language: Callable[[BitReader], str]
+) -> dict[str, Any]:
+    """The :class:`CoreHeader` fields, in segment order; a version other than ``version`` is an error."""
+    found = reader.read_int(6)
+    if found != version:
+        raise DecodeError(f"unsupported version {found}")
     return {
-        "version": version,
+        "version": found,
         "created": read_datetime(reader),
         "last_updated": read_datetime(reader),
         "cmp_id": reader.read_int(12),
         "cmp_version": reader.read_int(12),
         "consent_screen": reader.read_int(6),
-        "consent_language": reader.read_letters(2),
+        "consent_language": read_language(reader),
         "vendor_list_version": reader.read_int(12),
         "tcf_policy_version": reader.read_int(6),
+    }
+
+
+def _read_language(reader: BitReader) -> str:
+    return reader.read_letters(2)
+
+
+def _read_core(reader: BitReader) -> dict[str, Any]:
+    return {
+        **read_core_header(reader, 2, _read_language),
         "is_service_specific": reader.read_bool(),
         "use_non_standard_texts": reader.read_bool(),
         "special_feature_optins": reader.read_ids(12),
@@ -254,24 +273,16 @@ def _decode(text: str) -> TCString:
 @lru_cache(maxsize=1024)
 def _decode_cached(text: str) -> TCString:
     # pure function of an immutable string, and the same visitor sends the same string on every hit
-    try:
-        return _decode(text)
-    except DecodeError as exc:
-        return TCString(valid=False, error=str(exc))
-    except (ValueError, IndexError, OverflowError) as exc:  # defensive: a decoder bug must not escape
-        return TCString(valid=False, error=f"undecodable ({type(exc).__name__})")
+    return decode_or_invalid(text, _decode, _invalid)
+
+
+def _invalid(error: str) -> TCString:
+    return TCString(valid=False, error=error)
 
 
 def decode_tc_string(value: object) -> TCString:
     """Decode a TC string (``euconsent-v2`` / ``gdpr_consent``). Never raises."""
-    if not isinstance(value, str):
-        return TCString(valid=False, error="not a string")
-    text = value.strip()
-    if not text:
-        return TCString(valid=False, error="empty")
-    if len(text) > _MAX_TEXT:
-        return TCString(valid=False, error="too long")
-    return _decode_cached(text)
+    return decode_text(value, _decode_cached, _invalid, _MAX_TEXT)
 
 
-__all__ = ["MIN_POLICY_VERSION", "PublisherTC", "TCString", "decode_tc_string"]
+__all__ = ["MIN_POLICY_VERSION", "CoreHeader", "PublisherTC", "TCString", "decode_tc_string"]

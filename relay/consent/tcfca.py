@@ -22,7 +22,7 @@ from functools import partial
 from typing import Any, TypeVar
 
 from relay.consent.bits import BitReader, DecodeError, base64url_bits
-from relay.consent.tcf import PublisherTC, read_datetime, read_publisher_tc
+from relay.consent.tcf import CoreHeader, PublisherTC, read_core_header, read_publisher_tc
 from relay.consent.vendors import (
     PublisherRestriction,
     Ranges,
@@ -38,20 +38,9 @@ _SEGMENT_FIELDS = {_DISCLOSED_VENDORS: "disclosed_vendor_vector", _PUBLISHER_PUR
 
 
 @dataclass(frozen=True)
-class TcfCaString:
+class TcfCaString(CoreHeader):
     """A decoded ``tcfcav1`` section. When ``valid`` is false only ``error`` is meaningful."""
 
-    valid: bool
-    error: str | None = None
-    version: int = 0
-    created: datetime | None = None
-    last_updated: datetime | None = None
-    cmp_id: int = 0
-    cmp_version: int = 0
-    consent_screen: int = 0
-    consent_language: str = ""
-    vendor_list_version: int = 0
-    tcf_policy_version: int = 0
     use_non_standard_stacks: bool = False
     special_feature_express_consent: frozenset[int] = frozenset()
     purposes_express_consent: frozenset[int] = frozenset()
@@ -233,20 +222,9 @@ def _read_language(reader: BitReader) -> str:
 
 def _read_core(bits: str, fibonacci: bool, trailing_ok: bool = False) -> dict[str, Any]:
     reader = BitReader(bits)
-    version = reader.read_int(6)
-    if version != _VERSION:
-        raise DecodeError(f"unsupported version {version}")
+    out: dict[str, Any] = read_core_header(reader, _VERSION, _read_language)
     read_vector = _fibonacci_vector if fibonacci else read_vendor_vector
-    out: dict[str, Any] = {
-        "version": version,
-        "created": read_datetime(reader),
-        "last_updated": read_datetime(reader),
-        "cmp_id": reader.read_int(12),
-        "cmp_version": reader.read_int(12),
-        "consent_screen": reader.read_int(6),
-        "consent_language": _read_language(reader),
-        "vendor_list_version": reader.read_int(12),
-        "tcf_policy_version": reader.read_int(6),
+    out |= {
         "use_non_standard_stacks": reader.read_bool(),
         "special_feature_express_consent": reader.read_ids(12),
         "purposes_express_consent": reader.read_ids(24),

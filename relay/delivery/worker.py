@@ -250,25 +250,21 @@ class Worker:
         ``ms``); every text from the connector is masked, then clipped."""
         now = self.clock()
         extra = {"connector": name, "delivery_id": c.delivery_id, "event_id": c.event.event_id}
+        # not really tried: give back the attempt counted at claim
+        untried = functools.partial(
+            Completion, delivery_id=c.delivery_id, next_attempt_at=now, attempts_delta=-1
+        )
         if isinstance(outcome, Paused):
-            return Completion(
-                delivery_id=c.delivery_id,
+            return untried(
                 status=DeliveryStatus.PENDING,
                 outcome=AttemptOutcome.PAUSED,
-                next_attempt_at=now,
                 last_error=mask(outcome.message),
                 status_code=outcome.status_code,
                 request=sent,
-                attempts_delta=-1,
             )
         if isinstance(outcome, Skipped):
-            return Completion(
-                delivery_id=c.delivery_id,
-                status=DeliveryStatus.SKIPPED,
-                outcome=AttemptOutcome.SKIPPED,
-                next_attempt_at=now,
-                last_error=mask(outcome.reason),
-                attempts_delta=-1,
+            return untried(
+                status=DeliveryStatus.SKIPPED, outcome=AttemptOutcome.SKIPPED, last_error=mask(outcome.reason)
             )
         response = mask(outcome.response) if outcome.response is not None else None
         tried = functools.partial(

@@ -127,14 +127,6 @@ def _phone(value: str, country: str | None, hashed: dict[str, list[str]]) -> str
     return None
 
 
-def _external_id(value: str, country: str | None, hashed: dict[str, list[str]]) -> str | None:
-    normalized = normalize_external_id(value)
-    if normalized is None:
-        return "empty"
-    _add(hashed, "external_id", sha256_hex(normalized))
-    return None
-
-
 def _first_name(value: str, country: str | None) -> _Pairs:
     name = normalize_name(value)
     if name is None:
@@ -168,6 +160,19 @@ def _local(key: str, normalizer: Callable[[str, str | None], str | None]) -> _Ru
     return rule
 
 
+def _each(key: str, normalizer: Callable[[str], str | None], reason: str) -> _Handler:
+    """A handler normalising and hashing every value afresh, for values unique per person (ids)."""
+
+    def handle(value: str, country: str | None, hashed: dict[str, list[str]]) -> str | None:
+        normalized = normalizer(value)
+        if normalized is None:
+            return reason
+        _add(hashed, key, sha256_hex(normalized))
+        return None
+
+    return handle
+
+
 #: user key, key stored for a value that arrives already hashed, handler of a raw value
 _FIELDS: tuple[tuple[str, str, _Handler], ...] = (
     ("email", "em", _email),
@@ -180,7 +185,7 @@ _FIELDS: tuple[tuple[str, str, _Handler], ...] = (
     ("state", "st", _memoised(_local("st", normalize_state), by_country=True)),
     ("zip", "zp", _memoised(_local("zp", normalize_zip), by_country=True)),
     ("country", "country", _memoised(_rule("country", normalize_country, "unknown country"))),
-    ("external_id", "external_id", _external_id),
+    ("external_id", "external_id", _each("external_id", normalize_external_id, "empty")),
 )
 
 

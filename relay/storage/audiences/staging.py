@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, delete, exists, func, select
+from sqlalchemy import Engine, Table, and_, delete, exists, func, select
 
 from relay.storage.audiences.sql import Page, insert_ignore, payloads, scratch, staging, state
 
@@ -88,41 +88,37 @@ def _with_payload(key_column: Any, audience: str) -> Any:
     )
 
 
-def _page(engine: Engine, key: Any, audience: str, conditions: Sequence[Any], after: str, limit: int) -> Page:
-    """``(member key, canonical text)`` of the rows of ``key``'s table matching ``conditions``, in key order
-    after ``after``: one keyset page."""
-    stmt = _with_payload(key, audience).where(*conditions, key > after).order_by(key).limit(limit)
+def _page(
+    engine: Engine, table: Table, audience: str, conditions: Sequence[Any], after: str, limit: int
+) -> Page:
+    """``(member key, canonical text)`` of ``audience``'s rows of ``table`` matching ``conditions``, in key
+    order after ``after``: one keyset page."""
+    key = table.c.member_key
+    stmt = (
+        _with_payload(key, audience)
+        .where(table.c.audience == audience, *conditions, key > after)
+        .order_by(key)
+        .limit(limit)
+    )
     with engine.connect() as conn:
         return [(row[0], row[1]) for row in conn.execute(stmt)]
 
 
 def page_adds(engine: Engine, audience: str, scope: str, destination: str, after: str, limit: int) -> Page:
     """The next staged members the destination has not acknowledged, in key order after ``after``."""
-    st = staging
-    conditions = (
-        st.c.audience == audience,
-        st.c.scope == scope,
-        _not_acknowledged(audience, destination, st.c.member_key),
-    )
-    return _page(engine, st.c.member_key, audience, conditions, after, limit)
+    conditions = (staging.c.scope == scope, _not_acknowledged(audience, destination, staging.c.member_key))
+    return _page(engine, staging, audience, conditions, after, limit)
 
 
 def page_removes(engine: Engine, audience: str, scope: str, destination: str, after: str, limit: int) -> Page:
     """The next acknowledged members the source no longer holds."""
-    m = state
-    conditions = (
-        m.c.audience == audience,
-        m.c.destination == destination,
-        _not_staged(audience, scope, m.c.member_key),
-    )
-    return _page(engine, m.c.member_key, audience, conditions, after, limit)
+    conditions = (state.c.destination == destination, _not_staged(audience, scope, state.c.member_key))
+    return _page(engine, state, audience, conditions, after, limit)
 
 
 def page_staged(engine: Engine, audience: str, scope: str, after: str, limit: int) -> Page:
     """The next staged members, acknowledged or not (full syncs)."""
-    st = staging
-    conditions = (st.c.audience == audience, st.c.scope == scope)
-    return _page(engine, st.c.member_key, audience, conditions, after, limit)
+    return _page(engine, staging, audience, (staging.c.scope == scope,), after, limit)
 
 
 def staged_keys(engine: Engine, audience: str, scope: str, after: str, limit: int) -> list[str]:
