@@ -269,7 +269,7 @@ class BaseConnector(Generic[SettingsT]):
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
         """One HTTP call; transport errors become retryable errors, connect errors are retried briefly.
         Recorded (masked, headers left out) for the event trace while the worker delivers."""
-        recorded.sent(method, url, kwargs, self.mask)
+        recorded.sent(method, url, kwargs, self.mask, self.secrets())
         try:
             async for attempt in in_call_retry(httpx.ConnectError):
                 with attempt:

@@ -24,6 +24,8 @@ from urllib.parse import urlencode
 
 import httpx
 
+from relay.masking import MASK
+
 Mask = Callable[[str], str]
 #: items of a JSON list kept in a recorded body (a batch's first event shows its shape)
 SHOWN_ITEMS = 1
@@ -31,19 +33,40 @@ SHOWN_ITEMS = 1
 MAX_PLAIN_BODY = 8192
 
 
-@dataclass(frozen=True)
+#: stands for the event's own item in a request rendered once for the whole batch
+_ITEM = "__relay_event_item__"
+_ITEM_JSON = json.dumps(_ITEM)
+
+
+@dataclass
 class _Sent:
-    """One request as the connector sent it (unmasked, rendered only for the events it carried)."""
+    """One request as the connector sent it: masked once (the batch list's item left as a marker); each
+    event's view puts its own item in the marker's place, with the connector's secrets replaced (its
+    payload holds no contact detail: they were hashed at the door, e-mails redacted from URLs)."""
 
     method: str
     url: str
     kwargs: Mapping[str, Any]
     mask: Mask
+    secrets: Sequence[str]
+    _masked: dict[int, tuple[str, Sequence[Any] | None]] = field(default_factory=dict)
 
     def render(self, position: int | None = None, count: int = 0) -> str:
         """Masked ``METHOD URL`` and body; with ``position``, the batch list (the first list of ``count``
         items) cut to the item at ``position``, every other list to its first item."""
-        return self.mask(describe(self.method, self.url, self.kwargs, position, count))
+        if position is None:
+            return self.mask(describe(self.method, self.url, self.kwargs))
+        if count not in self._masked:
+            text, batch = describe_batch(self.method, self.url, self.kwargs, count)
+            self._masked[count] = (self.mask(text), batch)
+        envelope, batch = self._masked[count]
+        if batch is None or not 0 <= position < len(batch) or _ITEM_JSON not in envelope:
+            return envelope
+        item = _json(batch[position])
+        for secret in self.secrets:
+            if secret and len(secret) >= 4:
+                item = item.replace(secret, MASK)
+        return envelope.replace(_ITEM_JSON, item, 1)
 
 
 @dataclass
@@ -79,12 +102,26 @@ def describe(
 ) -> str:
     """``METHOD URL`` (query parameters included) and the body of one httpx request, unmasked; lists
     shortened as :meth:`_Sent.render` says."""
+    if position is None:
+        return describe_batch(method, url, kwargs, -1)[0]
+    text, batch = describe_batch(method, url, kwargs, count)
+    if batch is None or not 0 <= position < len(batch):
+        return text
+    return text.replace(_ITEM_JSON, _json(batch[position]), 1)
+
+
+def describe_batch(
+    method: str, url: str, kwargs: Mapping[str, Any], count: int
+) -> tuple[str, Sequence[Any] | None]:
+    """The request's text with the batch list (the first list of ``count`` items) shown as one marker
+    item, and that list (None: the body has none)."""
     params = kwargs.get("params")
     full = str(httpx.URL(url, params=params)) if params else url
-    return f"{method.upper()} {full}\n{_body(kwargs, position, count)}".rstrip("\n")
+    body, batch = _body(kwargs, count)
+    return f"{method.upper()} {full}\n{body}".rstrip("\n"), batch
 
 
-def _body(kwargs: Mapping[str, Any], position: int | None, count: int) -> str:
+def _body(kwargs: Mapping[str, Any], count: int) -> tuple[str, Sequence[Any] | None]:
     value = kwargs.get("json")
     if value is None:
         text = _text(kwargs)
@@ -93,10 +130,13 @@ def _body(kwargs: Mapping[str, Any], position: int | None, count: int) -> str:
         except ValueError:
             value = None
         if value is None:
-            return text if len(text) <= MAX_PLAIN_BODY else f"[a body of {len(text)} characters]"
-    pick = [position] if position is not None else []
-    shortened = _shortened(value, pick, count)
-    return json.dumps(shortened, separators=(",", ":"), ensure_ascii=False, default=str)
+            return (text if len(text) <= MAX_PLAIN_BODY else f"[a body of {len(text)} characters]"), None
+    found: list[Sequence[Any]] = []
+    return _json(_shortened(value, count, found)), (found[0] if found else None)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def _text(kwargs: Mapping[str, Any]) -> str:
@@ -111,28 +151,29 @@ def _text(kwargs: Mapping[str, Any]) -> str:
     return ""
 
 
-def _shortened(value: Any, pick: list[int], count: int) -> Any:
+def _shortened(value: Any, count: int, found: list[Sequence[Any]]) -> Any:
     """``value`` with every list cut to its first :data:`SHOWN_ITEMS` items and a note of how many more:
-    cut between items, never inside a value, so masking still sees every key and secret whole. ``pick``
-    (one position, used up by the first list of ``count`` items met) keeps that item of the batch list
-    instead, whole."""
+    cut between items, never inside a value, so masking still sees every key and secret whole. The first
+    list of ``count`` items met (the batch: kept in ``found``) shows one marker item instead."""
     if isinstance(value, Mapping):
-        return {k: _shortened(v, pick, count) for k, v in value.items()}
+        return {k: _shortened(v, count, found) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        if pick and len(value) == count and 0 <= pick[0] < count:
-            shown = [value[pick.pop()]]
+        if not found and count > 0 and len(value) == count:
+            found.append(value)
+            shown: list[Any] = [_ITEM]
         else:
-            shown = [_shortened(v, pick, count) for v in value[:SHOWN_ITEMS]]
+            shown = [_shortened(v, count, found) for v in value[:SHOWN_ITEMS]]
         more = len(value) - len(shown)
         return [*shown, f"... {more} more"] if more > 0 else shown
     return value
 
 
-def sent(method: str, url: str, kwargs: Mapping[str, Any], mask: Mask) -> None:
-    """A connector is sending this request: keep it masked (``mask``: the connector's)."""
+def sent(method: str, url: str, kwargs: Mapping[str, Any], mask: Mask, secrets: Sequence[str] = ()) -> None:
+    """A connector is sending this request: keep it masked (``mask``: the connector's; ``secrets``:
+    its credentials, replaced by value in each event's own item)."""
     recorder = _CURRENT.get()
     if recorder is not None:
-        request = _Sent(method, url, kwargs, mask)
+        request = _Sent(method, url, kwargs, mask, tuple(secrets))
         recorder._raw.append(request)
         recorder.sent.append(request.render())
 

@@ -21,7 +21,7 @@ from typing import cast
 
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_random_exponential
 
-from connectors.base import Connector, WindowedConnector
+from connectors.base import Connector, WindowedConnector, clip
 from relay.delivery.attempt import Mask, Paused, Result, attempt, masker, outbound
 from relay.delivery.outbound import to_outbound
 from relay.delivery.requests import recording
@@ -220,10 +220,10 @@ class Worker:
             *unreadable,
             *zip((c for c, _ in mapped), results, strict=True),
         ]
-        # each attempt keeps the request that carried its event, masked and cut like the answers
+        # each attempt keeps the request that carried its event: masked by the recorder, cut like the answers
         sent = {id(c): request for c, event in mapped if (request := recorder.request_of(event)) is not None}
         return [
-            self._completion(name, c, r, latency_ms, mask, mask(sent[id(c)]) if id(c) in sent else None)
+            self._completion(name, c, r, latency_ms, mask, clip(sent[id(c)]) if id(c) in sent else None)
             for c, r in pairs
         ]
 

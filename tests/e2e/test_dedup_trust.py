@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
+from relay.delivery.worker import PAUSED_CHECK_SECONDS
 from relay.storage import queries
 from relay.types import DeliveryStatus
 from tests.e2e.harness import Relay, purchase, run_relay
@@ -68,8 +69,11 @@ def assert_server_version(event: dict[str, Any]) -> None:
     assert event["event_source_url"] == "https://shop.example/checkout/done"
 
 
-def pause_meta(relay: Relay) -> None:
+async def pause_meta(relay: Relay) -> None:
+    """Pause Meta as another process would (in the database); the running worker sees such a pause within
+    ``PAUSED_CHECK_SECONDS``, so the test waits that documented bound before sending anything."""
     queries.pause_connector(relay.state.db.engine, "meta", "held by the test", "")
+    await asyncio.sleep(PAUSED_CHECK_SECONDS + 0.1)
 
 
 async def resume_meta(relay: Relay) -> None:
@@ -78,7 +82,7 @@ async def resume_meta(relay: Relay) -> None:
 
 async def test_browser_copy_first_then_the_server_purchase(tmp_path: Path) -> None:
     async with run_relay(tmp_path) as relay:
-        pause_meta(relay)
+        await pause_meta(relay)
         await collect_copy(relay, "order-77")
         server = await relay.post_events(purchase("order-77"))
         assert server.status_code == 202 and server.json() == {"accepted": 1, "rejected": []}
@@ -115,7 +119,7 @@ async def test_server_purchase_after_the_browser_copy_was_delivered_is_sent_once
 
 async def test_server_purchase_first_then_a_browser_copy(tmp_path: Path) -> None:
     async with run_relay(tmp_path) as relay:
-        pause_meta(relay)
+        await pause_meta(relay)
         assert (await relay.post_events(purchase("order-79"))).status_code == 202
         await collect_copy(relay, "order-79")
         await resume_meta(relay)
@@ -128,7 +132,7 @@ async def test_server_purchase_first_then_a_browser_copy(tmp_path: Path) -> None
 
 async def test_the_reverse_orders_inside_one_group_commit(tmp_path: Path) -> None:
     async with run_relay(tmp_path) as relay:
-        pause_meta(relay)
+        await pause_meta(relay)
         ids = [f"order-g{i}" for i in range(20)]
         copies = [collect_copy(relay, i) for i in ids]
         servers = [relay.post_events(purchase(i)) for i in ids]
