@@ -14,6 +14,7 @@ from playwright.async_api import Browser, Page
 
 from relay.audiences import SyncEnv, SyncOptions, sync_audience
 from relay.sandbox.base import ScriptedResponse
+from tests.browser.layout import GEOMETRY
 from tests.e2e.harness import ADMIN_TOKEN, API_KEY, Relay, run_relay
 
 pytestmark = [pytest.mark.browser, pytest.mark.anyio]
@@ -42,12 +43,6 @@ KEY_ELEMENTS = [
     "[data-audience-runs='pushed'] table.runs td.run-error",
     "[data-audience-runs='idle']",
 ]
-GEOMETRY = """(selectors) => selectors.map((s) => {
-  const e = document.querySelector(s);
-  if (!e || !e.getClientRects().length) return null;
-  const r = e.getBoundingClientRect();
-  return {left: r.left, right: r.right, width: r.width, height: r.height};
-})"""
 
 
 async def push(relay: Relay, body: dict[str, Any]) -> None:

@@ -14,6 +14,7 @@ from playwright.async_api import Browser, Page
 
 from relay.audiences import SyncEnv, SyncOptions, sync_audience
 from relay.sandbox.base import ScriptedResponse
+from tests.browser.layout import GEOMETRY
 from tests.e2e.harness import ADMIN_TOKEN, API_KEY, Relay, purchase, run_relay
 
 pytestmark = [pytest.mark.browser, pytest.mark.anyio]
@@ -106,13 +107,6 @@ KEY_ELEMENTS = [
     "#trace ol.timeline",
     "[data-audience='pushed']",
 ]
-#: each selector's first element: its box, or null when missing or not displayed
-GEOMETRY = """(selectors) => selectors.map((s) => {
-  const e = document.querySelector(s);
-  if (!e || !e.getClientRects().length) return null;
-  const r = e.getBoundingClientRect();
-  return {left: r.left, right: r.right, width: r.width, height: r.height};
-})"""
 MONITORED = {
     "pushed": {
         "source": {"type": "api"},

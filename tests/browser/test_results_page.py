@@ -13,6 +13,7 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from relay.cli import main
+from tests.browser.layout import GEOMETRY
 from tests.e2e.harness import ADMIN_TOKEN, Relay, run_relay
 
 pytestmark = [pytest.mark.browser, pytest.mark.anyio]
@@ -29,12 +30,6 @@ KEY_ELEMENTS = [
     "#findings tr[data-order='o-missing']",
     "#runs tr[data-run]",
 ]
-GEOMETRY = """(selectors) => selectors.map((s) => {
-  const e = document.querySelector(s);
-  if (!e || !e.getClientRects().length) return null;
-  const r = e.getBoundingClientRect();
-  return {left: r.left, right: r.right, width: r.width, height: r.height};
-})"""
 
 
 def event(event_id: str, fbp: str, url: str, name: str = "PageView", **custom: Any) -> dict[str, Any]:
