@@ -123,24 +123,35 @@ class DeliveryValues:
     updated_at: float
 
 
-def delivery_values(event_pk: int, d: NewDelivery, now: float) -> DeliveryValues:
-    """The fresh row of ``d``: due now, no attempt yet (stored new, or replacing a pending one)."""
+_STATUSES = frozenset(s.value for s in DeliveryStatus)
+
+
+def delivery_row(event_pk: int, d: NewDelivery, now: float) -> tuple[Any, ...]:
+    """The fresh row of ``d`` in :class:`DeliveryValues` field order: due now, no attempt yet (stored
+    new, or replacing a pending one); a tuple, as the group commit inserts it."""
+    if d.status not in _STATUSES:
+        raise ValueError(f"unknown delivery status {d.status!r}")
     ldu_country, ldu_state = d.ldu if d.ldu else (None, None)
-    return DeliveryValues(
-        event_pk=event_pk,
-        connector=d.connector,
-        status=DeliveryStatus(d.status).value,
-        attempts=0,
-        next_attempt_at=now,
-        consent_decision=d.decision,
-        consent_reason=d.reason,
-        consent_mode=d.mode,
-        ldu_country=ldu_country,
-        ldu_state=ldu_state,
-        last_error=d.last_error,
-        created_at=now,
-        updated_at=now,
+    return (
+        event_pk,
+        d.connector,
+        d.status,
+        0,
+        now,
+        d.decision,
+        d.reason,
+        d.mode,
+        ldu_country,
+        ldu_state,
+        d.last_error,
+        now,
+        now,
     )
+
+
+def delivery_values(event_pk: int, d: NewDelivery, now: float) -> DeliveryValues:
+    """:func:`delivery_row` as a :class:`DeliveryValues`."""
+    return DeliveryValues(*delivery_row(event_pk, d, now))
 
 
 _INSERT_ATTEMPTS = RowInsert(attempts_t, AttemptValues)
@@ -259,6 +270,7 @@ __all__ = [
     "claim",
     "complete",
     "deliveries",
+    "delivery_row",
     "delivery_values",
     "ensure_state",
     "events",

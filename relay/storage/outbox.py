@@ -26,11 +26,11 @@ from relay.storage.lease import (
     claim,
     complete,
     deliveries,
+    delivery_row,
     events,
     renew,
 )
 from relay.storage.records import ClaimedDelivery, Completion, NewDelivery, NewEvent, StoreResult
-from relay.types import DeliveryStatus
 
 log = logging.getLogger("relay.storage")
 
@@ -169,7 +169,7 @@ def event_row(ev: NewEvent) -> tuple[Any, ...]:
     return (
         ev.event_id,
         ev.event_name,
-        f"{ev.event_name}\x1f{ev.event_id}",  # NewEvent.dedup_key
+        ev.dedup_key,
         ev.event_time,
         ev.received_at,
         ev.action_source,
@@ -184,31 +184,6 @@ def event_row(ev: NewEvent) -> tuple[Any, ...]:
         _json(ev.custom),
         _json(ev.consent),
         False,
-    )
-
-
-_STATUSES = frozenset(s.value for s in DeliveryStatus)
-
-
-def delivery_row(event_pk: int, d: NewDelivery, now: float) -> tuple[Any, ...]:
-    """:func:`relay.storage.lease.delivery_values` as a tuple in :class:`DeliveryValues` field order."""
-    if d.status not in _STATUSES:
-        raise ValueError(f"unknown delivery status {d.status!r}")
-    ldu_country, ldu_state = d.ldu if d.ldu else (None, None)
-    return (
-        event_pk,
-        d.connector,
-        d.status,
-        0,
-        now,
-        d.decision,
-        d.reason,
-        d.mode,
-        ldu_country,
-        ldu_state,
-        d.last_error,
-        now,
-        now,
     )
 
 

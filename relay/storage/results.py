@@ -15,10 +15,9 @@ from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Engine, and_, func, or_, select
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
-from relay.exceptions import StorageError
+from relay.storage.db import _guard
 from relay.storage.tables import DeliveryRow, EventRow
 
 events = EventRow.__table__  # type: ignore[attr-defined]
@@ -35,15 +34,8 @@ T = TypeVar("T")
 async def run_read(fn: Callable[..., T], *args: Any) -> T:
     """Run a long read in a thread of its own (its own pooled connection), not in the database's
     executor: on SQLite that is the single writer thread ingest waits on, and a WAL read never
-    blocks the writer. Database failures become :class:`StorageError`."""
-
-    def guarded() -> T:
-        try:
-            return fn(*args)
-        except SQLAlchemyError as exc:
-            raise StorageError(f"storage error: {type(exc).__name__}") from exc
-
-    return await asyncio.to_thread(guarded)
+    blocks the writer. Database failures become :class:`StorageError`, as in :meth:`Database.run`."""
+    return await asyncio.to_thread(_guard, fn, *args)
 
 
 class Hit(NamedTuple):

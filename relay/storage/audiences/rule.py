@@ -12,6 +12,7 @@ The streaming readers run in a source thread; the others in the database thread 
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
@@ -53,10 +54,11 @@ def _number(dialect: str, table: Any, key: str) -> Any:
     return case((func.json_type(custom, path).in_(("integer", "real")), func.json_extract(custom, path)))
 
 
+_OPS = {">=": operator.ge, ">": operator.gt, "<=": operator.le, "<": operator.lt, "=": operator.eq}
+
+
 def _compare(value: Any, condition: Condition) -> Any:
-    ops = {">=": value >= condition.value, ">": value > condition.value, "<=": value <= condition.value}
-    ops.update({"<": value < condition.value, "=": value == condition.value})
-    return ops[condition.op]
+    return _OPS[condition.op](value, condition.value)
 
 
 def _engaged_pages(dialect: str, conditions: Sequence[Condition], since: float | None) -> Any:
