@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from relay.results.touch import DIRECT, Source, landing_page, touch_of
+from relay.results.touch import DIRECT, TOUCH_MARKERS, Source, landing_page, touch_of
 from relay.storage import results as store
 from relay.storage.results import Hit
 
@@ -170,7 +170,7 @@ def campaign_results(engine: Engine, query: ResultsQuery) -> dict[str, Any]:
     """The whole report for ``query`` (a blocking call: run it in the database thread)."""
     since, until = query.since, query.now + 1
     lookback = ATTRIBUTION_DAYS * 86400.0
-    before = store.touch_hits(engine, since - lookback, since)
+    before = store.touch_hits(engine, since - lookback, since, TOUCH_MARKERS)
     report = attribute(before, store.window_hits(engine, since, until), GROUPS[query.group], lookback)
     breakdown = store.delivery_breakdown(engine, since, until)
     return {

@@ -27,6 +27,9 @@ CLICK_IDS = {
     "li_fat_id": ("linkedin", "paid"),
     "twclid": ("x", "paid"),
 }
+#: URL fragments that mark a landing with campaign parameters or a click id: the storage's cheap SQL
+#: pre-filter of the lookback (:func:`touch_of` decides exactly)
+TOUCH_MARKERS = ("utm_", *(f"{param}=" for param in CLICK_IDS))
 SEARCH_ENGINES = ("google.", "bing.", "duckduckgo.", "yahoo.", "ecosia.", "baidu.", "yandex.", "qwant.")
 MAX_LABEL = 100
 
@@ -86,4 +89,4 @@ def landing_page(url: str | None) -> str:
     return ((parts.hostname or "") + (parts.path or "/"))[:200]
 
 
-__all__ = ["CLICK_IDS", "DIRECT", "Source", "landing_page", "touch_of"]
+__all__ = ["CLICK_IDS", "DIRECT", "TOUCH_MARKERS", "Source", "landing_page", "touch_of"]

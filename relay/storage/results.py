@@ -11,7 +11,7 @@ database; attribution, which needs each visitor's touches in order, runs over th
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Engine, and_, func, or_, select
@@ -23,9 +23,6 @@ from relay.storage.tables import DeliveryRow, EventRow
 events = EventRow.__table__  # type: ignore[attr-defined]
 deliveries = DeliveryRow.__table__  # type: ignore[attr-defined]
 
-#: URL fragments that mark a landing with campaign parameters or a click id (a cheap SQL pre-filter;
-#: ``relay.results.touch`` decides exactly)
-TOUCH_MARKERS = ("utm_", "clid=", "ScCid=", "epik=", "rdt_cid=", "li_fat_id=", "gbraid=", "wbraid=")
 #: rows fetched per round trip
 PAGE = 5000
 T = TypeVar("T")
@@ -92,12 +89,12 @@ def window_hits(engine: Engine, since: float, until: float) -> Iterator[Hit]:
     return _hits(engine, and_(e.c.received_at >= since, e.c.received_at < until))
 
 
-def touch_hits(engine: Engine, since: float, until: float) -> list[Hit]:
-    """The events of ``[since, until)`` whose URL carries campaign parameters or a click id: the
-    attribution lookback before a window (referrals count inside the window only)."""
+def touch_hits(engine: Engine, since: float, until: float, markers: Sequence[str]) -> list[Hit]:
+    """The events of ``[since, until)`` whose URL contains one of ``markers`` (campaign parameters, click
+    ids): the attribution lookback before a window (referrals count inside the window only)."""
     e = events
     url = e.c.event_source_url
-    marked = or_(*(url.contains(m, autoescape=True) for m in TOUCH_MARKERS))
+    marked = or_(*(url.contains(m, autoescape=True) for m in markers))
     return list(_hits(engine, and_(e.c.received_at >= since, e.c.received_at < until, marked)))
 
 
@@ -125,7 +122,6 @@ def delivery_breakdown(
 
 __all__ = [
     "PAGE",
-    "TOUCH_MARKERS",
     "Hit",
     "delivery_breakdown",
     "run_read",

@@ -5,28 +5,19 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import insert
 
 from relay.results import ResultsQuery, campaign_results
-from relay.results.touch import DIRECT, Source, touch_of
+from relay.results.touch import CLICK_IDS, DIRECT, TOUCH_MARKERS, Source, touch_of
 from relay.storage import results as store
 from relay.storage.db import Database
+from tests.integration.stored import store_event, stored_db  # noqa: F401 (stored_db is the db fixture)
 
 NOW = 1_750_000_000.0
 DAY = 86400.0
 _ids = itertools.count(1)
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.close()
 
 
 def add(
@@ -38,39 +29,17 @@ def add(
     *deliveries: dict[str, Any],
     **kw: Any,
 ) -> None:
-    n = next(_ids)
-    row = {
-        "event_id": f"r-{n}",
-        "event_name": name,
-        "event_time": int(at),
-        "received_at": at,
-        "action_source": "website",
-        "source": "collect",
-        "event_source_url": url,
-        "opt_out": False,
-        "hashed": kw.pop("hashed", {}),
-        "ids": {"fbp": fbp} if fbp else {},
-        "custom": kw.pop("custom", {}),
-        "consent": kw.pop("consent", {}),
-        "pii_purged": False,
+    store_event(
+        db,
+        at,
+        *({"status": "delivered", **d} for d in deliveries),
+        event_id=f"r-{next(_ids)}",
+        event_name=name,
+        source="collect",
+        event_source_url=url,
+        ids={"fbp": fbp} if fbp else {},
         **kw,
-    }
-    with db.engine.begin() as conn:
-        pk = conn.execute(insert(store.events).values(**row)).inserted_primary_key[0]
-        for d in deliveries:
-            conn.execute(
-                insert(store.deliveries).values(
-                    event_pk=pk,
-                    connector=d.get("connector", "meta"),
-                    status=d.get("status", "delivered"),
-                    attempts=1,
-                    next_attempt_at=at,
-                    consent_decision=d.get("decision", "allow"),
-                    consent_reason="test",
-                    created_at=at,
-                    updated_at=at,
-                )
-            )
+    )
 
 
 def test_touches_name_utm_click_ids_and_referrers() -> None:
@@ -88,6 +57,19 @@ def test_touches_name_utm_click_ids_and_referrers() -> None:
     assert touch_of("https://s.example/a", "https://www.google.com/") == Source("google.com", "organic")
     assert touch_of("https://s.example/a", "https://s.example/b") is None  # same site: not a touch
     assert touch_of(None, None) is None and DIRECT.source == "(direct)"
+
+
+def test_a_click_of_any_known_platform_before_the_window_is_a_touch(db: Database) -> None:
+    # the lookback before the window is read through a SQL pre-filter: it must let every click id
+    # relay.results.touch knows through (msclkid, say, is not "...clid=")
+    for visitor, param in enumerate(CLICK_IDS):
+        add(db, NOW - 8 * DAY, "PageView", f"https://s.example/?{param}=c{visitor}", f"V{visitor}")
+        add(db, NOW - 2 * DAY, "Purchase", "https://s.example/done", f"V{visitor}", custom={"value": 1})
+    before = store.touch_hits(db.engine, NOW - 14 * DAY, NOW - 7 * DAY, TOUCH_MARKERS)
+    assert len(before) == len(CLICK_IDS)
+    groups = campaign_results(db.engine, ResultsQuery("7d", "source", NOW))["groups"]
+    credited = {g["source"] for g in groups if g["conversions"]}
+    assert credited == {source for source, _ in CLICK_IDS.values()}
 
 
 def test_last_non_direct_touch_within_the_lookback(db: Database) -> None:
