@@ -56,9 +56,8 @@ def _bounded(name: str) -> Any:
     def check(value: Any) -> int | float:
         if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
             value = float(value)
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise ValueError(f"must be {what}")
-        if not low <= value <= high:
+        number = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        if not number or not low <= value <= high:
             raise ValueError(f"must be {what}")
         return int(value) if float(value).is_integer() else float(value)
 

@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any, TextIO
 from sqlalchemy import CursorResult, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
+from relay.storage.db import _normalise_url as engine_url
+
 if TYPE_CHECKING:
     from _csv import Reader
 
@@ -58,13 +60,6 @@ def csv_file(path: str, fail: Fail, progress: Callable[[], str] = str) -> Iterat
         except (csv.Error, UnicodeDecodeError) as exc:
             # the messages name a position or a byte value, never a cell's content
             raise fail(f"{path}: not readable as UTF-8 CSV{progress()}: {exc}") from None
-
-
-def engine_url(url: str) -> str:
-    """``url`` with PostgreSQL's driver named (the relay ships psycopg 3)."""
-    if url.startswith(("postgresql://", "postgres://")):
-        return "postgresql+psycopg://" + url.split("://", 1)[1]
-    return url
 
 
 @contextlib.contextmanager

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from connectors.base import Connector
+from relay.catalog.checks import lookalike_destinations
 from relay.catalog.settings import LookalikeSettings
 from relay.exceptions import RelayError
 from relay.settings import Settings
@@ -133,8 +134,10 @@ async def ensure_lookalikes(env: LookalikeEnv, names: Iterable[str] | None = Non
                     "destination": destination,
                     "spec": key[2],
                     "name": spec.label(audience),
+                    "origin_audience_id": origin or "",
+                    "lookalike_id": None,
+                    "error": None,
                 }
-                base |= {"origin_audience_id": origin or "", "lookalike_id": None, "error": None}
                 record = records.get(key)
                 if record and record.get("lookalike_id") and origin in (None, record["origin_audience_id"]):
                     out.append(record)  # recorded: reused, no platform call
@@ -160,10 +163,7 @@ def pending(settings: Settings, rows: Iterable[Mapping[str, Any]]) -> list[dict[
     seen = {(r["audience"], r["destination"], r["spec"]) for r in rows}
     out = []
     for name, audience in settings.audiences.items():
-        able = [
-            d for d in audience.destinations if "ad_account_id" in type(settings.connectors[d]).model_fields
-        ]
-        for destination in able:
+        for destination in lookalike_destinations(audience.destinations, settings.connectors):
             for spec in audience.lookalike:
                 key = (name, destination, spec_key(spec))
                 if key not in seen:

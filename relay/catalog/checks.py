@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 from relay.exceptions import ConfigError
 from relay.settings import ConnectorSettings, Settings
@@ -11,6 +11,13 @@ from relay.settings import ConnectorSettings, Settings
 def catalog_id(block: ConnectorSettings, override: str | None) -> str | None:
     """The platform catalog a destination syncs to: its own ``catalog_id``, else its connector's."""
     return override or getattr(block, "catalog_id", None)
+
+
+def lookalike_destinations(
+    destinations: Iterable[str], connectors: Mapping[str, ConnectorSettings]
+) -> list[str]:
+    """The destinations whose connector creates lookalikes (it knows an ad account: Meta)."""
+    return [d for d in destinations if "ad_account_id" in type(connectors[d]).model_fields]
 
 
 def check_catalogs(settings: Settings, connectors: Mapping[str, ConnectorSettings]) -> None:
@@ -32,7 +39,7 @@ def check_catalogs(settings: Settings, connectors: Mapping[str, ConnectorSetting
         if not audience.lookalike:
             continue
         key = f"audiences.{name}.lookalike"
-        able = [d for d in audience.destinations if "ad_account_id" in type(connectors[d]).model_fields]
+        able = lookalike_destinations(audience.destinations, connectors)
         if not able:
             raise ConfigError("a lookalike needs a destination that creates lookalikes (meta)", key=key)
         for dest in able:
@@ -43,4 +50,4 @@ def check_catalogs(settings: Settings, connectors: Mapping[str, ConnectorSetting
                 )
 
 
-__all__ = ["catalog_id", "check_catalogs"]
+__all__ = ["catalog_id", "check_catalogs", "lookalike_destinations"]

@@ -53,7 +53,7 @@ class Product:
 
     def fingerprint(self) -> str:
         """A digest of everything the platform receives: an unchanged product is not sent again."""
-        data = {k: str(v) if isinstance(v, Money) else v for k, v in asdict(self).items()}
+        data = asdict(self)
         data["price"], data["sale_price"] = str(self.price), self.sale_price and str(self.sale_price)
         return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 

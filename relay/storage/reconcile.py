@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select
 
+from relay.storage.audiences.sql import chunks
 from relay.storage.lease import deliveries, events
 from relay.storage.tables import ReconcileRunRow
 
@@ -53,10 +54,6 @@ class Lookup:
     until: float
 
 
-def _chunks(items: Sequence[str]) -> list[Sequence[str]]:
-    return [items[i : i + CHUNK] for i in range(0, len(items), CHUNK)]
-
-
 def conversions(engine: Engine, order_ids: Sequence[str], lookup: Lookup) -> dict[str, list[Conversion]]:
     """Per order id, the conversions carrying it (none, one, or duplicates), with their deliveries."""
     e = events
@@ -76,7 +73,7 @@ def conversions(engine: Engine, order_ids: Sequence[str], lookup: Lookup) -> dic
     ]
     found: dict[int, Conversion] = {}
     with engine.connect() as conn:
-        for chunk in _chunks(list(dict.fromkeys(order_ids))):
+        for chunk in chunks(list(dict.fromkeys(order_ids)), CHUNK):
             stmt = select(*columns).where(e.c.event_name == lookup.event_name, key.in_(chunk), *bounds)
             for pk, event_id, order_key, at, value, currency in conn.execute(stmt):
                 found[pk] = Conversion(pk, event_id, str(order_key), at, _float(value), currency)
@@ -96,10 +93,9 @@ def _float(value: Any) -> float | None:
 
 def _attach_deliveries(conn: Any, found: dict[int, Conversion]) -> None:
     d = deliveries
-    pks = list(found)
-    for i in range(0, len(pks), CHUNK):
+    for chunk in chunks(list(found), CHUNK):
         stmt = select(d.c.event_pk, d.c.connector, d.c.status, d.c.consent_decision, d.c.last_error).where(
-            d.c.event_pk.in_(pks[i : i + CHUNK])
+            d.c.event_pk.in_(chunk)
         )
         for pk, connector, status, decision, error in conn.execute(stmt.order_by(d.c.connector)):
             found[pk].deliveries.append(Delivery(connector, status, decision, error))

@@ -5,64 +5,37 @@ stored and read back."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
-
-import pytest
-from sqlalchemy import insert
 
 from relay.reconcile.compare import compare
 from relay.reconcile.orders import Order
 from relay.storage import reconcile as store
 from relay.storage.db import Database
 from relay.storage.reconcile import Lookup
+from tests.integration.stored import store_event, stored_db  # noqa: F401 (stored_db is the db fixture)
 
 NOW = 1_750_000_000.0
 _ids = itertools.count(1)
 
 
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.close()
-
-
 def add(
     db: Database, event_id: str, at: float, custom: dict[str, Any], *deliveries: tuple[str, str, str]
 ) -> None:
-    row = {
-        "event_id": event_id,
-        "event_name": "Purchase",
-        "event_time": int(at),
-        "received_at": at,
-        "action_source": "website",
-        "source": "events",
-        "opt_out": False,
-        "hashed": {},
-        "ids": {},
-        "custom": custom,
-        "consent": {},
-        "pii_purged": False,
-    }
-    with db.engine.begin() as conn:
-        pk = conn.execute(insert(store.events).values(**row)).inserted_primary_key[0]
-        for connector, status, decision in deliveries:
-            conn.execute(
-                insert(store.deliveries).values(
-                    event_pk=pk,
-                    connector=connector,
-                    status=status,
-                    attempts=1,
-                    next_attempt_at=at,
-                    consent_decision=decision,
-                    consent_reason="test",
-                    last_error="HTTP 400: bad" if status == "dead" else None,
-                    created_at=at,
-                    updated_at=at,
-                )
-            )
+    store_event(
+        db,
+        at,
+        *(
+            {
+                "connector": connector,
+                "status": status,
+                "decision": decision,
+                "last_error": "HTTP 400: bad" if status == "dead" else None,
+            }
+            for connector, status, decision in deliveries
+        ),
+        event_id=event_id,
+        custom=custom,
+    )
 
 
 def order(order_id: str, value: float | None = 10.0, currency: str | None = "EUR") -> Order:
