@@ -4,7 +4,8 @@ theirs, and a few samples of what the platforms refused."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Protocol
+from dataclasses import dataclass, field
+from typing import Generic, Protocol, TypeVar
 
 
 class DestinationOutcome(Protocol):
@@ -32,6 +33,35 @@ def run_outcome(destinations: Sequence[DestinationOutcome], *, dry_run: bool) ->
     return status, "; ".join(f"{d.destination}: {d.error}" for d in failed)
 
 
+D = TypeVar("D", bound=DestinationOutcome)
+
+
+@dataclass(kw_only=True)
+class BaseRun(Generic[D]):
+    """One run of a job over several destinations, its name in the subclass's first field."""
+
+    source_type: str
+    dry_run: bool = False
+    #: every item sent again, not only the changes
+    full: bool = False
+    status: str = "running"  # running | ok | partial | failed | busy | dry-run | interrupted
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    error: str | None = None
+    destinations: list[D] = field(default_factory=list)
+
+    def conclude(self) -> None:
+        """Set :attr:`status` from the destinations' outcomes, and :attr:`error` unless it is set."""
+        self.status, error = run_outcome(self.destinations, dry_run=self.dry_run)
+        self.error = self.error or error
+
+    def finish(self, now: float) -> None:
+        """End the run at ``now``; one still running was stopped before it finished (cancelled)."""
+        if self.status == "running":
+            self.status, self.error = "interrupted", "the run was stopped before it finished"
+        self.finished_at = now
+
+
 def keep_samples(samples: dict[str, str], new: Mapping[str, str], limit: int) -> None:
     """Add ``new`` to ``samples`` until it holds ``limit`` (the first message of a key stays)."""
     for key, message in new.items():
@@ -40,4 +70,4 @@ def keep_samples(samples: dict[str, str], new: Mapping[str, str], limit: int) ->
         samples.setdefault(key, message)
 
 
-__all__ = ["DestinationOutcome", "keep_samples", "run_outcome"]
+__all__ = ["BaseRun", "DestinationOutcome", "keep_samples", "run_outcome"]

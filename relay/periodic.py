@@ -4,7 +4,8 @@ A schedule is a duration (``6h``) or ``manual`` (run only from the command line)
 computed from the database (its last start, or its last failure), so several workers agree; each job's
 run lock makes sure only one of them runs it. :class:`BaseScheduler` is the loop they share: one task
 per scheduled job, polling a tenth of its interval (between 50 ms and 15 s), until :meth:`stop`;
-:class:`LockedScheduler` runs configured jobs that keep their last run in a run lock's rows.
+:class:`LockedScheduler` runs configured jobs that keep their last run in a run lock's rows, which its
+loops read once per tick (their shortest poll) between them.
 """
 
 from __future__ import annotations
@@ -71,6 +72,11 @@ class Scheduled(Protocol):
 Rows = Mapping[str, Mapping[str, Any]]
 
 
+def poll_seconds(interval: float) -> float:
+    """How often the loop of a job run every ``interval`` seconds looks whether it is due."""
+    return min(max(interval / 10, 0.05), 15.0)
+
+
 class BaseScheduler(ABC):
     """One loop per scheduled job until :meth:`stop`; a subclass says which jobs, when each is due and
     how it runs."""
@@ -122,7 +128,7 @@ class BaseScheduler(ABC):
             await asyncio.wait_for(self._stopping.wait(), seconds)
 
     async def _loop(self, name: str, interval: float) -> None:
-        poll = min(max(interval / 10, 0.05), 15.0)
+        poll = poll_seconds(interval)
         while not self._stopping.is_set():
             wait = poll
             try:
@@ -151,7 +157,11 @@ E = TypeVar("E", bound=JobEnv)
 
 class LockedScheduler(BaseScheduler, Generic[E]):
     """One loop per configured job with a schedule and destinations, due by its run lock's row
-    (``sync_rows``); a subclass names its ``kind`` and the ``retry`` statuses, and runs a job."""
+    (``sync_rows``); a subclass names its ``kind`` and the ``retry`` statuses, and runs a job.
+
+    The loops share their reads of the rows: one read serves every loop that looks within a tick (the
+    shortest poll of the jobs), and a job found due is looked at again on a read begun after it asked,
+    so that a run another worker has just finished is not started again from a read older than it."""
 
     kind = "job"
     retry: Collection[str] = ("failed",)
@@ -163,6 +173,9 @@ class LockedScheduler(BaseScheduler, Generic[E]):
         self.task_prefix = f"relay-{self.kind}"
         self.env, self.configs, self.sync_rows = env, configs, sync_rows
         self.log = logging.getLogger(log)
+        self.tick = min((poll_seconds(interval) for interval in self.jobs().values()), default=15.0)
+        #: the latest read of the rows: when it began (event loop time) and the task reading them
+        self._read: tuple[float, asyncio.Task[Rows]] | None = None
 
     @abstractmethod
     async def sync(self, name: str) -> str:
@@ -172,10 +185,37 @@ class LockedScheduler(BaseScheduler, Generic[E]):
         scheduled = {n: c for n, c in self.configs.items() if c.schedule != "manual" and c.destinations}
         return {name: parse_duration(config.schedule) for name, config in scheduled.items()}
 
+    async def run(self) -> None:
+        try:
+            await super().run()
+        finally:
+            if self._read is not None:
+                self._read[1].cancel()
+                self._read = None
+
     async def due(self, name: str) -> tuple[float, float | None]:
-        rows = await self.env.db.run(self.sync_rows, self.env.db.engine)
+        asked = asyncio.get_running_loop().time()
+        begun, rows = await self._rows(since=asked - self.tick)
+        now, at = self._next_run(name, rows)
+        if at is not None and at <= now and begun < asked:
+            _, rows = await self._rows(since=asked)
+            now, at = self._next_run(name, rows)
+        return now, at
+
+    def _next_run(self, name: str, rows: Rows) -> tuple[float, float | None]:
         now = self.env.clock()
         return now, next_run_at(self.configs[name].schedule, rows.get(name), now, retry=self.retry)
+
+    async def _rows(self, since: float) -> tuple[float, Rows]:
+        """The rows from a read begun at ``since`` or later (event loop time): the one in progress or
+        the latest, else a new one; and when that read began."""
+        if self._read is None or self._read[0] < since:
+            db = self.env.db
+            read = asyncio.create_task(db.run(self.sync_rows, db.engine))
+            self._read = (asyncio.get_running_loop().time(), read)
+        begun, read = self._read
+        # shielded: a loop cancelled while waiting must not cancel the read the others wait for
+        return begun, await asyncio.shield(read)
 
     async def run_job(self, name: str) -> None:
         status = await self.sync(name)
@@ -194,4 +234,5 @@ __all__ = [
     "Schedule",
     "Scheduled",
     "next_run_at",
+    "poll_seconds",
 ]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from sqlalchemy import CursorResult, create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from relay.storage.db import _normalise_url as engine_url
+from relay.storage.db import normalise_url
 
 if TYPE_CHECKING:
     from _csv import Reader
@@ -69,7 +69,7 @@ def sql_result(
     """The result of ``query`` on the database at ``url`` (streamed in ``page`` rows when given); the
     errors start with ``what`` (``sql source``)."""
     try:
-        engine = create_engine(engine_url(url))
+        engine = create_engine(normalise_url(url))
     except (SQLAlchemyError, ImportError, ValueError) as exc:
         raise fail(f"{what}: unusable url ({type(exc).__name__})") from None
     try:
@@ -83,4 +83,4 @@ def sql_result(
         engine.dispose()
 
 
-__all__ = ["Fail", "csv_file", "delimiter", "engine_url", "split_header", "sql_result"]
+__all__ = ["Fail", "csv_file", "delimiter", "split_header", "sql_result"]

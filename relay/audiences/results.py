@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from relay.audiences.sources import SourceStats
-from relay.outcome import keep_samples, run_outcome
+from relay.outcome import BaseRun, keep_samples
 
 MAX_SAMPLES = 10
 
@@ -54,27 +54,11 @@ class DestinationResult:
 
 
 @dataclass
-class AudienceRun:
-    """One run of one audience."""
+class AudienceRun(BaseRun[DestinationResult]):
+    """One run of one audience; ``sources``: what each source scope read."""
 
     audience: str
-    source_type: str
-    dry_run: bool = False
-    full: bool = False
-    status: str = "running"  # ok | partial | failed | busy | dry-run
-    started_at: float = 0.0
-    finished_at: float = 0.0
-    error: str | None = None
-    destinations: list[DestinationResult] = field(default_factory=list)
     sources: dict[str, SourceStats] = field(default_factory=dict)
-
-    def conclude(self) -> None:
-        """Set :attr:`status` from the destinations' outcomes (unless the run already failed)."""
-        if self.status in ("failed", "busy"):
-            return
-        self.status, error = run_outcome(self.destinations, dry_run=self.dry_run)
-        if self.error is None:
-            self.error = error
 
     def as_dict(self) -> dict[str, Any]:
         """The run as JSON: what ``GET /admin/api/stats`` shows under ``audiences``."""

@@ -122,7 +122,13 @@ async def sync_audience(
     audience = env.settings.audiences.get(name)
     if audience is None:
         raise ConfigError(f"no audience named {name!r} in the config", key="audiences")
-    run = AudienceRun(name, audience.source.type, options.dry_run, options.full, started_at=env.clock())
+    run = AudienceRun(
+        name,
+        source_type=audience.source.type,
+        dry_run=options.dry_run,
+        full=options.full,
+        started_at=env.clock(),
+    )
     lease = Lease(env, name, options.lease_seconds)
     if not await lease.acquire(record=not options.dry_run):
         run.status, run.error, run.finished_at = (
@@ -141,9 +147,7 @@ async def sync_audience(
         log.exception("audience sync failed", extra={"audience": name})
         run.status, run.error = "failed", f"internal error: {type(exc).__name__}"
     finally:
-        if run.status == "running":  # cancelled (shutdown): what was acknowledged is kept
-            run.status, run.error = "interrupted", "the run was stopped before it finished"
-        run.finished_at = env.clock()
+        run.finish(env.clock())  # a run cancelled at shutdown keeps what was acknowledged
         progress.finished(name)
         await _wrap_up(env, name, run, lease, options.trigger)
     return run

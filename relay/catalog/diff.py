@@ -1,5 +1,5 @@
 """What a destination needs: the items to create, update and delete, from the products a source
-holds now and the fingerprints the platform acknowledged last time."""
+holds now and the fingerprints of what the platform acknowledged (took or refused) last time."""
 
 from __future__ import annotations
 
@@ -8,14 +8,6 @@ from dataclasses import dataclass, field
 
 from relay.catalog.api import ItemRequest
 from relay.catalog.product import Product
-
-
-@dataclass(frozen=True)
-class Known:
-    """An item as the relay last left it on the platform: its fingerprint, and whether it was refused."""
-
-    fingerprint: str
-    refused: bool = False
 
 
 @dataclass
@@ -29,14 +21,15 @@ class CatalogDiff:
 
 def diff(
     products: Mapping[str, Product],
-    known: Mapping[str, Known],
+    known: Mapping[str, str],
     keep: Collection[str] = (),
     *,
     full: bool = False,
 ) -> CatalogDiff:
     """Deletes first (items gone from the source, except ``keep``: ids whose rows were invalid this
-    time), then creates and updates. A product refused last time is sent again only once it changed;
-    ``full`` sends every product."""
+    time), then creates and updates. ``known`` holds the fingerprint of what each item was last sent
+    as, taken or refused: a refused product is sent again only once it changed (its fingerprint with
+    it); ``full`` sends every product."""
     out = CatalogDiff()
     for item_id in sorted(set(known) - set(products) - set(keep)):
         out.requests.append(ItemRequest("DELETE", item_id))
@@ -44,11 +37,11 @@ def diff(
         before = known.get(item_id)
         if before is None:
             out.requests.append(ItemRequest("CREATE", item_id, product))
-        elif full or before.fingerprint != product.fingerprint():
+        elif full or before != product.fingerprint:
             out.requests.append(ItemRequest("UPDATE", item_id, product))
         else:
             out.unchanged += 1
     return out
 
 
-__all__ = ["CatalogDiff", "Known", "diff"]
+__all__ = ["CatalogDiff", "diff"]

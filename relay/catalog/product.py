@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field, fields
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -50,12 +50,15 @@ class Product:
     brand: str | None = None
     condition: str = "new"
     sale_price: Money | None = None
+    #: a digest of everything the platform receives (an unchanged product is not sent again), made
+    #: once when the product is built: every destination's diff and every record of it read it
+    fingerprint: str = field(init=False, repr=False, compare=False)
 
-    def fingerprint(self) -> str:
-        """A digest of everything the platform receives: an unchanged product is not sent again."""
-        data = asdict(self)
+    def __post_init__(self) -> None:
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "fingerprint"}
         data["price"], data["sale_price"] = str(self.price), self.sale_price and str(self.sale_price)
-        return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+        digest = hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
+        object.__setattr__(self, "fingerprint", digest)  # frozen: set once, here
 
 
 def _text(row: Mapping[str, Any], column: str, limit: int | None = None) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from relay.outcome import keep_samples, run_outcome
+from relay.outcome import BaseRun, keep_samples
 
 #: refused items kept per destination as samples (id → the platform's message, masked)
 MAX_SAMPLES = 20
@@ -31,22 +31,11 @@ class DestinationRun:
 
 
 @dataclass
-class CatalogRun:
-    catalog: str
-    source_type: str
-    started_at: float
-    dry_run: bool = False
-    full: bool = False
-    status: str = "running"  # running | ok | partial | failed | busy | dry-run | interrupted
-    finished_at: float | None = None
-    source: dict[str, Any] = field(default_factory=dict)
-    destinations: list[DestinationRun] = field(default_factory=list)
-    error: str | None = None
+class CatalogRun(BaseRun[DestinationRun]):
+    """One run of one catalog; ``source``: what the source held."""
 
-    def conclude(self) -> None:
-        self.status, error = run_outcome(self.destinations, dry_run=self.dry_run)
-        if error is not None:
-            self.error = error
+    catalog: str
+    source: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -24,7 +24,7 @@ import httpx
 from connectors.base import Connector
 from relay.catalog.api import BatchStatus, CatalogApi, ItemRequest
 from relay.catalog.checks import catalog_id
-from relay.catalog.diff import Known, diff
+from relay.catalog.diff import diff
 from relay.catalog.results import CatalogRun, DestinationRun
 from relay.catalog.settings import CatalogSettings
 from relay.catalog.sources import CatalogRead, read_source
@@ -86,7 +86,13 @@ async def sync_catalog(
     if catalog is None:
         raise ConfigError(f"no catalog named {name!r} in the config", key="catalogs")
     state = _Run(env, name, options, say or (lambda _text: None))
-    run = CatalogRun(name, catalog.source.type, env.clock(), options.dry_run, options.full)
+    run = CatalogRun(
+        name,
+        source_type=catalog.source.type,
+        dry_run=options.dry_run,
+        full=options.full,
+        started_at=env.clock(),
+    )
     db = env.db
     if not options.dry_run:
         got = await db.run(store.acquire, db.engine, name, state.owner, env.clock(), options.lease_seconds)
@@ -102,9 +108,7 @@ async def sync_catalog(
         log.exception("catalog sync failed", extra={"catalog": name})
         run.status, run.error = "failed", f"internal error: {type(exc).__name__}"
     finally:
-        if run.status == "running":
-            run.status, run.error = "interrupted", "the run was stopped before it finished"
-        run.finished_at = env.clock()
+        run.finish(env.clock())
         if not options.dry_run:
             summary = json.dumps(run.as_dict())
             await db.run(
@@ -139,8 +143,7 @@ async def _destination(
     env, db = state.env, state.env.db
     connector = env.connectors[result.destination]
     api = catalog_api(connector)
-    rows = await db.run(store.known, db.engine, state.name, result.destination)
-    known = {item_id: Known(fp, refused) for item_id, (fp, refused) in rows.items()}
+    known = await db.run(store.known, db.engine, state.name, result.destination)
     changes = diff(read.products, known, read.invalid_ids, full=state.options.full)
     result.unchanged = changes.unchanged
     counts = {m: changes.count(m) for m in ("CREATE", "UPDATE", "DELETE")}
@@ -209,7 +212,7 @@ async def _record(
                 deleted.append(request.item_id)
                 result.deleted += 1
         elif request.product is not None:
-            upserts.append((request.item_id, request.product.fingerprint(), error))
+            upserts.append((request.item_id, request.product.fingerprint, error))
             if error is None:
                 result.created += request.method == "CREATE"
                 result.updated += request.method == "UPDATE"

@@ -30,7 +30,7 @@ SYNCHRONOUS = ("full", "normal")
 MIGRATIONS = Path(__file__).parent / "migrations"
 
 
-def _normalise_url(url: str) -> str:
+def normalise_url(url: str) -> str:
     # a bare postgresql:// URL means psycopg 3, the driver we install
     if url.startswith("postgresql://") or url.startswith("postgres://"):
         return "postgresql+psycopg://" + url.split("://", 1)[1]
@@ -43,7 +43,7 @@ def make_engine(url: str, synchronous: str = "full") -> Engine:
     then survives a crash of the process, not a power cut."""
     if synchronous not in SYNCHRONOUS:
         raise ValueError(f"storage.synchronous must be one of {', '.join(SYNCHRONOUS)}")
-    url = _normalise_url(url)
+    url = normalise_url(url)
     parsed = make_url(url)
     json_options: dict[str, Any] = {"json_serializer": _json_dumps, "json_deserializer": orjson.loads}
     if parsed.get_backend_name() != "sqlite":
@@ -87,7 +87,7 @@ class Database:
     """The engine plus the thread pool that runs blocking calls for async code."""
 
     def __init__(self, url: str, *, synchronous: str = "full") -> None:
-        self.url = _normalise_url(url)
+        self.url = normalise_url(url)
         self.engine = make_engine(self.url, synchronous)
         self.is_sqlite = self.engine.dialect.name == "sqlite"
         self._pool = ThreadPoolExecutor(max_workers=1 if self.is_sqlite else 8, thread_name_prefix="relay-db")

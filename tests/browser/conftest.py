@@ -7,6 +7,7 @@ process serves a whole module.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -14,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.async_api import Browser, BrowserContext, Page, Request, async_playwright
+from playwright.async_api import Browser, BrowserContext, Page, Request, Response, async_playwright
 
-from tests.e2e.harness import Relay, run_relay
+from tests.e2e.harness import ADMIN_TOKEN, Relay, run_relay
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -161,3 +162,32 @@ async def beacons(page: Page) -> list[dict[str, Any]]:
     """Every ``navigator.sendBeacon`` call of this tab on this origin: ``{url, body, ok}``."""
     log: list[dict[str, Any]] = await page.evaluate("JSON.parse(sessionStorage.getItem('__beacons') || '[]')")
     return log
+
+
+@contextlib.asynccontextmanager
+async def admin_page(browser: Browser, token: str | None = None) -> AsyncIterator[tuple[Page, list[str]]]:
+    """A page of a fresh browser context at the dashboard's desktop size (closed afterwards), and the
+    messages of what the pages' Content-Security-Policy blocked (nothing of their own should be). With
+    ``token`` every request carries it as the admin bearer token: no sign-in."""
+    headers = {"authorization": f"Bearer {token}"} if token else None
+    context = await browser.new_context(viewport={"width": 1280, "height": 900}, extra_http_headers=headers)
+    page = await context.new_page()
+    blocked: list[str] = []
+    page.on("console", lambda m: blocked.append(m.text) if "Content Security Policy" in m.text else None)
+    try:
+        yield page, blocked
+    finally:
+        await context.close()
+
+
+async def sign_in(page: Page, url: str, token: str = ADMIN_TOKEN) -> None:
+    """Open ``url``, an admin page, which answers the sign-in form, and submit ``token`` in it."""
+    response: Response | None = await page.goto(url)
+    assert response is not None and response.status == 401  # the sign-in form
+    await submit_token(page, token)
+
+
+async def submit_token(page: Page, token: str = ADMIN_TOKEN) -> None:
+    """Sign in through the form the page shows."""
+    await page.fill("#token", token)
+    await page.click("button[type=submit]")

@@ -5,7 +5,6 @@ real syncs, with screenshots at desktop (1280 px) and phone (390 px) widths."""
 from __future__ import annotations
 
 import re
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -14,8 +13,9 @@ from playwright.async_api import Browser, Page
 
 from relay.audiences import SyncEnv, SyncOptions, sync_audience
 from relay.sandbox.base import ScriptedResponse
-from tests.browser.layout import GEOMETRY
-from tests.e2e.harness import ADMIN_TOKEN, API_KEY, Relay, run_relay
+from tests.browser.conftest import admin_page, sign_in
+from tests.browser.layout import assert_fits, png_width
+from tests.e2e.harness import API_KEY, Relay, run_relay
 
 pytestmark = [pytest.mark.browser, pytest.mark.anyio]
 TIMEOUT_MS = 10_000
@@ -100,36 +100,23 @@ async def check_panel(page: Page) -> None:
 
 
 async def check_layout(page: Page, shot: Path, width: int) -> None:
-    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    boxes = await page.evaluate(GEOMETRY, KEY_ELEMENTS)
-    for selector, box in zip(KEY_ELEMENTS, boxes, strict=True):
-        assert box is not None and box["width"] > 0 and box["height"] > 0, (selector, box)
-        assert box["left"] >= 0 and box["right"] <= width + 0.5, (selector, box)
+    await assert_fits(page, KEY_ELEMENTS, width)
     section = page.locator("section", has=page.locator("#audience-runs"))
     await section.screenshot(path=str(shot))
-    png = shot.read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 10_000
-    assert struct.unpack(">I", png[16:20])[0] <= width  # the panel fits the viewport
-    await page.screenshot(path=str(shot.with_suffix(".page.png")), full_page=True)
-    assert struct.unpack(">I", shot.with_suffix(".page.png").read_bytes()[16:20])[0] == width
+    assert png_width(shot) <= width and shot.stat().st_size > 10_000  # the panel fits the viewport
+    whole = shot.with_suffix(".page.png")
+    await page.screenshot(path=str(whole), full_page=True)
+    assert png_width(whole) == width
 
 
 async def test_audience_runs_panel_at_desktop_and_phone_widths(browser: Browser, tmp_path: Path) -> None:
     async with run_relay(tmp_path, run_worker=False, audiences=AUDIENCES) as relay:
         await four_runs(relay)
-        context = await browser.new_context(viewport={"width": 1280, "height": 900})
-        page = await context.new_page()
-        refused: list[str] = []  # what the page's Content-Security-Policy blocked: nothing of its own
-        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
-        try:
-            await page.goto(f"{relay.base}/admin/")
-            await page.fill("#token", ADMIN_TOKEN)
-            await page.click("button[type=submit]")
+        async with admin_page(browser) as (page, blocked):
+            await sign_in(page, f"{relay.base}/admin/")
             await check_panel(page)
             await check_layout(page, tmp_path / "audiences-1280.png", 1280)
             await page.set_viewport_size({"width": 390, "height": 844})
             await check_panel(page)
             await check_layout(page, tmp_path / "audiences-390.png", 390)
-            assert refused == []
-        finally:
-            await context.close()
+            assert blocked == []

@@ -10,6 +10,7 @@ from playwright.async_api import Browser
 
 from relay.catalog.sync import CatalogEnv, CatalogOptions, sync_catalog
 from relay.testing import free_port
+from tests.browser.conftest import admin_page
 from tests.e2e.harness import ADMIN_TOKEN, purchase, run_relay
 from tests.e2e.test_catalog import CATALOG_ID, HEADER, meta_block, product_line
 
@@ -31,9 +32,7 @@ async def test_catalog_panel_shows_items_and_missing_content_ids(browser: Browse
         view = purchase("v-1", event_name="ViewContent", custom={"content_ids": ["mug", "poster"]})
         await relay.post_events(view)
         await relay.wait_status("v-1", "meta", "delivered")
-        context = await browser.new_context(extra_http_headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
-        page = await context.new_page()
-        try:
+        async with admin_page(browser, ADMIN_TOKEN) as (page, _):
             await page.goto(f"{relay.base}/admin/")
             row = page.locator("#catalogs tr", has_text="shop")
             await row.wait_for(timeout=TIMEOUT_MS)
@@ -44,5 +43,3 @@ async def test_catalog_panel_shows_items_and_missing_content_ids(browser: Browse
             card = await page.inner_text("[data-content-ids='meta']")
             assert "1 found, 1 missing (50%)" in card and "poster" in card
             assert "no lookalike audiences yet" in await page.inner_text("#lookalikes")
-        finally:
-            await context.close()

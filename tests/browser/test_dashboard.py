@@ -5,7 +5,6 @@ what was sent, with screenshots at desktop (1280 px) and phone (390 px) widths."
 from __future__ import annotations
 
 import re
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,8 @@ from playwright.async_api import Browser, Page
 
 from relay.audiences import SyncEnv, SyncOptions, sync_audience
 from relay.sandbox.base import ScriptedResponse
-from tests.browser.layout import GEOMETRY
+from tests.browser.conftest import admin_page, sign_in, submit_token
+from tests.browser.layout import assert_fits, png_width
 from tests.e2e.harness import ADMIN_TOKEN, API_KEY, Relay, purchase, run_relay
 
 pytestmark = [pytest.mark.browser, pytest.mark.anyio]
@@ -30,16 +30,12 @@ async def test_audiences_panel_shows_each_audience(browser: Browser, tmp_path: P
         }
     }
     async with run_relay(tmp_path, run_worker=False, audiences=audiences) as relay:
-        context = await browser.new_context(extra_http_headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
-        page = await context.new_page()
-        try:
+        async with admin_page(browser, ADMIN_TOKEN) as (page, _):
             await page.goto(f"{relay.base}/admin/")
             row = page.locator("#audiences tr", has_text="pushed")
             await row.wait_for(timeout=TIMEOUT_MS)
             text = await row.inner_text()
             assert "api" in text and "never" in text and "manual" in text and "meta" in text
-        finally:
-            await context.close()
 
 
 async def test_sign_in_trace_and_resume(browser: Browser, relay: Relay, tmp_path: Path) -> None:
@@ -50,18 +46,10 @@ async def test_sign_in_trace_and_resume(browser: Browser, relay: Relay, tmp_path
     await relay.wait_for(
         lambda: any(r.path.endswith("/events") for r in relay.fake("meta").requests), what="first attempt"
     )
-    context = await browser.new_context()
-    page = await context.new_page()
-    refused: list[str] = []  # what the pages' Content-Security-Policy blocked: nothing of their own
-    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
-    try:
-        response = await page.goto(f"{relay.base}/admin/")
-        assert response is not None and response.status == 401  # the login form
-        await page.fill("#token", "not-the-token")
-        await page.click("button[type=submit]")
+    async with admin_page(browser) as (page, blocked):
+        await sign_in(page, f"{relay.base}/admin/", "not-the-token")
         assert "not right" in await page.text_content("body")  # type: ignore[operator]
-        await page.fill("#token", ADMIN_TOKEN)
-        await page.click("button[type=submit]")
+        await submit_token(page)
         await page.wait_for_selector("#connectors td", timeout=TIMEOUT_MS)
         await page.wait_for_selector("#audiences td", timeout=TIMEOUT_MS)
         assert "no audiences configured" in await page.inner_text("#audiences")
@@ -89,9 +77,7 @@ async def test_sign_in_trace_and_resume(browser: Browser, relay: Relay, tmp_path
         await page.click("#sign-out")  # a form POST: the session ends server-side
         await page.wait_for_selector("#token", timeout=TIMEOUT_MS)
         assert await page.evaluate("fetch('/admin/api/stats').then(r => r.status)") == 401
-        assert refused == []
-    finally:
-        await context.close()
+        assert blocked == []
 
 
 UNIX_TIME = re.compile(r"\b1[6-9]\d{8}\b")
@@ -140,13 +126,6 @@ async def seed(relay: Relay) -> None:
     assert response.status_code == 202
     run = await sync_audience(SyncEnv.from_relay(relay.state), "pushed", SyncOptions(attempts=1))
     assert run.status == "ok"
-
-
-async def sign_in(page: Page, relay: Relay) -> None:
-    await page.goto(f"{relay.base}/admin/")
-    await page.fill("#token", ADMIN_TOKEN)
-    await page.click("button[type=submit]")
-    await page.wait_for_selector("#deliveries tr[data-delivery]", timeout=TIMEOUT_MS)
 
 
 async def delivery_ids(page: Page) -> list[str]:
@@ -246,31 +225,21 @@ async def check_panels(page: Page) -> None:
 
 async def check_layout(page: Page, shot: Path, width: int) -> None:
     """Key elements visible inside the viewport's width, no horizontal scroll, a screenshot of that width."""
-    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    # measured in one go inside the page: the dashboard re-renders its panels every few seconds
-    boxes = await page.evaluate(GEOMETRY, KEY_ELEMENTS)
-    for selector, box in zip(KEY_ELEMENTS, boxes, strict=True):
-        assert box is not None and box["width"] > 0 and box["height"] > 0, (selector, box)
-        assert box["left"] >= 0 and box["right"] <= width + 0.5, (selector, box)
+    await assert_fits(page, KEY_ELEMENTS, width)
     text = await page.inner_text("main")
     assert not UNIX_TIME.search(text), UNIX_TIME.search(text)
     assert "example.com" not in text and "sandbox-meta-token" not in text
     await page.screenshot(path=str(shot), full_page=True)
-    png = shot.read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">I", png[16:20])[0] == width
-    assert len(png) > 30_000
+    assert png_width(shot) == width and shot.stat().st_size > 30_000
 
 
 async def test_monitoring_at_desktop_and_phone_widths(browser: Browser, tmp_path: Path) -> None:
     overrides: dict[str, Any] = {"server": {"country_header": "CF-IPCountry"}, "audiences": MONITORED}
     async with run_relay(tmp_path, **overrides) as relay:
         await seed(relay)
-        context = await browser.new_context(viewport={"width": 1280, "height": 900})
-        page = await context.new_page()
-        refused: list[str] = []
-        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
-        try:
-            await sign_in(page, relay)
+        async with admin_page(browser) as (page, blocked):
+            await sign_in(page, f"{relay.base}/admin/")
+            await page.wait_for_selector("#deliveries tr[data-delivery]", timeout=TIMEOUT_MS)
             await check_charts(page)
             await check_panels(page)
             await check_deliveries(page)
@@ -282,6 +251,4 @@ async def test_monitoring_at_desktop_and_phone_widths(browser: Browser, tmp_path
             await check_layout(page, tmp_path / "dashboard-390.png", 390)
             label = page.locator("#deliveries td[data-label='status']").first
             assert await label.evaluate("e => getComputedStyle(e, '::before').content") == '"status"'
-            assert refused == []
-        finally:
-            await context.close()
+            assert blocked == []

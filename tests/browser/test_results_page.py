@@ -4,7 +4,6 @@ its tables checked against the events that were sent and the reconciliation that
 
 from __future__ import annotations
 
-import struct
 from pathlib import Path
 from typing import Any
 
@@ -13,8 +12,9 @@ import pytest
 from playwright.async_api import Browser, Page
 
 from relay.cli import main
-from tests.browser.layout import GEOMETRY
-from tests.e2e.harness import ADMIN_TOKEN, Relay, run_relay
+from tests.browser.conftest import admin_page, sign_in
+from tests.browser.layout import assert_fits, png_width
+from tests.e2e.harness import Relay, run_relay
 
 pytestmark = [pytest.mark.browser, pytest.mark.anyio]
 TIMEOUT_MS = 10_000
@@ -72,29 +72,16 @@ async def check_content(page: Page) -> None:
 
 
 async def check_layout(page: Page, shot: Path, width: int) -> None:
-    assert await page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
-    boxes = await page.evaluate(GEOMETRY, KEY_ELEMENTS)
-    for selector, box in zip(KEY_ELEMENTS, boxes, strict=True):
-        assert box is not None and box["width"] > 0 and box["height"] > 0, (selector, box)
-        assert box["left"] >= 0 and box["right"] <= width + 0.5, (selector, box)
+    await assert_fits(page, KEY_ELEMENTS, width)
     await page.screenshot(path=str(shot), full_page=True)
-    png = shot.read_bytes()
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and struct.unpack(">I", png[16:20])[0] == width
-    assert len(png) > 20_000
+    assert png_width(shot) == width and shot.stat().st_size > 20_000
 
 
 async def test_results_page_at_desktop_and_phone_widths(browser: Browser, tmp_path: Path) -> None:
     async with run_relay(tmp_path, server={"country_header": "CF-IPCountry"}) as relay:
         await seed(relay, tmp_path)
-        context = await browser.new_context(viewport={"width": 1280, "height": 900})
-        page = await context.new_page()
-        refused: list[str] = []
-        page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
-        try:
-            response = await page.goto(f"{relay.base}/admin/results")
-            assert response is not None and response.status == 401  # the sign-in form
-            await page.fill("#token", ADMIN_TOKEN)
-            await page.click("button[type=submit]")
+        async with admin_page(browser) as (page, blocked):
+            await sign_in(page, f"{relay.base}/admin/results")
             await page.click("#to-results", timeout=TIMEOUT_MS)  # the dashboard header's link
             await page.wait_for_url("**/admin/results", timeout=TIMEOUT_MS)
             await check_content(page)
@@ -112,6 +99,4 @@ async def test_results_page_at_desktop_and_phone_widths(browser: Browser, tmp_pa
             await check_layout(page, tmp_path / "results-390.png", 390)
             label = page.locator("#groups td[data-label='source']").first
             assert await label.evaluate("e => getComputedStyle(e, '::before').content") == '"source"'
-            assert refused == []
-        finally:
-            await context.close()
+            assert blocked == []

@@ -120,7 +120,14 @@ async def test_an_invalid_row_keeps_its_item_and_refused_items_are_reported(tmp_
         second = await sync_catalog(env_of(relay), "shop", FAST)
         # sku-1's row is invalid now: its item is kept, not deleted; sku-2 is not resent (unchanged)
         assert (second.destinations[0].deleted, second.destinations[0].unchanged) == (0, 1)
-        assert "sku-1" in fake.items[CATALOG_ID]
+        assert "sku-1" in fake.items[CATALOG_ID] and "sku-2" not in fake.items[CATALOG_ID]
+        feed.write_text(
+            HEADER + product_line("sku-1", price="oops") + product_line("sku-2", price="9.00 USD")
+        )
+        third = await sync_catalog(env_of(relay), "shop", FAST)
+        # sku-2 changed: sent again, and taken this time
+        assert (third.destinations[0].updated, third.destinations[0].refused) == (1, 0)
+        assert fake.items[CATALOG_ID]["sku-2"]["price"] == "9.00 USD"
 
 
 async def test_a_batch_the_platform_never_finishes_fails_the_run_and_is_resent(tmp_path: Path) -> None:

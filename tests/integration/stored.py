@@ -1,8 +1,10 @@
-"""Stored-event fixtures shared by the integration tests that read events back (results, reconciliation):
-a migrated database, and one event with its deliveries written straight into the tables."""
+"""Stored-event fixtures shared by the integration tests that read events back (dashboard reports,
+results, reconciliation): a migrated database, and one event with its deliveries written straight into
+the tables."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +16,7 @@ from relay.storage.tables import DeliveryRow, EventRow
 
 events = EventRow.__table__  # type: ignore[attr-defined]
 deliveries = DeliveryRow.__table__  # type: ignore[attr-defined]
+_numbers = itertools.count(1)
 
 
 @pytest.fixture(name="db")
@@ -25,9 +28,11 @@ def stored_db(db_url: str) -> Iterator[Database]:
 
 
 def store_event(db: Database, at: float, *rows: dict[str, Any], **fields: Any) -> int:
-    """One event received at ``at`` (``fields`` override its columns) and a delivery per ``rows``
-    (``connector``, ``status``, ``decision``, any other delivery column); returns its key."""
+    """One event received at ``at`` (``fields`` override its columns; its id is ``ev-<n>`` unless
+    given) and a delivery per ``rows`` (``connector``, ``status``, ``decision``, any other delivery
+    column); returns its key."""
     row = {
+        "event_id": f"ev-{next(_numbers)}",
         "event_name": "Purchase",
         "event_time": int(at),
         "received_at": at,

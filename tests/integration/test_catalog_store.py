@@ -28,7 +28,7 @@ def test_lock_items_and_lookalikes(db_url: str) -> None:
         )
         store.acknowledge(engine, "shop", "meta", [("sku-1", "f1b", None)], ["sku-2"], 2.0)
         store.acknowledge(engine, "shop", "meta", [("sku-3", "f3", "refused")], [], 3.0)
-        assert store.known(engine, "shop", "meta") == {"sku-1": ("f1b", False), "sku-3": ("f3", True)}
+        assert store.known(engine, "shop", "meta") == {"sku-1": "f1b", "sku-3": "f3"}  # refused too
         assert store.item_ids(engine, ["meta", "x"]) == {"meta": {"sku-1"}, "x": set()}
         assert store.item_counts(engine) == {("shop", "meta"): {"items": 1, "refused": 1}}
 

@@ -3,8 +3,6 @@ written with known times, identifiers and outcomes."""
 
 from __future__ import annotations
 
-import itertools
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -13,57 +11,11 @@ from sqlalchemy import event, insert
 from relay.storage import reports
 from relay.storage.db import Database
 from relay.storage.reports import WINDOWS, PageFilter
+from tests.integration.stored import store_event, stored_db  # noqa: F401 (stored_db is the db fixture)
 
 #: a fixed clock: the 1 h window then ends at T0 + 60 (its buckets are whole minutes)
 T0 = 1_750_000_020.0
 HOUR = WINDOWS["1h"]
-_ids = itertools.count(1)
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.close()
-
-
-def add_event(db: Database, received_at: float, *deliveries: dict[str, Any], **fields: Any) -> int:
-    """One event and its deliveries (``connector``, ``status``, ``decision``, ``delivered_at``)."""
-    n = next(_ids)
-    row = {
-        "event_id": f"ev-{n}",
-        "event_name": "Purchase",
-        "event_time": int(received_at),
-        "received_at": received_at,
-        "action_source": "website",
-        "source": "events",
-        "opt_out": False,
-        "hashed": {},
-        "ids": {},
-        "custom": {},
-        "consent": {},
-        "pii_purged": False,
-        **fields,
-    }
-    with db.engine.begin() as conn:
-        pk = conn.execute(insert(reports.events).values(**row)).inserted_primary_key[0]
-        for d in deliveries:
-            conn.execute(
-                insert(reports.deliveries).values(
-                    event_pk=pk,
-                    connector=d.get("connector", "meta"),
-                    status=d.get("status", "pending"),
-                    attempts=1,
-                    next_attempt_at=received_at,
-                    consent_decision=d.get("decision", "allow"),
-                    consent_reason="test",
-                    created_at=received_at,
-                    updated_at=received_at,
-                    delivered_at=d.get("delivered_at"),
-                )
-            )
-    return int(pk)
 
 
 def delivered(at: float, latency: float, connector: str = "meta") -> dict[str, Any]:
@@ -78,13 +30,13 @@ def test_window_bounds_are_whole_buckets() -> None:
 
 def test_timeseries_buckets_by_receipt_time(db: Database) -> None:
     start, end = HOUR.bounds(T0)
-    add_event(db, start - 0.5, delivered(start - 0.5, 1))  # before the window
-    add_event(db, start, delivered(start, 0.3))  # first bucket, on its lower edge
-    add_event(db, start + 600, delivered(start + 600, 2.0), {"connector": "x", "status": "dead"})
-    add_event(db, start + 659.9, delivered(start + 659.9, 40.0))
-    add_event(db, start + 660, {"status": "skipped", "decision": "deny"})  # next bucket
-    add_event(db, end - 0.1, {"status": "pending", "decision": "limited"})  # last bucket
-    add_event(db, end, delivered(end, 1))  # after the window
+    store_event(db, start - 0.5, delivered(start - 0.5, 1))  # before the window
+    store_event(db, start, delivered(start, 0.3))  # first bucket, on its lower edge
+    store_event(db, start + 600, delivered(start + 600, 2.0), {"connector": "x", "status": "dead"})
+    store_event(db, start + 659.9, delivered(start + 659.9, 40.0))
+    store_event(db, start + 660, {"status": "skipped", "decision": "deny"})  # next bucket
+    store_event(db, end - 0.1, {"status": "pending", "decision": "limited"})  # last bucket
+    store_event(db, end, delivered(end, 1))  # after the window
     data = reports.timeseries(db.engine, HOUR, T0)
     assert (data["start"], data["end"], len(data["buckets"])) == (start, end, 60)
     received = data["received"]
@@ -109,7 +61,7 @@ def test_timeseries_of_the_long_windows(db: Database) -> None:
     for window in ("24h", "7d"):
         w = WINDOWS[window]
         start, end = w.bounds(T0)
-        pk = add_event(db, start + w.bucket_seconds * 3 + 1, delivered(start, 5))
+        pk = store_event(db, start + w.bucket_seconds * 3 + 1, delivered(start, 5))
         data = reports.timeseries(db.engine, w, T0)
         assert data["received"][3] == 1 and sum(data["received"]) >= 1, (window, pk)
         assert data["buckets"][3] == start + 3 * w.bucket_seconds and data["end"] == end
@@ -117,12 +69,12 @@ def test_timeseries_of_the_long_windows(db: Database) -> None:
 
 def test_coverage_counts_match_keys_of_events_consent_let_through(db: Database) -> None:
     digest = ["a" * 64]
-    add_event(db, T0 - 10, {"connector": "meta"}, {"connector": "x"}, hashed={"em": digest, "ph": digest})
-    add_event(db, T0 - 20, {"connector": "meta"}, hashed={"external_id": digest}, ids={"fbc": "fb.1.2.abc"})
-    add_event(db, T0 - 30, {"connector": "meta"}, ip="203.0.113.1", user_agent="UA", ids={"twclid": "t"})
-    add_event(db, T0 - 40, {"connector": "meta"}, ip="203.0.113.1")  # an IP without a user agent
-    add_event(db, T0 - 50, {"connector": "meta", "decision": "deny"}, hashed={"em": digest})
-    add_event(db, T0 - 7200, {"connector": "meta"}, hashed={"em": digest})  # before the window
+    store_event(db, T0 - 10, {"connector": "meta"}, {"connector": "x"}, hashed={"em": digest, "ph": digest})
+    store_event(db, T0 - 20, {"connector": "meta"}, hashed={"external_id": digest}, ids={"fbc": "fb.1.2.abc"})
+    store_event(db, T0 - 30, {"connector": "meta"}, ip="203.0.113.1", user_agent="UA", ids={"twclid": "t"})
+    store_event(db, T0 - 40, {"connector": "meta"}, ip="203.0.113.1")  # an IP without a user agent
+    store_event(db, T0 - 50, {"connector": "meta", "decision": "deny"}, hashed={"em": digest})
+    store_event(db, T0 - 7200, {"connector": "meta"}, hashed={"em": digest})  # before the window
     found = reports.coverage(db.engine, T0 - 3600, T0)
     assert found["meta"]["events"] == 4
     counts = {"email": 1, "phone": 1, "external_id": 1, "fbp_fbc": 1, "ip_ua": 1}
@@ -137,7 +89,7 @@ def test_coverage_counts_match_keys_of_events_consent_let_through(db: Database) 
 
 def test_deliveries_page_walks_back_with_its_cursor(db: Database) -> None:
     for i in range(5):
-        add_event(
+        store_event(
             db, T0 + i, {"connector": "meta"}, {"connector": "x", "status": "dead"}, event_name=f"E{i % 2}"
         )
     pages, before = [], None
@@ -172,7 +124,7 @@ def test_audience_sizes_count_acknowledged_members(db: Database) -> None:
 def test_reports_read_their_window_through_the_receipt_index(db: Database) -> None:
     if not db.is_sqlite:
         pytest.skip("the plan is checked on SQLite; PostgreSQL picks by its statistics")
-    add_event(db, T0 - 5, delivered(T0 - 5, 1))
+    store_event(db, T0 - 5, delivered(T0 - 5, 1))
     statements: list[tuple[str, Any]] = []
 
     def capture(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, many: bool) -> None:

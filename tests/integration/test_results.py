@@ -3,7 +3,6 @@ and on PostgreSQL, over rows written with known times, URLs, visitors and outcom
 
 from __future__ import annotations
 
-import itertools
 import time
 from typing import Any
 
@@ -17,7 +16,6 @@ from tests.integration.stored import store_event, stored_db  # noqa: F401 (store
 
 NOW = 1_750_000_000.0
 DAY = 86400.0
-_ids = itertools.count(1)
 
 
 def add(
@@ -33,7 +31,6 @@ def add(
         db,
         at,
         *({"status": "delivered", **d} for d in deliveries),
-        event_id=f"r-{next(_ids)}",
         event_name=name,
         source="collect",
         event_source_url=url,

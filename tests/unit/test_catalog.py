@@ -3,13 +3,14 @@ the content_ids tally."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from relay.catalog.coverage import content_ids, tally
-from relay.catalog.diff import Known, diff
+from relay.catalog.diff import diff
 from relay.catalog.product import ProductError, parse_product
 from relay.catalog.sources import CatalogSourceError, parse_feed, read_csv
 from relay.config import parse_settings
@@ -60,8 +61,12 @@ def test_unusable_rows_are_refused_naming_the_column(change: dict[str, Any], mes
 
 def test_the_fingerprint_changes_with_what_the_platform_gets() -> None:
     a = parse_product(ROW)
-    assert a.fingerprint() == parse_product(dict(ROW)).fingerprint()
-    assert a.fingerprint() != parse_product({**ROW, "price": "12.51 EUR"}).fingerprint()
+    # the digest the catalog_items rows hold: a new formula would send every product again once
+    assert a.fingerprint == "c17c7f7fd5c29e1ff33c7f210a45a5ecd8cd4260ef7defa33d4d2675d432aa71"
+    assert a.fingerprint == parse_product(dict(ROW)).fingerprint
+    assert a.fingerprint != parse_product({**ROW, "price": "12.51 EUR"}).fingerprint
+    red = parse_product({**ROW, "title": "Red mug"})
+    assert dataclasses.replace(a, title="Red mug").fingerprint == red.fingerprint
 
 
 def test_csv_source_counts_invalid_rows_and_remembers_their_ids(tmp_path: Path) -> None:
@@ -89,21 +94,25 @@ def test_json_feed_forms() -> None:
 
 def test_diff_sends_only_what_changed_and_keeps_invalid_ids() -> None:
     a, b, c = (parse_product({**ROW, "id": i}) for i in ("a", "b", "c"))
-    known = {
-        "a": Known(a.fingerprint()),
-        "b": Known("old"),
-        "gone": Known("x"),
-        "broken": Known("y"),
-        "refused": Known(c.fingerprint(), refused=True),
-    }
-    changes = diff({"a": a, "b": b, "new": c, "refused": c}, known, keep={"broken"})
+    known = {"a": a.fingerprint, "b": "old", "gone": "x", "broken": "y"}
+    changes = diff({"a": a, "b": b, "new": c}, known, keep={"broken"})
     assert [(r.method, r.item_id) for r in changes.requests] == [
         ("DELETE", "gone"),
         ("UPDATE", "b"),
         ("CREATE", "new"),
     ]
-    assert changes.unchanged == 2  # "a", and "refused" (unchanged since it was refused: not resent)
-    assert diff({"a": a}, {"a": Known(a.fingerprint())}, full=True).count("UPDATE") == 1
+    assert changes.unchanged == 1
+    assert diff({"a": a}, {"a": a.fingerprint}, full=True).count("UPDATE") == 1
+
+
+def test_a_refused_product_is_sent_again_only_once_it_changed() -> None:
+    # a refused item is recorded with the fingerprint of what was sent, like an accepted one
+    refused = parse_product(ROW)
+    unchanged = diff({refused.id: refused}, {refused.id: refused.fingerprint})
+    assert (unchanged.requests, unchanged.unchanged) == ([], 1)
+    fixed = parse_product({**ROW, "image_link": "https://shop.example/i/1-large.jpg"})
+    changed = diff({fixed.id: fixed}, {refused.id: refused.fingerprint})
+    assert [(r.method, r.item_id, r.product) for r in changed.requests] == [("UPDATE", fixed.id, fixed)]
 
 
 def config(**extra: Any) -> dict[str, Any]:

@@ -3,6 +3,7 @@ per-connector switch, and what platforms receive."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +16,7 @@ from relay.config import load_settings
 from relay.custom import validate_custom
 from relay.engagement import Condition, RuleTerm, parse_term
 from relay.exceptions import ConfigError
+from relay.http.browser import SNIPPET
 from relay.storage.records import to_outbound
 from relay.types import ALLOW
 
@@ -48,6 +50,12 @@ def test_bad_engagement_values_are_refused_with_the_key(custom: dict[str, Any], 
     with pytest.raises(ValueError) as err:
         validate_custom(custom)
     assert message in str(err.value)
+
+
+def test_the_snippet_keeps_as_many_page_event_ids_as_the_relay_takes() -> None:
+    # pixel.js repeats the limit as a literal (a shared constant would grow it past its size budget)
+    limits = re.findall(r"pids\.length < (\d+)", SNIPPET.read_text(encoding="utf-8"))
+    assert limits == [str(engagement.MAX_PAGE_EVENTS)]
 
 
 def test_rule_items_parse() -> None:

@@ -27,16 +27,14 @@ release = _CATALOGS.release
 sync_rows = _CATALOGS.sync_rows
 
 
-def known(engine: Engine, catalog: str, destination: str) -> dict[str, tuple[str, bool]]:
-    """The items acknowledged for (catalog, destination): id → (fingerprint, refused)."""
+def known(engine: Engine, catalog: str, destination: str) -> dict[str, str]:
+    """The items acknowledged (taken or refused) for (catalog, destination): id → fingerprint."""
     t = catalog_items
     with engine.connect() as conn:
         rows = conn.execute(
-            select(t.c.item_id, t.c.fingerprint, t.c.refused).where(
-                t.c.catalog == catalog, t.c.destination == destination
-            )
+            select(t.c.item_id, t.c.fingerprint).where(t.c.catalog == catalog, t.c.destination == destination)
         )
-        return {r.item_id: (r.fingerprint, bool(r.refused)) for r in rows}
+        return {r.item_id: r.fingerprint for r in rows}
 
 
 def acknowledge(
