@@ -13,13 +13,12 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
-from sqlalchemy import JSON, Connection, Engine, bindparam, select, update
+from sqlalchemy import Connection, Engine, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from relay.storage import bulk
 from relay.storage.bulk import RowInsert
-from relay.storage.records import ClaimedDelivery, Completion, NewDelivery, claimed
+from relay.storage.records import CLAIM_COLUMNS, ClaimedDelivery, Completion, NewDelivery, claimed_row
 from relay.storage.tables import AttemptRow, ConnectorStateRow, DeliveryRow, EventRow
 from relay.types import AttemptOutcome, ConsentVerdict, DeliveryStatus
 
@@ -83,12 +82,8 @@ _COMPLETE = (
     "UPDATE deliveries SET status = ?, next_attempt_at = ?, last_error = ?, attempts = attempts + ?,"
     " lease_until = NULL, updated_at = ?, delivered_at = ? WHERE id = ? AND worker_id = ? AND status = ?"
 )
-#: what a claimed event is read with (``to_outbound``): not its consent record (JSON decoded per row for
-#: nothing: the verdict is the delivery's), dedup key, source or purge mark
-_NOT_READ = frozenset({"consent", "dedup_key", "source", "pii_purged"})
-_EVENT_COLUMNS = tuple(k for k in events.c.keys() if k not in _NOT_READ)
-_JSON_COLUMNS = frozenset(c.name for c in events.c if isinstance(c.type, JSON) and c.name in _EVENT_COLUMNS)
-_EVENTS = f"SELECT {', '.join(_EVENT_COLUMNS)} FROM events WHERE id IN "
+#: what a claimed event is read with (:data:`relay.storage.records.CLAIM_COLUMNS`, in that order)
+_EVENTS = f"SELECT {', '.join(CLAIM_COLUMNS)} FROM events WHERE id IN "
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,6 +150,15 @@ def delivery_values(event_pk: int, d: NewDelivery, now: float) -> DeliveryValues
 
 
 _INSERT_ATTEMPTS = RowInsert(attempts_t, AttemptValues)
+_STATUS = {s: s.value for s in DeliveryStatus}
+_OUTCOME = {o: o.value for o in AttemptOutcome}
+
+
+def attempt_row(c: Completion, now: float) -> tuple[Any, ...]:
+    """The ``delivery_attempts`` row of ``c`` in :class:`AttemptValues` field order; a tuple, as
+    :func:`complete` inserts it (a test holds the order against the row type)."""
+    response = c.response if c.response is not None else c.last_error
+    return (c.delivery_id, now, _OUTCOME[c.outcome], c.status_code, response, c.latency_ms, c.request)
 
 
 def claim(
@@ -181,20 +185,20 @@ def claim(
         verdict = verdicts.get(key := tuple(consent))
         if verdict is None:
             verdict = verdicts[key] = _verdict(*consent)
-        out.append(claimed(delivery_id, connector, attempts, created_at, found[event_pk], verdict))
+        out.append(claimed_row(delivery_id, connector, attempts, created_at, found[event_pk], verdict))
     return out
 
 
-def _events(conn: Connection, pks: Collection[int]) -> dict[int, dict[str, Any]]:
-    """The events by id, as dicts of their columns, JSON decoded."""
-    found: dict[int, dict[str, Any]] = {}
-    for values in conn.exec_driver_sql(bulk.sql(conn, _EVENTS + bulk.marks(len(pks))), tuple(pks)):
-        row = dict(zip(_EVENT_COLUMNS, values, strict=True))
-        for column in _JSON_COLUMNS:
-            if isinstance(row[column], str | bytes):  # SQLite keeps text; psycopg decodes JSON itself
-                row[column] = orjson.loads(row[column])
-        found[row["id"]] = row
-    return found
+def _events(conn: Connection, pks: Collection[int]) -> dict[int, tuple[Any, ...]]:
+    """The events by id, as rows of :data:`CLAIM_COLUMNS` (JSON still encoded on SQLite: decoding is
+    the mapping's, where an event that cannot be read fails alone). Read through the driver's cursor:
+    no row object per event."""
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(bulk.sql(conn, _EVENTS + bulk.marks(len(pks))), tuple(pks))
+        return {row[0]: row for row in cursor.fetchall()}
+    finally:
+        cursor.close()
 
 
 def _verdict(decision: Any, reason: str, mode: Any, ldu_country: Any, ldu_state: Any) -> ConsentVerdict:
@@ -217,28 +221,18 @@ def complete(engine: Engine, connector: str, worker_id: str, done: Sequence[Comp
     if not done:
         return 0
     delivered = DeliveryStatus.DELIVERED
+    status = _STATUS  # the enum's strings by dict: an enum's ``.value`` is a property call
     params = [
         (
-            c.status.value, c.next_attempt_at, c.last_error, c.attempts_delta, now,
+            status[c.status], c.next_attempt_at, c.last_error, c.attempts_delta, now,
             now if c.status is delivered else None, c.delivery_id, worker_id, IN_FLIGHT,
         )
         for c in done
     ]  # fmt: skip
-    tried = [
-        AttemptValues(
-            delivery_id=c.delivery_id,
-            at=now,
-            outcome=c.outcome.value,
-            status_code=c.status_code,
-            response=c.response if c.response is not None else c.last_error,
-            latency_ms=c.latency_ms,
-            request=c.request,
-        )
-        for c in done
-    ]
+    tried = [attempt_row(c, now) for c in done]
     with engine.begin() as conn:
         updated = conn.exec_driver_sql(bulk.sql(conn, _COMPLETE), params).rowcount
-        _INSERT_ATTEMPTS.run(conn, tried)
+        _INSERT_ATTEMPTS.run_values(conn, tried)
         _note_connector(conn, connector, done, now)
     return int(updated or 0)
 
@@ -266,6 +260,7 @@ def ensure_state(conn: Connection, connector: str) -> None:
 __all__ = [
     "AttemptValues",
     "DeliveryValues",
+    "attempt_row",
     "attempts_t",
     "claim",
     "complete",

@@ -16,7 +16,7 @@ from relay.events import EventError, parse_event
 from relay.redact import redact_value
 from relay.settings import StorageSettings
 from relay.storage.db import Database
-from relay.storage.lease import DeliveryValues, delivery_values
+from relay.storage.lease import _INSERT_ATTEMPTS, AttemptValues, DeliveryValues, attempt_row, delivery_values
 from relay.storage.outbox import (
     _INSERT_DELIVERIES,
     _INSERT_EVENTS,
@@ -26,7 +26,9 @@ from relay.storage.outbox import (
     delivery_row,
     event_row,
 )
+from relay.storage.records import Completion
 from relay.text import forbidden_character, plain_json
+from relay.types import AttemptOutcome, DeliveryStatus
 
 EVENT: dict[str, Any] = {
     "event_name": "Purchase",
@@ -132,6 +134,34 @@ def test_event_row_is_the_event_values_in_column_order() -> None:
 def test_delivery_row_is_the_delivery_values_in_column_order(delivery: NewDelivery) -> None:
     assert [f.name for f in dataclasses.fields(DeliveryValues)] == list(_INSERT_DELIVERIES.columns)
     assert delivery_row(7, delivery, 3.5) == _INSERT_DELIVERIES.values(delivery_values(7, delivery, 3.5))
+
+
+@pytest.mark.parametrize(
+    "completion",
+    [
+        Completion(
+            delivery_id=3, status=DeliveryStatus.DELIVERED, outcome=AttemptOutcome.DELIVERED, status_code=200,
+            response='{"events_received":1}', latency_ms=12.5, request="POST https://graph/ {}",
+        ),
+        Completion(
+            delivery_id=4, status=DeliveryStatus.SKIPPED, outcome=AttemptOutcome.SKIPPED,
+            last_error="consent: gpc", attempts_delta=-1,
+        ),
+    ],
+)  # fmt: skip
+def test_attempt_row_is_the_attempt_values_in_column_order(completion: Completion) -> None:
+    values = AttemptValues(
+        delivery_id=completion.delivery_id,
+        at=9.5,
+        outcome=completion.outcome.value,
+        status_code=completion.status_code,
+        response=completion.response if completion.response is not None else completion.last_error,
+        latency_ms=completion.latency_ms,
+        request=completion.request,
+    )
+    row = attempt_row(completion, 9.5)
+    assert row == _INSERT_ATTEMPTS.values(values)
+    assert all(type(v) in (int, float, str, type(None)) for v in row)  # plain values, no enum for the driver
 
 
 def test_a_delivery_status_outside_the_enum_is_refused() -> None:
