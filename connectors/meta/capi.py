@@ -150,8 +150,11 @@ def processing_options(event: OutboundEvent) -> dict[str, Any]:
     return {"data_processing_options": []}
 
 
-def server_event(event: OutboundEvent, event_name: str, *, now: float) -> dict[str, Any]:
-    """One ``data[]`` element for ``event``, sent under ``event_name``."""
+def server_event(
+    event: OutboundEvent, event_name: str, *, now: float, user: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """One ``data[]`` element for ``event``, sent under ``event_name`` (``user``: its :func:`user_data`,
+    when already built)."""
     out: dict[str, Any] = {
         "event_name": event_name,
         # a timestamp a little ahead of our clock is skew, not a future event: Meta refuses those
@@ -164,7 +167,7 @@ def server_event(event: OutboundEvent, event_name: str, *, now: float) -> dict[s
     if event.referrer_url:
         out["referrer_url"] = event.referrer_url
     out["opt_out"] = bool(event.opt_out)
-    out["user_data"] = user_data(event)
+    out["user_data"] = user_data(event) if user is None else user
     custom = custom_data(event.custom)
     if custom:
         out["custom_data"] = custom

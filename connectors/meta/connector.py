@@ -48,6 +48,8 @@ class MetaConnector(BaseConnector[MetaSettings]):
     capabilities = frozenset({"conversions", "audiences"})
     platform_max_batch = 1000
     max_audience_batch = 10000
+    #: the event :meth:`precheck` last passed, with its ``user_data``, for :meth:`build` right after it
+    _checked: tuple[OutboundEvent, dict[str, Any]] | None = None
 
     # -- credentials and URLs
 
@@ -135,14 +137,19 @@ class MetaConnector(BaseConnector[MetaSettings]):
         refusal = capi.refusal(event, now=now)
         if refusal:
             return Failed(refusal)
-        if not capi.user_data(event):
+        user = capi.user_data(event)
+        if not user:
             return Skipped(NO_USER_DATA)
+        self._checked = (event, user)  # prepare builds the event next: its user_data is not built twice
         return None
 
     def build(self, event: OutboundEvent, *, now: float | None = None) -> dict[str, Any]:
         """One ``data[]`` element; raises when the stored event cannot be mapped (that event fails alone)."""
         now = time.time() if now is None else now
-        return capi.server_event(event, self.meta_event_name(event.event_name) or event.event_name, now=now)
+        checked, self._checked = self._checked, None
+        user = checked[1] if checked is not None and checked[0] is event else None
+        name = self.meta_event_name(event.event_name) or event.event_name
+        return capi.server_event(event, name, now=now, user=user)
 
     async def send_payloads(self, payloads: Sequence[Any]) -> Sequence[Outcome]:
         """One ``/events`` call for built server events."""

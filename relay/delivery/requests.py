@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import orjson
 
 from relay.masking import MASK
 
@@ -136,7 +137,12 @@ def _body(kwargs: Mapping[str, Any], count: int) -> tuple[str, Sequence[Any] | N
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    """Compact JSON, non-ASCII kept: orjson (a recorded request per delivered event is on the worker's
+    path), the standard library for what orjson refuses (integers beyond 64 bits, nesting too deep)."""
+    try:
+        return orjson.dumps(value, default=str, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
 
 
 def _text(kwargs: Mapping[str, Any]) -> str:

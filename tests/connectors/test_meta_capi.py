@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.routing import Mount
 
-from connectors.meta import MetaConnector, MetaSettings, appsecret_proof
+from connectors.meta import MetaConnector, MetaSettings, appsecret_proof, capi
 from relay.exceptions import AuthRejectedError
 from relay.sandbox.meta import FakeMeta
 from relay.settings import Settings
@@ -35,6 +35,9 @@ UA = "Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0"
 
 def sha(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()
+
+
+NOW_FIXED = float(int(time.time()))
 
 
 def make_settings(**overrides: Any) -> MetaSettings:
@@ -171,6 +174,26 @@ def test_full_purchase_event(vectors_dir: Path) -> None:
         ],
         "partner_agent": "conversion-relay",
     }
+
+
+def test_prepare_builds_user_data_once_and_the_same_payload_as_build_alone(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    connector = make_connector()
+    events = [
+        make_event(i, hashed={"em": [sha(f"u{i}@example.com")], "ph": [sha(f"3312345{i}")]}) for i in range(4)
+    ]
+    alone = [connector.build(e, now=NOW_FIXED) for e in events]  # no precheck before: nothing to reuse
+    calls: list[str] = []
+    real = capi.user_data
+    monkeypatch.setattr(capi, "user_data", lambda event: calls.append(event.event_id) or real(event))
+    monkeypatch.setattr(time, "time", lambda: NOW_FIXED)
+    outcomes, built = connector.prepare(events)
+    assert outcomes == [None] * 4 and [payload for _, payload in built] == alone
+    assert calls == [e.event_id for e in events]  # once per event: precheck's, reused by build
+    # a build for another event than the one just checked does not take the checked one's user_data
+    connector.precheck(events[0])
+    assert connector.build(events[1], now=NOW_FIXED) == alone[1]
 
 
 def test_minimal_event_has_no_custom_data() -> None:

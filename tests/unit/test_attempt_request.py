@@ -100,3 +100,16 @@ async def test_nothing_is_recorded_outside_a_delivery() -> None:
         with recording() as recorder:
             pass
     assert recorder.sent == [] and recorded.mark() == 0
+
+
+@pytest.mark.parametrize(
+    "body, shown",
+    [
+        ({"n": 2**70, "city": "Zürich"}, '{"n":1180591620717411303424,"city":"Zürich"}'),
+        ({1: "a", "b": None}, '{"1":"a","b":null}'),
+        ({"at": 1.5, "ok": True}, '{"at":1.5,"ok":true}'),
+    ],
+)
+def test_a_body_is_shown_as_compact_json_whatever_it_holds(body: dict[Any, Any], shown: str) -> None:
+    # orjson first, the standard library for what it refuses (an integer beyond 64 bits): one text
+    assert describe("POST", "https://x.example/c", {"json": body}) == f"POST https://x.example/c\n{shown}"
