@@ -7,18 +7,25 @@ and the hash of the empty string, which matches nobody, is dropped.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 
 from relay.normalize import is_hashed
 
 #: SHA-256 of "": a field that was empty before hashing; platforms must never receive it
 EMPTY_SHA256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+#: a bare digest in lower case: the form every stored hash has, checked without stripping or case folding
+_DIGEST = re.compile("[0-9a-f]{64}").fullmatch
 
 
 def usable_hash(value: object, *, appendix: bool = True) -> str | None:
     """``value`` as sent: its digest in lower case (with its ``.appendix`` when ``appendix``), or None
     when it is not a SHA-256 hash or is the hash of nothing."""
-    if not isinstance(value, str) or not is_hashed(value):
+    if not isinstance(value, str):
+        return None
+    if len(value) == 64 and _DIGEST(value) is not None:  # as the relay stores it: nothing to change
+        return None if value == EMPTY_SHA256 else value
+    if not is_hashed(value):
         return None
     value = value.strip()
     digest = value[:64].lower()
@@ -50,9 +57,17 @@ def hashes(values: Iterable[str] | str, *, appendix: bool = True) -> list[str]:
     text is dropped, so that nothing unhashed is sent (and one malformed hash fails no request).
 
     Raises :class:`TypeError` for a value that is not text at all."""
-    items = (values,) if isinstance(values, str) else values
-    found = (usable_hash(_text(v), appendix=appendix) for v in items)
-    return list(dict.fromkeys(h for h in found if h is not None))
+    if not values:  # most keys of most events: a payload asks for a dozen keys and an event has two
+        return []
+    if isinstance(values, str):
+        found = usable_hash(values, appendix=appendix)
+        return [] if found is None else [found]
+    out = []
+    for value in values:
+        found = usable_hash(_text(value), appendix=appendix)
+        if found is not None:
+            out.append(found)
+    return list(dict.fromkeys(out)) if len(out) > 1 else out
 
 
 def first_hash(values: Iterable[str] | str) -> str:

@@ -33,6 +33,7 @@ from relay.exceptions import (
     RetryableDeliveryError,
     UnavailableError,
 )
+from relay.normalize import is_hashed
 from relay.settings import ConnectorSettings
 from relay.types import AudienceBatchResult, AudienceMember, Delivered, Failed, Outcome, Retry
 from tests.connectors.test_meta_capi import make_settings as meta_settings
@@ -128,6 +129,26 @@ def test_hashes_are_lowercased_trimmed_and_never_the_empty_hash() -> None:
     assert usable_hash(EMPTY_SHA256.upper()) is None and usable_hash(5) is None
     with pytest.raises(TypeError, match="not text"):
         hashes([digest, 5])  # type: ignore[list-item]
+
+
+def test_the_stored_form_shortcut_answers_as_the_general_rule() -> None:
+    """A bare lower-case digest skips the strip and case folding: every 64-character text near that form
+    gets the answer of the general rule (``is_hashed``, strip, lower case, not the empty hash)."""
+    rng = random.Random(11)
+    alphabet = "0123456789abcdefABCDEFg \t."
+    cells = [EMPTY_SHA256, EMPTY_SHA256.upper(), sha("a"), " " + sha("b")[:63], sha("c")[:63] + "\n"]
+    cells += [
+        "".join(
+            rng.choice(alphabet) if rng.random() < 0.03 else rng.choice("0123456789abcdef") for _ in range(64)
+        )
+        for _ in range(3000)
+    ]
+    for cell in cells:
+        general = cell.strip()[:64].lower() + cell.strip()[64:] if is_hashed(cell) else None
+        assert usable_hash(cell) == (
+            None if general is not None and general[:64] == EMPTY_SHA256 else general
+        ), cell
+        assert hashes([cell]) == ([] if usable_hash(cell) is None else [usable_hash(cell)])
 
 
 def test_first_hash_agrees_with_the_helper_on_random_cells() -> None:
