@@ -152,16 +152,15 @@ class Worker:
             done: list[Completion] = []
             ready: list[ClaimedDelivery] = []
             for c in claimed:
-                deadline = self._deadline(connector, c)
+                try:
+                    deadline = self._deadline(connector, c)
+                except Exception as exc:  # a plugin's acceptance_window failing on this event: it alone fails
+                    reason = masker(connector)(f"cannot compute its deadline: {type(exc).__name__}: {exc}")
+                    log.error("deadline failed on one event", extra={"connector": name, "error": reason})
+                    done.append(self._dead(c, reason))
+                    continue
                 if now >= deadline.at:
-                    done.append(
-                        Completion(
-                            delivery_id=c.delivery_id,
-                            status=DeliveryStatus.DEAD,
-                            outcome=AttemptOutcome.PERMANENT,
-                            last_error=deadline.reason,
-                        )
-                    )
+                    done.append(self._dead(c, deadline.reason))
                 else:
                     ready.append(c)
             if ready:
@@ -170,6 +169,16 @@ class Worker:
         finally:
             heartbeat.cancel()
         self._count(name, done)
+
+    @staticmethod
+    def _dead(c: ClaimedDelivery, reason: str) -> Completion:
+        """Not sent and never will be: past its deadline, or no deadline can be computed for it."""
+        return Completion(
+            delivery_id=c.delivery_id,
+            status=DeliveryStatus.DEAD,
+            outcome=AttemptOutcome.PERMANENT,
+            last_error=reason,
+        )
 
     async def _heartbeat(self, ids: Sequence[int]) -> None:
         """Renew the lease of the batch every third of it, until cancelled."""

@@ -105,7 +105,7 @@ def to_outbound(delivery_id: int, event: Mapping[str, Any], verdict: ConsentVerd
         delivery_id=delivery_id,
         event_id=event["event_id"],
         event_name=event["event_name"],
-        event_time=event["event_time"],
+        event_time=_integer(event["event_time"]),
         action_source=event["action_source"],
         event_source_url=event["event_source_url"],
         referrer_url=event["referrer_url"],
@@ -116,7 +116,7 @@ def to_outbound(delivery_id: int, event: Mapping[str, Any], verdict: ConsentVerd
         user_agent=event["user_agent"],
         custom=outbound_custom(event["event_name"], dict(event["custom"] or {})),
         consent=verdict,
-        received_at=event["received_at"],
+        received_at=_number(event["received_at"]),
     )
 
 
@@ -182,7 +182,7 @@ def claimed_row(
             delivery_id=delivery_id,
             event_id=event_id,
             event_name=event_name,
-            event_time=event_time,
+            event_time=_integer(event_time),
             action_source=action_source,
             event_source_url=event_source_url,
             referrer_url=referrer_url,
@@ -193,7 +193,7 @@ def claimed_row(
             user_agent=user_agent,
             custom=outbound_custom(event_name, _object(custom)),
             consent=verdict,
-            received_at=received_at,
+            received_at=_number(received_at),
         )
     except Exception:  # read the way every other caller reads it, which names what is wrong
         return claimed(delivery_id, connector, attempts, created_at, _row_dict(row), verdict)
@@ -216,6 +216,19 @@ def _row_dict(row: Sequence[Any]) -> dict[str, Any]:
             if isinstance(event.get(column), str | bytes):
                 event[column] = orjson.loads(event[column])
     return event
+
+
+def _integer(value: Any) -> int:
+    """A stored whole number (SQLite keeps a text in any column: such a row cannot be read)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"a stored time is {type(value).__name__}, not a number")
+    return int(value)  # ValueError for NaN, OverflowError for infinity
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise TypeError(f"a stored time is {type(value).__name__}, not a number")
+    return float(value)
 
 
 def _int(value: Any) -> int:

@@ -168,6 +168,69 @@ async def test_an_unreadable_stored_row_fails_alone(db: Database) -> None:
     assert connector.calls == [5]
 
 
+@pytest.mark.parametrize(
+    "column, value",
+    [
+        ("event_time", "soon"),
+        ("event_time", float("inf")),
+        ("received_at", "yesterday"),
+        ("received_at", b"\x00"),
+        ("hashed", '"text"'),
+        ("custom", "{not json"),
+    ],
+)
+async def test_a_stored_row_of_the_wrong_type_fails_alone(tmp_path: Any, column: str, value: Any) -> None:
+    """SQLite keeps any value in any column: a row written by hand (or by an old bug) with a text where
+    a number belongs must fail alone, not break every claim of its connector (the batch would return
+    with its lease and be claimed again, for ever)."""
+    db = Database(f"sqlite:///{tmp_path / 'relay.db'}")
+    db.migrate()
+    try:
+        store(db, [make_event(f"ok-{i}", "buggy") for i in range(5)] + [make_event("odd-row", "buggy")])
+        with db.engine.begin() as conn:
+            conn.exec_driver_sql(f"UPDATE events SET {column} = ? WHERE event_id = 'odd-row'", (value,))
+        async with httpx.AsyncClient() as client:
+            connector = BuggyConnector(client)
+            worker = Worker(SqlOutbox(db), {"buggy": connector}, FAST, Metrics())
+            await run_until([worker], lambda: len(connector.sent) >= 5)
+        with db.engine.connect() as conn:
+            rows = dict(conn.exec_driver_sql(
+                "SELECT d.id, d.status || ' ' || coalesce(d.last_error, '') FROM deliveries d"
+            ).all())  # fmt: skip
+        odd = [text for text in rows.values() if not text.startswith("delivered")]
+        assert sorted(connector.sent) == [f"ok-{i}" for i in range(5)]
+        assert len(odd) == 1 and odd[0].startswith("dead cannot map event: "), odd
+    finally:
+        db.close()
+
+
+class WindowBugConnector(BuggyConnector):
+    """A plugin whose acceptance window fails for one kind of event."""
+
+    def acceptance_window(self, action_source: str) -> float:
+        if action_source == "app":
+            raise ValueError(f"no window for {action_source} events of jane.doe@example.com")
+        return 7 * 86400.0
+
+
+async def test_a_plugin_window_failing_on_one_event_fails_that_event_alone(db: Database) -> None:
+    ok = [make_event(f"ok-{i}", "buggy") for i in range(5)]
+    app = make_event("app-1", "buggy")
+    app.action_source = "app"
+    store(db, [*ok[:2], app, *ok[2:]])
+    async with httpx.AsyncClient() as client:
+        connector = WindowBugConnector(client)
+        worker = Worker(SqlOutbox(db), {"buggy": connector}, FAST, Metrics())
+        await run_until([worker], lambda: len(connector.sent) >= 5)
+    rows = deliveries(db)
+    assert sorted(connector.sent) == [f"ok-{i}" for i in range(5)]
+    assert rows["app-1"]["status"] == "dead" and rows["app-1"]["attempts"] == 1
+    assert rows["app-1"]["last_error"].startswith(
+        "cannot compute its deadline: ValueError: no window for app"
+    )
+    assert "jane.doe@example.com" not in rows["app-1"]["last_error"]
+
+
 class LockedOutConnector(BuggyConnector):
     """Raises on batches holding a bad event; alone, that event meets a revoked token."""
 
