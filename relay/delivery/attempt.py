@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from connectors.base import Connector, MaskingConnector, clip
 from relay.exceptions import AuthRejectedError, PermanentDeliveryError, RetryableDeliveryError
 from relay.masking import mask_text
 from relay.storage.records import ClaimedDelivery
-from relay.types import Failed, OutboundEvent, Outcome, Retry
+from relay.types import Delivered, Failed, OutboundEvent, Outcome, Retry, Skipped
 
 log = logging.getLogger("relay.delivery")
 Mask = Callable[[str], str]
@@ -82,7 +83,52 @@ async def attempt(connector: Connector, events: Sequence[OutboundEvent], mask: M
     if len(outcomes) != len(events):
         bug = ConnectorBugError(f"connector answered {len(outcomes)} outcomes for {len(events)} events")
         return await _isolate(connector, events, mask, bug)
-    return outcomes
+    return [o if _readable(o) else _mend(o) for o in outcomes]
+
+
+def _readable(o: object) -> bool:
+    """Whether an outcome is what the worker records as it is (the common case, checked cheaply)."""
+    if isinstance(o, Delivered):
+        return _code(o.status_code) and _text(o.response)
+    if isinstance(o, Retry | Failed):
+        after = o.retry_after if isinstance(o, Retry) else None
+        fields = type(o.message) is str and _code(o.status_code) and _text(o.response)
+        return fields and (after is None or _delay(after) is not None)
+    return isinstance(o, Skipped) and type(o.reason) is str
+
+
+def _code(value: object) -> bool:
+    return value is None or type(value) is int
+
+
+def _text(value: object) -> bool:
+    return value is None or type(value) is str
+
+
+def _delay(value: object) -> float | None:
+    """A ``retry_after`` the retry policy can use: a finite number of seconds, not negative."""
+    if type(value) in (int, float) and 0 <= value < math.inf:  # type: ignore[operator]
+        return float(value)  # type: ignore[arg-type]
+    return None
+
+
+def _mend(o: object) -> Result:
+    """A plugin's outcome the worker cannot record as it is, made recordable for its event alone: what
+    can be read is kept (a send the platform acknowledged stays delivered), the rest is named as the
+    connector's bug. Never the batch's failure: its other outcomes are recorded as they are."""
+    bug = f"connector bug: an outcome that is a {type(o).__name__}"
+    if isinstance(o, Delivered | Retry | Failed):
+        code = o.status_code if type(o.status_code) is int else None
+        response = o.response if type(o.response) is str else None
+        if isinstance(o, Delivered):
+            return Delivered(code, response)
+        message = o.message if type(o.message) is str else f"{bug} with a {type(o.message).__name__} message"
+        if isinstance(o, Failed):
+            return Failed(message, code, response)
+        return Retry(message, _delay(o.retry_after), code, response)
+    if isinstance(o, Skipped):
+        return Skipped(f"{bug} with a {type(o.reason).__name__} reason")
+    return Failed(f"{bug}, not Delivered, Retry, Failed or Skipped")
 
 
 async def _isolate(

@@ -15,7 +15,16 @@ from relay.metrics import Metrics
 from relay.settings import ConnectorSettings, DeliverySettings
 from relay.storage.memory import MemoryOutbox
 from relay.storage.outbox import NewDelivery, NewEvent
-from relay.types import AttemptOutcome, Delivered, DeliveryStatus, Failed, OutboundEvent, Outcome, Retry
+from relay.types import (
+    AttemptOutcome,
+    Delivered,
+    DeliveryStatus,
+    Failed,
+    OutboundEvent,
+    Outcome,
+    Retry,
+    Skipped,
+)
 
 pytestmark = [pytest.mark.unit, pytest.mark.anyio]
 
@@ -210,3 +219,43 @@ async def test_refused_credentials_pause_the_connector_and_the_event_waits() -> 
         await asyncio.sleep(0.02)
     w.stop()
     await asyncio.wait_for(task, 5)
+
+
+class Odd:
+    """Not an outcome at all."""
+
+
+BUG = "connector bug: an outcome that is a"
+
+
+@pytest.mark.parametrize(
+    "answer, expected_status, expected_error",
+    [
+        (lambda: Retry("throttled", retry_after="soon"), DeliveryStatus.PENDING, "throttled"),  # type: ignore[arg-type]
+        (lambda: Retry("throttled", retry_after=float("nan")), DeliveryStatus.PENDING, "throttled"),
+        (lambda: Retry("throttled", retry_after=-5), DeliveryStatus.PENDING, "throttled"),
+        (lambda: Delivered(status_code="200", response={"ok": 1}), DeliveryStatus.DELIVERED, None),  # type: ignore[arg-type]
+        (lambda: Failed(b"refused"), DeliveryStatus.DEAD, f"{BUG} Failed with a bytes message"),  # type: ignore[arg-type]
+        (lambda: Skipped(None), DeliveryStatus.SKIPPED, f"{BUG} Skipped with a NoneType reason"),  # type: ignore[arg-type]
+        (lambda: None, DeliveryStatus.DEAD, f"{BUG} NoneType, not Delivered"),
+        (Odd, DeliveryStatus.DEAD, f"{BUG} Odd, not Delivered"),
+    ],
+)  # fmt: skip
+async def test_an_outcome_the_worker_cannot_record_fails_its_event_alone(
+    answer: Callable[[], Any], expected_status: DeliveryStatus, expected_error: str | None
+) -> None:
+    """A plugin answering one event with something that is not a readable outcome (a retry_after that is
+    not a number of seconds, a status code as text, not an outcome at all) costs that event only: the
+    batch's other outcomes are recorded on this run, and nothing is sent twice."""
+    box, clock = MemoryOutbox(), Clock()
+    connector = FakeConnector({"odd": answer})
+    await box.store([event("a"), event("odd"), event("b")], NOW)
+    assert await worker(box, connector, clock=clock).run_once("fake") == 3
+    assert status(box, "a") is status(box, "b") is DeliveryStatus.DELIVERED
+    [d] = box.of_event("odd")
+    assert d.status is expected_status
+    assert d.last_error is None if expected_error is None else (d.last_error or "").startswith(expected_error)
+    if expected_status is DeliveryStatus.PENDING:  # the policy's own backoff, the odd Retry-After ignored
+        assert NOW + 8 <= d.next_attempt_at <= NOW + 12
+    assert connector.sent == ["a", "odd", "b"]
+    assert await worker(box, connector, clock=clock).run_once("fake") == 0  # nothing claimed again
