@@ -91,6 +91,7 @@ class Ingestor:
         self.metrics = metrics
         self.counters = Counters(metrics)
         self._cache: dict[ConsentKey, ConsentOutcome] = {}
+        self._skip_failed: set[str] = set()  # connectors whose skip_reason raised (logged once)
 
     def prepare_batch(self, items: Sequence[Any], ctx: RequestContext, *, plain: bool = False) -> Batch:
         """Every event of a request, each on its own (a bad one costs itself only), and the identity of
@@ -206,9 +207,23 @@ class Ingestor:
             )
         connector = self.connectors[name]
         skip = engagement.skip_reason(event_name, connector.settings.send_engagement, name)
-        skip = skip or connector.skip_reason(event_name)
+        skip = skip or self._skip_reason(name, event_name)
         status = "skipped" if skip else "pending"
         return NewDelivery(name, status, verdict.decision, verdict.reason, verdict.mode, verdict.ldu, skip)
+
+    def _skip_reason(self, name: str, event_name: str) -> str | None:
+        """The connector's reason not to send ``event_name``; a plugin's ``skip_reason`` that raises keeps
+        the delivery (the worker then fails it alone, replayable) rather than costing the event every
+        other connector's delivery. Logged once per connector: it would raise for every event."""
+        try:
+            return self.connectors[name].skip_reason(event_name)
+        except Exception:
+            if name not in self._skip_failed:
+                self._skip_failed.add(name)
+                log.exception(
+                    "connector skip_reason failed (a bug in the connector)", extra={"connector": name}
+                )
+            return None
 
     def _fill_identity(
         self, new: NewEvent, ev: EventIn, ctx: RequestContext, browser: bool, storage_allowed: bool

@@ -118,3 +118,24 @@ async def test_a_browser_copy_after_the_server_event_only_adds_browser_identifie
     [stored] = box.events.values()
     assert stored["custom"] == {"value": 12.5, "currency": "EUR"} and stored["source"] == "events"
     assert stored["ids"].get("fbp") == "fb.1.1.123"
+
+
+async def test_a_plugin_skip_reason_that_raises_costs_no_other_connector(
+    ingest: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A connector's ``skip_reason`` failing (a plugin's bug) keeps the event for every connector: its
+    own delivery stays pending (the worker fails it alone, replayable), the others are unaffected; the
+    bug is logged once, not once per event."""
+    ingestor, _, box = ingest
+
+    def broken(event_name: str) -> str | None:
+        raise KeyError(event_name)
+
+    monkeypatch.setattr(ingestor.connectors["x"], "skip_reason", broken)
+    results, rejected = await submit(ingest, [purchase("o-1"), purchase("o-2")])
+    assert rejected == [] and [r.duplicate for r in results] == [False, False]
+    for event_id in ("o-1", "o-2"):
+        deliveries = {d.connector: d for d in box.of_event(event_id)}
+        assert deliveries["meta"].status is deliveries["x"].status is DeliveryStatus.PENDING
+    failures = [r for r in caplog.records if "skip_reason failed" in r.getMessage()]
+    assert len(failures) == 1 and failures[0].exc_info is not None
