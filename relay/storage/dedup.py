@@ -20,6 +20,7 @@ from sqlalchemy import Connection, select, update
 from relay.storage import bulk
 from relay.storage.lease import deliveries, delivery_values, events
 from relay.storage.records import NewDelivery, NewEvent
+from relay.storage.stored_json import as_object, readable
 from relay.types import BROWSER_ID_KEYS, DeliveryStatus
 
 DEDUP_WINDOW_SECONDS = 48 * 3600
@@ -79,11 +80,13 @@ def _server_wins(conn: Connection, pk: int, copy: NewEvent, now: float) -> list[
     has left ``pending`` (claimed, sent, dead or skipped) a new one is added, so the server's
     version is always what gets sent last."""
     row = conn.execute(
-        select(events.c.ids, events.c.ip, events.c.user_agent, events.c.pii_purged).where(events.c.id == pk)
-    ).one()
+        select(
+            readable(events.c.ids).label("ids"), events.c.ip, events.c.user_agent, events.c.pii_purged
+        ).where(events.c.id == pk)
+    ).one()  # ids through ``readable``: a stored value that is not JSON is replaced by the server's copy
     ids, ip, user_agent = dict(copy.ids), copy.ip, copy.user_agent
     if sendable(copy) and not row.pii_purged:
-        ids = {**{k: v for k, v in dict(row.ids or {}).items() if k in BROWSER_IDS}, **ids}
+        ids = {**{k: v for k, v in as_object(row.ids).items() if k in BROWSER_IDS}, **ids}
         ip = ip if ip is not None else row.ip
         user_agent = user_agent if user_agent is not None else row.user_agent
     conn.execute(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, delete, func, insert, select, update
+from sqlalchemy import JSON, Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from relay.storage.lease import attempts_t, deliveries, ensure_state, events, states
+from relay.storage.stored_json import as_object, readable
 from relay.storage.tables import AdminSessionRow, HeartbeatRow, SecretRow
 
 secrets_t = SecretRow.__table__  # type: ignore[attr-defined]
@@ -149,11 +150,17 @@ def pending_counts(engine: Engine) -> dict[str, int]:
         return {connector: n for connector, n in rows}
 
 
+#: what a trace shows for a stored consent record that is not a JSON object
+UNREADABLE = "the stored record is not a JSON object"
+
+
 def event_trace(engine: Engine, event_id: str) -> list[dict[str, Any]]:
     """Every stored event with this id: when it was received, the decision and attempts per connector."""
     e, d, a = events, deliveries, attempts_t
     with engine.connect() as conn:
-        rows = conn.execute(select(e).where(e.c.event_id == event_id).order_by(e.c.id)).all()
+        # the JSON columns through ``readable``: a value SQLite holds that is not JSON shows as unreadable
+        columns = [readable(c).label(c.name) if isinstance(c.type, JSON) else c for c in e.c]
+        rows = conn.execute(select(*columns).where(e.c.event_id == event_id).order_by(e.c.id)).all()
         out = []
         for ev in rows:
             dels = conn.execute(select(d).where(d.c.event_pk == ev.id).order_by(d.c.id)).all()
@@ -172,8 +179,8 @@ def event_trace(engine: Engine, event_id: str) -> list[dict[str, Any]]:
                     "received_at": ev.received_at,
                     "source": ev.source,
                     "action_source": ev.action_source,
-                    "identifiers": sorted(ev.hashed) + sorted(ev.ids),
-                    "consent": ev.consent,
+                    "identifiers": sorted(as_object(ev.hashed)) + sorted(as_object(ev.ids)),
+                    "consent": ev.consent if isinstance(ev.consent, dict) else {"unreadable": UNREADABLE},
                     "deliveries": [
                         {
                             "id": x.id,

@@ -16,6 +16,7 @@ from sqlalchemy import Engine, insert, select
 
 from relay.storage.audiences.sql import chunks
 from relay.storage.lease import deliveries, events
+from relay.storage.stored_json import readable
 from relay.storage.tables import ReconcileRunRow
 
 runs = ReconcileRunRow.__table__  # type: ignore[attr-defined]
@@ -61,15 +62,15 @@ def conversions(engine: Engine, order_ids: Sequence[str], lookup: Lookup) -> dic
         key: Any = e.c.event_id
         bounds: list[Any] = []
     else:
-        key = e.c.custom[lookup.match.removeprefix("custom.")].as_string()
+        key = readable(e.c.custom)[lookup.match.removeprefix("custom.")].as_string()
         bounds = [e.c.received_at >= lookup.since, e.c.received_at < lookup.until]
     columns = [
         e.c.id,
         e.c.event_id,
         key,
         e.c.received_at,
-        e.c.custom["value"].as_float(),
-        e.c.custom["currency"].as_string(),
+        readable(e.c.custom)["value"].as_float(),
+        readable(e.c.custom)["currency"].as_string(),
     ]
     found: dict[int, Conversion] = {}
     with engine.connect() as conn:

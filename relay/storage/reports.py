@@ -17,6 +17,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from relay.storage.audiences.tables import AudienceStateRow
 from relay.storage.queries import DeliverySelection, delivery_listing, listed_delivery
+from relay.storage.stored_json import readable
 from relay.storage.tables import DeliveryRow, EventRow
 
 events = EventRow.__table__  # type: ignore[attr-defined]
@@ -195,7 +196,7 @@ def coverage(engine: Engine, since: float, until: float) -> dict[str, dict[str, 
 
 def _has(column: Any, key: str) -> ColumnElement[bool]:
     # JSON_EXTRACT on SQLite, ->> on PostgreSQL: NULL when the key is absent (present values are lists)
-    present: ColumnElement[bool] = column[key].as_string().is_not(None)
+    present: ColumnElement[bool] = readable(column)[key].as_string().is_not(None)
     return present
 
 

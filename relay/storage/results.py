@@ -18,6 +18,7 @@ from sqlalchemy import Engine, and_, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from relay.storage.db import _guard
+from relay.storage.stored_json import readable
 from relay.storage.tables import DeliveryRow, EventRow
 
 events = EventRow.__table__  # type: ignore[attr-defined]
@@ -52,9 +53,9 @@ def _visitor() -> ColumnElement[Any]:
     (the same person across a server and a browser event), else IP and user agent together."""
     e = events
     return func.coalesce(
-        e.c.ids["fbp"].as_string(),
-        e.c.hashed["external_id"].as_string(),
-        e.c.hashed["em"].as_string(),
+        readable(e.c.ids)["fbp"].as_string(),
+        readable(e.c.hashed)["external_id"].as_string(),
+        readable(e.c.hashed)["em"].as_string(),
         e.c.ip + "|" + e.c.user_agent,
     ).label("visitor")
 
@@ -67,8 +68,8 @@ def _columns() -> list[Any]:
         e.c.event_source_url,
         e.c.referrer_url,
         _visitor(),
-        e.c.custom["value"].as_float().label("value"),
-        e.c.custom["currency"].as_string().label("currency"),
+        readable(e.c.custom)["value"].as_float().label("value"),
+        readable(e.c.custom)["currency"].as_string().label("currency"),
     ]
 
 
@@ -105,8 +106,8 @@ def delivery_breakdown(
     became of each connector's deliveries, and what it was allowed to send by where the visitor was
     (one pass over the join serves both tables of the page)."""
     e, d = events, deliveries
-    country = func.coalesce(e.c.consent["country"].as_string(), "").label("country")
-    region = func.coalesce(e.c.consent["region"].as_string(), "").label("region")
+    country = func.coalesce(readable(e.c.consent)["country"].as_string(), "").label("country")
+    region = func.coalesce(readable(e.c.consent)["region"].as_string(), "").label("region")
     stmt = (
         select(d.c.connector, d.c.status, d.c.consent_decision, country, region, func.count())
         .select_from(e.join(d, d.c.event_pk == e.c.id))

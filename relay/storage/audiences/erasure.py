@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
+import orjson
 from sqlalchemy import JSON, Connection, Engine, Text, and_, cast, exists, or_, select, update
 
 from relay.storage.audiences.api_source import delete_api_members
@@ -29,7 +30,7 @@ def erase_events(engine: Engine, digests: set[str], matches: Callable[[Mapping[s
     while True:
         with engine.begin() as conn:
             rows = conn.execute(
-                select(e.c.id, e.c.hashed)
+                select(e.c.id, cast(e.c.hashed, Text).label("hashed"))
                 .where(e.c.id > last, _mentions(e.c.hashed, digests))
                 .order_by(e.c.id)
                 .limit(500)
@@ -37,7 +38,7 @@ def erase_events(engine: Engine, digests: set[str], matches: Callable[[Mapping[s
             if not rows:
                 return changed
             last = rows[-1].id
-            hit = [row.id for row in rows if matches(dict(row.hashed or {}))]
+            hit = [row.id for row in rows if _erased(row.hashed, matches)]
             if hit:
                 conn.execute(
                     update(e)
@@ -45,6 +46,17 @@ def erase_events(engine: Engine, digests: set[str], matches: Callable[[Mapping[s
                     .values(hashed={}, ids={}, ip=None, user_agent=None, pii_purged=True)
                 )
                 changed += len(hit)
+
+
+def _erased(text: str | None, matches: Callable[[Mapping[str, Any]], bool]) -> bool:
+    """Whether a stored ``hashed`` value (as text) names the person. One that mentions a digest of theirs
+    but cannot be read as a JSON object (SQLite keeps any text) is erased too: erasure errs on the side
+    of removing, and one such row never stops the others' erasure."""
+    try:
+        hashed = orjson.loads(text or "{}")
+    except orjson.JSONDecodeError:
+        return True
+    return matches(hashed) if isinstance(hashed, dict) else True
 
 
 def erase_members(engine: Engine, digests: set[str], matches: Callable[[str], bool], now: float) -> set[str]:

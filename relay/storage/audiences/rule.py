@@ -22,6 +22,7 @@ from sqlalchemy.types import Float
 from relay.engagement import EVENT, PAGE_EVENT_IDS, Condition, RuleTerm
 from relay.storage.audiences.sql import insert_ignore, matching, scratch
 from relay.storage.lease import deliveries, events
+from relay.storage.stored_json import as_object, readable
 
 EventIdentity = tuple[str, dict[str, Any], dict[str, Any]]  # (person key, hashed, ids)
 
@@ -29,10 +30,10 @@ EventIdentity = tuple[str, dict[str, Any], dict[str, Any]]  # (person key, hashe
 def _person() -> Any:
     e = events
     return func.coalesce(
-        e.c.hashed[("external_id", 0)].as_string(),
-        e.c.hashed[("em", 0)].as_string(),
-        e.c.hashed[("ph", 0)].as_string(),
-        e.c.ids["madid"].as_string(),
+        readable(e.c.hashed)[("external_id", 0)].as_string(),
+        readable(e.c.hashed)[("em", 0)].as_string(),
+        readable(e.c.hashed)[("ph", 0)].as_string(),
+        readable(e.c.ids)["madid"].as_string(),
     )
 
 
@@ -46,7 +47,7 @@ def _window(since: float | None) -> list[Any]:
 
 def _number(dialect: str, table: Any, key: str) -> Any:
     """``custom[key]`` as a number, NULL when it is not one (a stored value is never cast blindly)."""
-    custom = table.c.custom
+    custom = readable(table.c.custom)
     if dialect == "postgresql":
         is_number = func.json_typeof(func.json_extract_path(custom, key)) == "number"
         return case((is_number, cast(func.json_extract_path_text(custom, key), Float)), else_=None)
@@ -70,8 +71,8 @@ def _engaged_pages(dialect: str, conditions: Sequence[Condition], since: float |
         ids = func.json_array_elements_text(array).table_valued("value")
         kept: Any = true()
     else:
-        ids = func.json_each(g.c.custom, f"$.{PAGE_EVENT_IDS}").table_valued("value", "type")
-        is_list = func.json_type(g.c.custom, f"$.{PAGE_EVENT_IDS}") == "array"
+        ids = func.json_each(readable(g.c.custom), f"$.{PAGE_EVENT_IDS}").table_valued("value", "type")
+        is_list = func.json_type(readable(g.c.custom), f"$.{PAGE_EVENT_IDS}") == "array"
         kept = and_(is_list, ids.c.type == "text")
     met = [_compare(_number(dialect, g, c.field), c) for c in conditions]
     recent = [g.c.received_at >= since - 3600] if since is not None else []
@@ -110,14 +111,14 @@ def included_events(
     )
     person = _person()
     stmt = (
-        select(person.label("person"), e.c.hashed, e.c.ids)
+        select(person.label("person"), readable(e.c.hashed), readable(e.c.ids))
         .where(_terms(engine.dialect.name, terms, since), consented, person.is_not(None), *_window(since))
         .order_by(person, e.c.id)
     )
     with engine.connect() as conn:
         result = conn.execution_options(yield_per=page).execute(stmt)
         for rows in result.partitions():
-            yield [(row[0], dict(row[1] or {}), dict(row[2] or {})) for row in rows]
+            yield [(row[0], as_object(row[1]), as_object(row[2])) for row in rows]
 
 
 def excluded_events(
@@ -127,11 +128,11 @@ def excluded_events(
     excluding a person sends nothing about them."""
     e = events
     matched = _terms(engine.dialect.name, terms, since)
-    stmt = select(e.c.hashed, e.c.ids).where(matched, *_window(since)).order_by(e.c.id)
+    stmt = select(readable(e.c.hashed), readable(e.c.ids)).where(matched, *_window(since)).order_by(e.c.id)
     with engine.connect() as conn:
         result = conn.execution_options(yield_per=page).execute(stmt)
         for rows in result.partitions():
-            yield [(dict(row[0] or {}), dict(row[1] or {})) for row in rows]
+            yield [(as_object(row[0]), as_object(row[1])) for row in rows]
 
 
 def add_scratch(engine: Engine, audience: str, scope: str, idents: Iterable[str]) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
+from relay.storage.stored_json import as_object, readable
 from relay.storage.tables import DeliveryRow, EventRow
 
 events = EventRow.__table__  # type: ignore[attr-defined]
@@ -22,7 +23,7 @@ def content_rows(
         return iter(())
     e, d = events, deliveries
     stmt = (
-        select(d.c.connector, e.c.event_name, e.c.custom)
+        select(d.c.connector, e.c.event_name, readable(e.c.custom).label("custom"))
         .select_from(e.join(d, d.c.event_pk == e.c.id))
         .where(
             e.c.received_at >= since,
@@ -35,7 +36,7 @@ def content_rows(
         .limit(limit)
     )
     with engine.connect() as conn:
-        rows = [(str(r.connector), str(r.event_name), r.custom) for r in conn.execute(stmt)]
+        rows = [(str(r.connector), str(r.event_name), as_object(r.custom)) for r in conn.execute(stmt)]
     return iter(rows)
 
 
