@@ -101,22 +101,34 @@ class Completion:
 def to_outbound(delivery_id: int, event: Mapping[str, Any], verdict: ConsentVerdict) -> OutboundEvent:
     """A stored event as the connector sees it; the ``strip`` consent mode removes contact details here.
     Raises (``TypeError``, ``KeyError``, ``ValueError``) for a stored event that cannot be read."""
+    row = [event[column] for column in CLAIM_COLUMNS[1:]]
+    for index in _JSON_INDEXES:  # a copy: the event the connector gets shares nothing with the stored one
+        row[index] = dict(row[index] or {})
+    return _outbound(delivery_id, row, verdict)
+
+
+def _outbound(delivery_id: int, row: Sequence[Any], verdict: ConsentVerdict) -> OutboundEvent:
+    """The event of ``row`` (:data:`CLAIM_COLUMNS` without the id; JSON columns as text or decoded)."""
+    (
+        event_id, event_name, event_time, received_at, action_source, event_source_url, referrer_url,
+        opt_out, hashed, ids, ip, user_agent, custom,
+    ) = row  # fmt: skip
     return OutboundEvent(
         delivery_id=delivery_id,
-        event_id=event["event_id"],
-        event_name=event["event_name"],
-        event_time=_integer(event["event_time"]),
-        action_source=event["action_source"],
-        event_source_url=event["event_source_url"],
-        referrer_url=event["referrer_url"],
-        opt_out=bool(event["opt_out"]),
-        hashed={} if verdict.mode == "strip" else dict(event["hashed"] or {}),
-        ids=dict(event["ids"] or {}),
-        ip=event["ip"],
-        user_agent=event["user_agent"],
-        custom=outbound_custom(event["event_name"], dict(event["custom"] or {})),
+        event_id=event_id,
+        event_name=event_name,
+        event_time=_integer(event_time),
+        action_source=action_source,
+        event_source_url=event_source_url,
+        referrer_url=referrer_url,
+        opt_out=bool(opt_out),
+        hashed={} if verdict.mode == "strip" else _object(hashed),
+        ids=_object(ids),
+        ip=ip,
+        user_agent=user_agent,
+        custom=outbound_custom(event_name, _object(custom)),
         consent=verdict,
-        received_at=_number(event["received_at"]),
+        received_at=_number(received_at),
     )
 
 
@@ -143,12 +155,23 @@ def claimed(
             consent=verdict,
             received_at=float(_int(event.get("received_at"))),
         )
+    return _held(delivery_id, connector, attempts, created_at, outbound, unreadable)
+
+
+def _held(
+    delivery_id: int,
+    connector: str,
+    attempts: int,
+    created_at: float,
+    event: OutboundEvent,
+    unreadable: str | None = None,
+) -> ClaimedDelivery:
     return ClaimedDelivery(
         delivery_id=delivery_id,
         connector=connector,
         attempts=attempts,
         created_at=created_at,
-        event=outbound,
+        event=event,
         unreadable=unreadable,
     )
 
@@ -160,6 +183,7 @@ CLAIM_COLUMNS = (
     "referrer_url", "opt_out", "hashed", "ids", "ip", "user_agent", "custom",
 )  # fmt: skip
 _JSON_CLAIM_COLUMNS = ("hashed", "ids", "custom")
+_JSON_INDEXES = tuple(CLAIM_COLUMNS[1:].index(column) for column in _JSON_CLAIM_COLUMNS)
 
 
 def claimed_row(
@@ -174,32 +198,10 @@ def claimed_row(
     or decoded by the driver): the worker's hot path, with no dict per event and no copy of what was
     just decoded. A row that cannot be read (JSON that does not decode included) fails alone."""
     try:
-        (
-            _, event_id, event_name, event_time, received_at, action_source, event_source_url,
-            referrer_url, opt_out, hashed, ids, ip, user_agent, custom,
-        ) = row  # fmt: skip
-        event = OutboundEvent(
-            delivery_id=delivery_id,
-            event_id=event_id,
-            event_name=event_name,
-            event_time=_integer(event_time),
-            action_source=action_source,
-            event_source_url=event_source_url,
-            referrer_url=referrer_url,
-            opt_out=bool(opt_out),
-            hashed={} if verdict.mode == "strip" else _object(hashed),
-            ids=_object(ids),
-            ip=ip,
-            user_agent=user_agent,
-            custom=outbound_custom(event_name, _object(custom)),
-            consent=verdict,
-            received_at=_number(received_at),
-        )
+        event = _outbound(delivery_id, row[1:], verdict)
     except Exception:  # read the way every other caller reads it, which names what is wrong
         return claimed(delivery_id, connector, attempts, created_at, _row_dict(row), verdict)
-    return ClaimedDelivery(
-        delivery_id=delivery_id, connector=connector, attempts=attempts, created_at=created_at, event=event
-    )
+    return _held(delivery_id, connector, attempts, created_at, event)
 
 
 def _object(value: Any) -> dict[str, Any]:

@@ -150,7 +150,9 @@ async def test_a_connector_bug_fails_only_its_event(db: Database, drop: bool) ->
         expected = "ConnectorBugError: connector answered 0" if drop else "connector error: KeyError"
         assert expected in rows[bad]["last_error"]
         assert "jane.doe@example.com" not in rows[bad]["last_error"]  # contact details masked
-    assert connector.calls[0] == 60 and len(connector.calls) < 30  # bisected, not one by one
+    # bisected, not one by one; a call carries a whole claimed batch (the worker's two lanes may claim at
+    # the same moment, and on PostgreSQL SKIP LOCKED then splits the 60 between them in any proportion)
+    assert max(connector.calls) >= 30 and len(connector.calls) < 30
 
 
 async def test_an_unreadable_stored_row_fails_alone(db: Database) -> None:
