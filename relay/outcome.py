@@ -3,9 +3,10 @@ theirs, and a few samples of what the platforms refused."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 
 class DestinationOutcome(Protocol):
@@ -36,6 +37,16 @@ def run_outcome(destinations: Sequence[DestinationOutcome], *, dry_run: bool) ->
 D = TypeVar("D", bound=DestinationOutcome)
 
 
+class RunOptions(Protocol):
+    """What every run's options say about the run itself."""
+
+    @property
+    def dry_run(self) -> bool: ...
+
+    @property
+    def full(self) -> bool: ...
+
+
 @dataclass(kw_only=True)
 class BaseRun(Generic[D]):
     """One run of a job over several destinations, its name in the subclass's first field."""
@@ -49,6 +60,10 @@ class BaseRun(Generic[D]):
     finished_at: float = 0.0
     error: str | None = None
     destinations: list[D] = field(default_factory=list)
+
+    def start(self, options: RunOptions, now: float) -> None:
+        """Begin the run at ``now`` with the caller's options (a dry run, a full resend)."""
+        self.dry_run, self.full, self.started_at = options.dry_run, options.full, now
 
     def conclude(self) -> None:
         """Set :attr:`status` from the destinations' outcomes, and :attr:`error` unless it is set."""
@@ -70,4 +85,16 @@ def keep_samples(samples: dict[str, str], new: Mapping[str, str], limit: int) ->
         samples.setdefault(key, message)
 
 
-__all__ = ["BaseRun", "DestinationOutcome", "keep_samples", "run_outcome"]
+def last_summary(row: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The last run's summary kept in a job's run lock row (its JSON text), or ``{}``: none yet, or a
+    text that is not a JSON object (edited by hand, a restored backup) costs this job's summary only,
+    not the report of every job."""
+    text = row.get("summary") if row else None
+    try:
+        summary = json.loads(text) if isinstance(text, str) else None
+    except ValueError:
+        return {}
+    return summary if isinstance(summary, dict) else {}
+
+
+__all__ = ["BaseRun", "DestinationOutcome", "RunOptions", "keep_samples", "last_summary", "run_outcome"]

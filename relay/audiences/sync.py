@@ -122,13 +122,8 @@ async def sync_audience(
     audience = env.settings.audiences.get(name)
     if audience is None:
         raise ConfigError(f"no audience named {name!r} in the config", key="audiences")
-    run = AudienceRun(
-        name,
-        source_type=audience.source.type,
-        dry_run=options.dry_run,
-        full=options.full,
-        started_at=env.clock(),
-    )
+    run = AudienceRun(name, source_type=audience.source.type)
+    run.start(options, env.clock())
     lease = Lease(env, name, options.lease_seconds)
     if not await lease.acquire(record=not options.dry_run):
         run.status, run.error, run.finished_at = (

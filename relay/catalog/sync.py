@@ -86,13 +86,8 @@ async def sync_catalog(
     if catalog is None:
         raise ConfigError(f"no catalog named {name!r} in the config", key="catalogs")
     state = _Run(env, name, options, say or (lambda _text: None))
-    run = CatalogRun(
-        name,
-        source_type=catalog.source.type,
-        dry_run=options.dry_run,
-        full=options.full,
-        started_at=env.clock(),
-    )
+    run = CatalogRun(name, source_type=catalog.source.type)
+    run.start(options, env.clock())
     db = env.db
     if not options.dry_run:
         got = await db.run(store.acquire, db.engine, name, state.owner, env.clock(), options.lease_seconds)

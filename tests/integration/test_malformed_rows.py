@@ -41,26 +41,13 @@ def db(tmp_path: pytest.TempPathFactory) -> Iterator[Database]:
 def store_both(db: Database) -> None:
     """Two good purchases and, between them, one whose every JSON column is broken text."""
     good = {"hashed": {"em": [JANE]}, "ids": {"fbp": "fb.1.1.1"}, "consent": {"country": "US"}}
-    store_event(
-        db,
-        NOW - 60,
-        {"connector": "meta"},
-        event_id="A-1",
-        custom={"order_id": "A-1", "value": 5, "engaged_seconds": 30},
-        **good,
-    )
-    bad = store_event(db, NOW - 50, {"connector": "meta"}, event_id="A-2")
-    store_event(
-        db,
-        NOW - 40,
-        {"connector": "meta"},
-        event_id="A-3",
-        custom={"order_id": "A-3", "value": 7, "engaged_seconds": 30},
-        **good,
-    )
+    keys = {}
+    for at, order, value in ((NOW - 60, "A-1", 5), (NOW - 50, "A-2", 6), (NOW - 40, "A-3", 7)):
+        custom = {"order_id": order, "value": value, "engaged_seconds": 30}
+        keys[order] = store_event(db, at, {"connector": "meta"}, event_id=order, custom=custom, **good)
     with db.engine.begin() as conn:
         for column, text in BROKEN.items():
-            conn.exec_driver_sql(f"UPDATE events SET {column} = ? WHERE id = ?", (text, bad))
+            conn.exec_driver_sql(f"UPDATE events SET {column} = ? WHERE id = ?", (text, keys["A-2"]))
 
 
 def test_dashboard_coverage_and_trace(db: Database) -> None:
