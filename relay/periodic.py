@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
     from relay.storage.db import Database
 
+log = logging.getLogger("relay.periodic")
+
 #: how soon a failed scheduled run is tried again (unless its schedule is shorter)
 RETRY_AFTER_FAILURE = 300.0
 
@@ -50,13 +52,28 @@ def next_run_at(
     if schedule == "manual":
         return None
     interval = parse_duration(schedule)
-    if row is None or row.get("started_at") is None:
+    started = _seconds(row, "started_at")
+    if row is None or started is None:
         return now
-    if row.get("owner") and (row.get("lease_until") or 0) > now:
-        return float(row["lease_until"])  # running elsewhere: look again when its lease would end
-    if row.get("status") in retry and row.get("finished_at"):
-        return float(row["finished_at"]) + min(interval, RETRY_AFTER_FAILURE)
-    return float(row["started_at"]) + interval
+    if running(row, now):
+        return _seconds(row, "lease_until")  # running elsewhere: look again when its lease would end
+    finished = _seconds(row, "finished_at")
+    if row.get("status") in retry and finished:
+        return finished + min(interval, RETRY_AFTER_FAILURE)
+    return started + interval
+
+
+def running(row: Mapping[str, Any] | None, now: float) -> bool:
+    """Whether a run holds the lock whose row is ``row`` (its owner's lease has not ended)."""
+    lease = _seconds(row, "lease_until")
+    return bool(row and row.get("owner")) and lease is not None and lease > now
+
+
+def _seconds(row: Mapping[str, Any] | None, key: str) -> float | None:
+    """A time of a run lock row; None where it is not a number (SQLite keeps text in any column, and
+    a row edited by hand must not stop its job's loop: the job runs and writes it again)."""
+    value = row.get(key) if row else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
 class Scheduled(Protocol):
@@ -139,6 +156,8 @@ class BaseScheduler(ABC):
                     wait = min(poll, max(due - now, 0.01))
             except RelayError as exc:
                 self.failed(name, exc)
+            except Exception:  # a bug in one look or run: its job is looked at again, the others go on
+                log.exception("scheduled job failed (a bug)", extra={"job": name})
             await self.pause(wait)
 
 
@@ -235,4 +254,5 @@ __all__ = [
     "Scheduled",
     "next_run_at",
     "poll_seconds",
+    "running",
 ]

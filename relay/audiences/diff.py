@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from connectors.base import AudienceConnector, bisect, in_call_retry
@@ -60,8 +60,32 @@ async def _retrying(
     )
     async for attempt in retrying:
         with attempt:
-            return await call(members)
+            return readable(await call(members), len(members))
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+def readable(answer: object, size: int) -> AudienceBatchResult:
+    """A connector's answer to a batch of ``size`` members, as the sync can count it: counts within the
+    batch, samples as text, indexes of its members. What a connector bug made unreadable is left out for
+    this batch alone: the platform took the batch, so failing the destination would send it again on
+    every run (an answer that is no result at all counts the batch as received, and says so)."""
+    if not isinstance(answer, AudienceBatchResult):
+        bug = f"an answer that is a {type(answer).__name__}, not an AudienceBatchResult"
+        return AudienceBatchResult(size, 0, {"connector bug": bug})
+    samples = answer.invalid_samples
+    samples = {str(k): str(v) for k, v in samples.items()} if isinstance(samples, Mapping) else {}
+    indexes = answer.failed_indexes
+    indexes = indexes if isinstance(indexes, Sequence) and not isinstance(indexes, str) else ()
+    return AudienceBatchResult(
+        _within(answer.received, size),
+        _within(answer.invalid, size),
+        samples,
+        [i for i in indexes if type(i) is int and 0 <= i < size],
+    )
+
+
+def _within(count: object, size: int) -> int:
+    return min(max(count, 0), size) if type(count) is int else 0
 
 
 def _refused(exc: PayloadRejectedError) -> AudienceBatchResult:
@@ -276,4 +300,4 @@ class DestinationSync:
             )
 
 
-__all__ = ["SESSION_TTL", "DestinationSync", "LockLostError", "batch_size", "send_isolated"]
+__all__ = ["SESSION_TTL", "DestinationSync", "LockLostError", "batch_size", "readable", "send_isolated"]

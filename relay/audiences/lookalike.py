@@ -152,6 +152,9 @@ async def ensure_lookalikes(env: LookalikeEnv, names: Iterable[str] | None = Non
                 except RelayError as exc:
                     row = {**base, "status": "failed", "error": exc.message}
                     log.warning("lookalike failed", extra={"audience": audience, "connector": destination})
+                except Exception as exc:  # a connector bug fails this lookalike, not the others
+                    row = {**base, "status": "failed", "error": f"connector error: {type(exc).__name__}"}
+                    log.exception("lookalike failed", extra={"audience": audience, "connector": destination})
                 row["updated_at"] = env.clock()
                 await db.run(store.save_lookalike, db.engine, row)
                 out.append(row)
@@ -205,6 +208,8 @@ class LookalikeKeeper:
                 self.last = await ensure_lookalikes(self.env)
             except RelayError as exc:
                 log.warning("lookalikes", extra={"error": exc.message})
+            except Exception:  # a bug: tried again next time; ending here would stop `relay worker`
+                log.exception("lookalikes failed (a bug)")
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), self.interval)
 

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from relay import periodic
 from relay.audiences.context import SyncEnv
+from relay.outcome import last_summary
 from relay.periodic import RETRY_AFTER_FAILURE
 from relay.settings import AudienceSettings
 from relay.storage import audiences as store
@@ -25,9 +25,9 @@ def describe(
     name: str, audience: AudienceSettings, row: Mapping[str, Any] | None, now: float
 ) -> dict[str, Any]:
     """One audience's entry of ``GET /admin/api/stats`` → ``audiences``."""
-    summary: dict[str, Any] = json.loads(row["summary"]) if row and row.get("summary") else {}
+    summary = last_summary(row)
     status = row["status"] if row else "never"
-    if row and row.get("owner") and (row.get("lease_until") or 0) > now:
+    if periodic.running(row, now):
         status = "running"
     elif status == "running":
         status = "interrupted"  # its process stopped before it finished; the next run resumes

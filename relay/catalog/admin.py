@@ -3,7 +3,6 @@ content_ids check over the window, and the lookalike audiences of each audience.
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +17,8 @@ from relay.catalog.checks import catalog_id
 from relay.catalog.coverage import content_coverage
 from relay.catalog.scheduler import next_run_at
 from relay.http.responses import error
+from relay.outcome import last_summary
+from relay.periodic import running
 from relay.settings import Settings
 from relay.state import RelayState
 from relay.storage import catalog as store
@@ -41,9 +42,9 @@ def catalogs(settings: Settings, rows: Mapping[str, Any], counts: Mapping[Any, A
     out = []
     for name, catalog in settings.catalogs.items():
         row = rows.get(name) or {}
-        summary = json.loads(row["summary"]) if row.get("summary") else {}
+        summary = last_summary(row)
         status = row.get("status", "never")
-        if row.get("owner") and (row.get("lease_until") or 0) > now:
+        if running(row, now):
             status = "running"
         destinations = []
         for dest, options in catalog.destinations.items():

@@ -81,8 +81,8 @@ def _url(row: Mapping[str, Any], column: str) -> str:
 def _money(value: Any, column: str, default_currency: str | None) -> Money:
     text = "" if value is None else str(value)
     match = _AMOUNT_CURRENCY.fullmatch(text)
-    try:
-        amount = Decimal(match.group(1)) if match else None
+    try:  # quantized here: an amount too large to keep its cents fails its row, not the catalog
+        amount = Decimal(match.group(1)).quantize(Decimal("0.01")) if match else None
     except InvalidOperation:
         amount = None
     if match is None or amount is None or not amount.is_finite():
@@ -90,7 +90,7 @@ def _money(value: Any, column: str, default_currency: str | None) -> Money:
     currency = match.group(2) or default_currency
     if not currency:
         raise ProductError(f"{column}: no currency (write '19.99 USD', or add a currency column)")
-    return Money(amount.quantize(Decimal("0.01")), currency.upper())
+    return Money(amount, currency.upper())
 
 
 def _choice(row: Mapping[str, Any], column: str, allowed: tuple[str, ...], default: str | None) -> str:

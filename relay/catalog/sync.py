@@ -129,6 +129,9 @@ async def _run(state: _Run, catalog: CatalogSettings, run: CatalogRun) -> None:
         except RelayError as exc:
             result.status, result.error = "failed", exc.message
             log.warning("catalog destination failed", extra={"catalog": state.name, "connector": dest})
+        except Exception as exc:  # a connector bug fails its destination, not the others
+            log.exception("catalog destination failed", extra={"catalog": state.name, "connector": dest})
+            result.status, result.error = "failed", f"connector error: {type(exc).__name__}"
     run.conclude()
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, insert, select
 
 from relay.storage.audiences.sql import chunks
 from relay.storage.lease import deliveries, events
-from relay.storage.stored_json import readable
+from relay.storage.stored_json import as_object, readable
 from relay.storage.tables import ReconcileRunRow
 
 runs = ReconcileRunRow.__table__  # type: ignore[attr-defined]
@@ -113,11 +113,18 @@ def save_run(engine: Engine, row: dict[str, Any]) -> int:
 def recent_runs(engine: Engine, limit: int = 10, *, items: bool = False) -> list[dict[str, Any]]:
     """The newest runs first; ``items`` adds the orders that did not match."""
     r = runs
-    columns = [r.c.id, r.c.started_at, r.c.finished_at, r.c.trigger, r.c.source, r.c.status, r.c.orders]
-    columns += [r.c.summary, r.c.error] + ([r.c["items"]] if items else [])
+    columns: list[Any] = [r.c.id, r.c.started_at, r.c.finished_at, r.c.trigger, r.c.source, r.c.status]
+    # a JSON value that is not JSON (SQLite) reads as empty: that run is listed without it
+    columns += [r.c.orders, readable(r.c.summary).label("summary"), r.c.error]
+    columns += [readable(r.c["items"]).label("items")] if items else []
     stmt = select(*columns).order_by(r.c.started_at.desc(), r.c.id.desc()).limit(limit)
     with engine.connect() as conn:
-        return [dict(row._mapping) for row in conn.execute(stmt)]
+        rows = [dict(row._mapping) for row in conn.execute(stmt)]
+    for row in rows:
+        row["summary"] = as_object(row["summary"])
+        if items:
+            row["items"] = row["items"] if isinstance(row["items"], list) else []
+    return rows
 
 
 def last_started(engine: Engine, trigger: str) -> float | None:

@@ -17,6 +17,7 @@ from relay.audiences import SyncEnv, SyncOptions, sync_audience
 from relay.audiences.lookalike import LookalikeEnv, ensure_lookalikes
 from relay.catalog.sync import CatalogEnv, CatalogOptions, sync_catalog
 from relay.cli import main
+from relay.sandbox.base import ScriptedResponse
 from tests.e2e.harness import Relay, purchase, run_relay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
@@ -235,6 +236,93 @@ async def test_lookalikes_wait_for_the_origin_then_are_created_once(tmp_path: Pa
         config = str(relay.config_path)
         assert await asyncio.to_thread(main, ["lookalikes", "--config", config]) == 0
         assert len(listed) == 2
+
+
+async def test_a_connector_bug_on_one_lookalike_fails_it_alone(tmp_path: Path) -> None:
+    members = tmp_path / "buyers.csv"
+    members.write_text("email\n" + "".join(f"user{i}@example.com\n" for i in range(5)))
+    audiences = {
+        name: {
+            "source": {"type": "csv", "path": str(members)},
+            "destinations": {"meta": {"audience_id": audience_id}},
+            "lookalike": [{"country": "US", "ratio": 0.01}],
+        }
+        for name, audience_id in (("buyers", AUDIENCE_ID), ("fans", "23840000000000078"))
+    }
+    async with relay_with(tmp_path, HEADER, audiences=audiences, run_worker=False) as (relay, _):
+        state = relay.state
+        sync = SyncEnv(state.settings, state.db, state.connectors, state.metrics)
+        for name in audiences:
+            assert (await sync_audience(sync, name, SyncOptions(attempts=1))).status == "ok"
+        # buyers' listing answers what the connector does not expect (cursors that are not an object)
+        relay.fake("meta").script(
+            ScriptedResponse(200, {"data": [], "paging": {"cursors": "x", "next": "y"}})
+        )
+        env = LookalikeEnv(state.settings, state.db, state.connectors)
+        rows = await ensure_lookalikes(env)
+        assert [(r["audience"], r["status"], r["error"]) for r in rows] == [
+            ("buyers", "failed", "connector error: AttributeError"),
+            ("fans", "created", None),
+        ]
+        assert [r["status"] for r in await ensure_lookalikes(env)] == ["created", "created"]  # tried again
+
+
+async def test_a_run_lock_row_edited_by_hand_costs_its_own_job_only(tmp_path: Path) -> None:
+    members = tmp_path / "buyers.csv"
+    members.write_text("email\nuser1@example.com\n")
+    audiences = {
+        name: {
+            "source": {"type": "csv", "path": str(members)},
+            "destinations": {"meta": {"audience_id": audience_id}},
+        }
+        for name, audience_id in (("buyers", AUDIENCE_ID), ("fans", "23840000000000078"))
+    }
+    async with relay_with(
+        tmp_path, HEADER + product_line("sku-1"), audiences=audiences, run_worker=False
+    ) as (
+        relay,
+        _,
+    ):
+        state = relay.state
+        sync = SyncEnv(state.settings, state.db, state.connectors, state.metrics)
+        for name in audiences:
+            assert (await sync_audience(sync, name, SyncOptions(attempts=1))).status == "ok"
+        assert (await sync_catalog(env_of(relay), "shop", FAST)).status == "ok"
+        with sqlite3.connect(tmp_path / "relay.db") as db:  # edited by hand, a restored backup
+            db.execute("UPDATE audience_syncs SET summary = '{not json' WHERE audience = 'buyers'")
+            db.execute("UPDATE catalog_syncs SET summary = '[1, 2]'")
+            db.execute("UPDATE audience_syncs SET started_at = 'x', owner = 'w9', lease_until = 'y'")
+        stats = await relay.admin("stats")
+        assert stats.status_code == 200, stats.text
+        shown = stats.json()["audiences"]
+        assert shown["buyers"]["status"] == "ok" and "destinations" not in shown["buyers"]
+        assert shown["buyers"]["next_run_at"] is None  # schedule: manual
+        assert shown["fans"]["destinations"]["meta"]["added"] == 1
+        catalog = await relay.admin("catalog")
+        assert catalog.status_code == 200, catalog.text
+        assert catalog.json()["catalogs"][0]["last_run"] == {}
+
+
+async def test_a_connector_bug_on_one_catalog_destination_fails_it_alone(tmp_path: Path) -> None:
+    from relay.testing import free_port
+
+    port = free_port()
+    feed = tmp_path / "products.csv"
+    feed.write_text(HEADER + product_line("sku-1"))
+    connectors = {"meta": meta_block(port), "meta_eu": {**meta_block(port), "catalog_id": "880000000000002"}}
+    catalogs = {"shop": {"source": {"type": "csv", "path": str(feed)}, "destinations": ["meta", "meta_eu"]}}
+    async with run_relay(
+        tmp_path, port=port, connectors=connectors, catalogs=catalogs, run_worker=False
+    ) as relay:
+        relay.fake("meta").script(ScriptedResponse(200, {"handles": 7}))  # what meta's connector cannot read
+        run = await sync_catalog(env_of(relay), "shop", FAST)
+        outcomes = {d.destination: (d.status, d.error, d.created) for d in run.destinations}
+        assert outcomes == {
+            "meta": ("failed", "connector error: TypeError", 0),
+            "meta_eu": ("ok", None, 1),
+        }
+        assert run.status == "partial"
+        assert set(relay.fake("meta").catalogs.items["880000000000002"]) == {"sku-1"}
 
 
 async def test_a_json_feed_url_is_read_and_its_key_never_recorded(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import contextlib
 import csv
 import dataclasses
 import hashlib
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,6 +30,7 @@ from relay.state import build_connectors
 from relay.storage import audiences as store
 from relay.storage.db import Database
 from relay.testing import serve
+from relay.types import AudienceBatchResult, AudienceMember
 
 pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
@@ -351,3 +352,37 @@ async def test_a_destination_that_cannot_sync_fails_alone(world: World) -> None:
         )
         assert result(run, "x").status == "failed" and "disabled" in str(result(run, "x").error)
         assert not x_emails(world.x) and not audience_requests(world.x)
+
+
+class MiscountingX(XConnector):
+    """A plugin whose answers a sync cannot count as they are: the members reach X, the tallies do not."""
+
+    answers: Sequence[Any] = (
+        AudienceBatchResult("2", -5, ["a list"], [7, "0", -1]),  # type: ignore[arg-type]
+        None,
+    )
+
+    async def audience_members(
+        self, audience_id: str, members: Sequence[AudienceMember], *, add: bool
+    ) -> AudienceBatchResult:
+        await super().audience_members(audience_id, members, add=add)
+        answer, *rest = self.answers
+        self.answers = [*rest, answer]
+        return answer  # type: ignore[no-any-return]
+
+
+async def test_an_answer_a_sync_cannot_count_is_mended_for_its_batch_alone(world: World) -> None:
+    """Sent and acknowledged, so never sent again; not a failed destination sending it on every run."""
+    source = write_csv(world.tmp / "c.csv", people(1, 2, 3, 4))
+    async with world.env(csv_audience(source)) as env:
+        meta, x = env.connectors["meta"], env.connectors["x"]
+        plugin = MiscountingX("x", x.settings, x.client)
+        env = dataclasses.replace(env, connectors={"meta": meta, "x": plugin})
+        run = await sync_audience(env, "customers", SyncOptions(attempts=1, batch_size=2))
+        done = result(run, "x")
+        assert (run.status, done.status, done.added, done.platform_invalid) == ("ok", "ok", 4, 0)
+        assert "not an AudienceBatchResult" in done.samples["connector bug"]
+        assert x_emails(world.x) == emails(1, 2, 3, 4) and meta_emails(world.meta) == emails(1, 2, 3, 4)
+        world.x.requests.clear()
+        again = await sync_audience(env, "customers", FAST)
+        assert result(again, "x").to_add == 0 and not audience_requests(world.x)

@@ -4,6 +4,7 @@ the content_ids tally."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,17 @@ def test_json_feed_forms() -> None:
         parse_feed(b"{", "json")
     with pytest.raises(CatalogSourceError, match="list of products"):
         parse_feed(b'{"other": 1}', "json")
+
+
+def test_an_amount_too_large_to_keep_cents_fails_its_row_alone() -> None:
+    huge = "1" + "0" * 30
+    feed = [{**ROW, "id": "sku-0", "price": f"{huge} USD"}, ROW, {**ROW, "id": "sku-2", "sale_price": huge}]
+    read = parse_feed(json.dumps(feed).encode(), "json")
+    assert list(read.products) == ["sku-1"] and read.invalid_ids == {"sku-0", "sku-2"}
+    assert read.samples == [
+        f"row 1: price: '{huge[:36]} USD' is not an amount such as '19.99 USD'",
+        f"row 3: sale_price: '{huge}' is not an amount such as '19.99 USD'",
+    ]
 
 
 def test_diff_sends_only_what_changed_and_keeps_invalid_ids() -> None:

@@ -80,6 +80,11 @@ def test_next_run_at() -> None:
     assert next_run_at("1h", running, NOW, retry=()) == NOW + 60
     failed = {**ran_at(NOW - 10), "status": "failed"}
     assert next_run_at("1h", failed, NOW, retry=("failed",)) == NOW - 9 + 300
+    # SQLite keeps text in any column (a row edited by hand): a time that is no number is not known
+    unreadable = {**failed, "started_at": "yesterday", "finished_at": "x", "owner": "w2", "lease_until": "y"}
+    assert next_run_at("1h", unreadable, NOW, retry=("failed",)) == NOW
+    started = {**unreadable, "started_at": NOW - 10}
+    assert next_run_at("1h", started, NOW, retry=("failed",)) == NOW - 10 + 3600
 
 
 async def test_the_loops_that_look_in_one_tick_share_one_read() -> None:
@@ -122,3 +127,27 @@ async def test_the_scheduler_runs_each_due_job_once_and_reads_once_a_tick() -> N
     assert sorted(scheduler.ran) == list("abcde")
     # five loops look about every tick; each tick's first look reads for all five
     assert scheduler.looks >= 15 and rows.reads * 2 <= scheduler.looks
+
+
+class Buggy(Scheduler):
+    """Job ``a``'s first run raises what no job should (a bug), not a :class:`RelayError`."""
+
+    async def sync(self, name: str) -> str:
+        if name == "a" and "a" not in self.ran:
+            self.ran.append(name)
+            raise KeyError("a bug")
+        return await super().sync(name)
+
+
+async def test_a_bug_in_one_run_ends_neither_its_loop_nor_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    rows = LockRows()
+    scheduler = Buggy(rows, a="1s", b="1s")
+    running = asyncio.create_task(scheduler.run())
+    await asyncio.sleep(0.3)
+    scheduler.stop()
+    await running
+    assert scheduler.ran.count("a") == 2 and "b" in scheduler.ran  # a ran again, after its bug
+    assert rows.rows["a"]["status"] == "ok"
+    assert "scheduled job failed (a bug)" in caplog.text
