@@ -59,3 +59,18 @@ def test_a_reconciliation_run_with_unreadable_json_is_listed_without_it(db: Data
         conn.exec_driver_sql(f"UPDATE reconcile_runs SET summary = '{{', items = 'x' WHERE id = {bad}")
     runs = reconcile_runs(db.engine, 10, items=True)
     assert [(r["summary"], r["items"]) for r in runs] == [({"orders": 1}, []), ({}, [])]
+
+
+@pytest.mark.parametrize("lease_until", ["soon", None])
+def test_a_lock_whose_lease_is_not_a_time_can_be_taken(db: Database, lease_until: object) -> None:
+    """A run lock edited by hand with an owner and a lease that is no time (text, or none at all) held
+    its audience for ever (every run ``busy``); such a lease holds nothing."""
+    from relay.storage.audiences.lock import _AUDIENCES
+
+    assert _AUDIENCES.acquire(db.engine, "buyers", "worker-a", NOW, 60)
+    with db.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE audience_syncs SET lease_until = ? WHERE audience = 'buyers'", (lease_until,)
+        )
+    assert _AUDIENCES.acquire(db.engine, "buyers", "worker-b", NOW + 1, 60)
+    assert not _AUDIENCES.acquire(db.engine, "buyers", "worker-c", NOW + 2, 60)  # a real lease holds

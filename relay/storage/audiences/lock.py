@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, Table, or_, select, update
+from sqlalchemy import Engine, Table, func, or_, select, update
 
 from relay.storage.audiences.sql import insert_ignore, syncs
 
@@ -32,7 +32,9 @@ class RunLock:
         values: dict[str, Any] = {"owner": owner, "lease_until": now + lease}
         if record:
             values.update(status="running", started_at=now)
-        free = or_(t.c.owner.is_(None), t.c.lease_until < now)
+        free = or_(t.c.owner.is_(None), t.c.lease_until.is_(None), t.c.lease_until < now)
+        if engine.dialect.name == "sqlite":  # SQLite keeps text in any column: such a lease holds nothing
+            free = or_(free, func.typeof(t.c.lease_until).not_in(("integer", "real")))
         with engine.begin() as conn:
             result = conn.execute(update(t).where(t.c[self.key] == name, free).values(**values))
         return bool(result.rowcount == 1)
