@@ -10,11 +10,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from relay.admin.csrf import SAFE_METHODS, cross_site_refusal
-from relay.admin.ratelimit import client_address, login_limiter
 from relay.admin.session import is_admin, uses_cookie
 from relay.audiences import SyncEnv, audience_status
 from relay.duration import parse_instant
-from relay.http.auth import bearer
 from relay.http.body import BodyError, read_json
 from relay.http.responses import error
 from relay.state import RelayState
@@ -35,16 +33,7 @@ class FilterError(ValueError):
 async def admin_guard(request: Request) -> Response | None:
     """401 without the admin token or a live session; 403 for a state-changing request that may come
     from another site (see ``relay.admin.csrf``); None when the request may go on."""
-    relay: RelayState = request.app.state.relay
-    token = bearer(request)
-    if token is not None:  # a token search by Bearer requests is limited as sign-ins are
-        client, limiter, now = client_address(relay, request), login_limiter(relay), time.time()
-        if wait := limiter.retry_after(client, now):
-            detail = f"too many failed admin authentications from this address; try again in {wait} seconds"
-            return error("rate_limited", detail, headers={"retry-after": str(wait)})
     if not await is_admin(request):
-        if token is not None:
-            limiter.failed(client, now)
         return _unauthorized()
     if request.method in SAFE_METHODS:
         return None

@@ -14,7 +14,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from relay.admin.csrf import cross_site_refusal
-from relay.admin.ratelimit import client_address, login_limiter
+from relay.admin.ratelimit import LoginLimiter
 from relay.admin.session import (
     SESSION_COOKIE,
     clear_cookie,
@@ -85,13 +85,21 @@ async def dashboard(request: Request) -> Response:
     return _html("dashboard.html")
 
 
+def _limiter(relay: RelayState) -> LoginLimiter:
+    limiter: LoginLimiter = relay.extras.setdefault(
+        "admin_login_limiter", LoginLimiter(relay.settings.server.admin_login_attempts_per_minute)
+    )
+    return limiter
+
+
 async def login(request: Request) -> Response:
     """Sign in with the admin token (a urlencoded form of one field): a new random session per sign-in."""
     relay: RelayState = request.app.state.relay
     if (refused := cross_site_refusal(request, require_json=False)) is not None:
         return refused
-    client = client_address(relay, request)
-    limiter, now = login_limiter(relay), time.time()
+    peer = request.client.host if request.client else None
+    client = relay.proxies.client_ip(peer, request.headers.get("x-forwarded-for")) or "unknown"
+    limiter, now = _limiter(relay), time.time()
     if wait := limiter.retry_after(client, now):
         detail = f"too many failed sign-ins from this address; try again in {wait} seconds"
         return error("rate_limited", detail, headers={"retry-after": str(wait)})

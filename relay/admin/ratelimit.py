@@ -1,5 +1,4 @@
-"""Failed admin authentications per client IP (dashboard sign-ins and ``Authorization: Bearer``
-requests), in this process's memory.
+"""Failed dashboard sign-ins per client IP, in this process's memory.
 
 Each worker process counts on its own, so with N processes a client gets up to N times the limit;
 that still turns a token search into a crawl, and needs no shared store.
@@ -9,10 +8,6 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict, deque
-
-from starlette.requests import HTTPConnection
-
-from relay.state import RelayState
 
 WINDOW_SECONDS = 60.0
 #: clients tracked at once; the least recently failing are forgotten first, so memory stays bounded
@@ -50,17 +45,3 @@ class LoginLimiter:
 
     def succeeded(self, client: str) -> None:
         self._failures.pop(client, None)
-
-
-def login_limiter(relay: RelayState) -> LoginLimiter:
-    """This process's limiter of failed admin authentications (``server.admin_login_attempts_per_minute``)."""
-    limiter: LoginLimiter = relay.extras.setdefault(
-        "admin_login_limiter", LoginLimiter(relay.settings.server.admin_login_attempts_per_minute)
-    )
-    return limiter
-
-
-def client_address(relay: RelayState, conn: HTTPConnection) -> str:
-    """The client's address as the limiter counts it (through ``server.trusted_proxies``)."""
-    peer = conn.client.host if conn.client else None
-    return relay.proxies.client_ip(peer, conn.headers.get("x-forwarded-for")) or "unknown"
