@@ -2,7 +2,7 @@
 
 Each test gets its own relay (uvicorn on loopback, SQLite file, built-in sandbox: fake Meta and the
 demo shop) and its own browser context, so cookies and storage never leak between tests; one Chromium
-process serves a whole module.
+process serves the whole session (a launch costs about half a second).
 """
 
 from __future__ import annotations
@@ -54,13 +54,13 @@ SPY_BEACON = """
 """
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def anyio_backend() -> str:
-    """Module-scoped, so one Chromium serves every test of a module (each test gets a fresh context)."""
+    """Session-scoped, so one Chromium serves every browser test (each test gets a fresh context)."""
     return "asyncio"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 async def browser() -> AsyncIterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(

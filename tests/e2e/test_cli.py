@@ -22,12 +22,6 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def relay(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "relay", *args], capture_output=True, text=True, env=env, cwd=cwd, timeout=120
-    )
-
-
 class Served:
     def __init__(self, cwd: Path, env: dict[str, str]) -> None:
         self.port = int(env["RELAY_PORT"])
@@ -153,7 +147,9 @@ def test_serve_the_example_config_with_generated_secrets(
     assert code == 1 and "ISO-8601" in err
 
 
-def test_send_test_event_prints_the_masked_request(tmp_path: Path) -> None:
+def test_send_test_event_prints_the_masked_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from tests.e2e.harness import write_config
 
     port = free_port()
@@ -167,6 +163,19 @@ def test_send_test_event_prints_the_masked_request(tmp_path: Path) -> None:
         env=env,
         cwd=tmp_path,
     )
+    # send-test-event runs in this process with the same environment and folder (the program itself is
+    # run by test_operator_cli's send-test-event test): a second of start-up saved per call
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("RELAY_PORT", env["RELAY_PORT"])
+    monkeypatch.setenv("RELAY_SANDBOX_BASE", env["RELAY_SANDBOX_BASE"])
+    monkeypatch.delenv("RELAY_CONFIG", raising=False)
+
+    def send_test_event(connector: str) -> tuple[int, str, str]:
+        capsys.readouterr()
+        code = cli.main(["send-test-event", "--connector", connector, "--config", config])
+        out, err = capsys.readouterr()
+        return code, out, err
+
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -175,14 +184,13 @@ def test_send_test_event_prints_the_masked_request(tmp_path: Path) -> None:
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
-        result = relay("send-test-event", "--connector", "meta", "--config", config, env=env, cwd=tmp_path)
+        code, out, err = send_test_event("meta")
     finally:
         server.terminate()
         server.wait(30)
-    assert result.returncode == 0, result.stdout + result.stderr
-    out = result.stdout
+    assert code == 0, out + err
     assert "> POST http://127.0.0.1" in out and "access_token=***" in out
     assert "sandbox-meta-token" not in out
     assert '"event_name": "Purchase"' in out and "< 200" in out and "outcome: Delivered" in out
-    unknown = relay("send-test-event", "--connector", "nope", "--config", config, env=env, cwd=tmp_path)
-    assert unknown.returncode == 2 and "no connector named 'nope'" in unknown.stderr
+    code, _, err = send_test_event("nope")
+    assert code == 2 and "no connector named 'nope'" in err

@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import os
 import re
 import signal
@@ -12,7 +14,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import httpx
 import pytest
 import yaml
 
+from relay.cli import main as relay_main
 from relay.sandbox.x import SANDBOX_OAUTH
 from relay.testing import free_port
 from tests.e2e.harness import config_dict
@@ -41,6 +43,25 @@ def relay(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproces
     )
 
 
+def relay_here(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """``relay`` run in this process, as :func:`relay` runs it (the folder, no ``RELAY_*`` variables),
+    its output captured: a second of interpreter start-up saved per call. For what the program itself
+    does (exit codes, one-line errors, serving, logging) the tests below keep a real ``relay`` process;
+    ``serve`` and ``worker`` set up logging for the whole process, so they are never run here."""
+    hidden = {name: os.environ.pop(name) for name in list(os.environ) if name.startswith("RELAY_")}
+    out, err, previous = io.StringIO(), io.StringIO(), Path.cwd()
+    try:
+        os.chdir(cwd)
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = relay_main(list(args))
+    except SystemExit as exc:  # argparse's own answers (--help, usage errors)
+        code = int(exc.code or 0)
+    finally:
+        os.chdir(previous)
+        os.environ.update(hidden)
+    return subprocess.CompletedProcess(list(args), code, out.getvalue(), err.getvalue())
+
+
 @dataclass
 class Served:
     base: str
@@ -53,7 +74,7 @@ class Served:
     out: Path
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return relay(*args, "--config", str(self.config), cwd=self.cwd)
+        return relay_here(*args, "--config", str(self.config), cwd=self.cwd)
 
 
 def write_yaml(path: Path, config: dict[str, object]) -> Path:
@@ -187,8 +208,7 @@ def test_check_connect_verifies_storage_and_credentials(served: Served) -> None:
         ["check", "--connect", "--config", str(bad)],
         ["check", "--config", str(bad)],
     )
-    with ThreadPoolExecutor(len(runs)) as pool:  # at once: each spends its time importing the relay
-        ok, result, failed, offline = pool.map(lambda args: relay(*args, cwd=served.cwd), runs)
+    ok, result, failed, offline = (relay_here(*args, cwd=served.cwd) for args in runs)
 
     assert "connections:" in ok.stdout and "storage: ok: reachable" in ok.stdout, ok.stdout + ok.stderr
     assert "migrations: ok: at the latest schema" in ok.stdout
@@ -241,7 +261,7 @@ def test_keys_rotate_replaces_the_api_key_and_the_admin_token(served: Served) ->
 
 def test_keys_rotate_refuses_a_secret_set_in_the_config(tmp_path: Path) -> None:
     config = write_yaml(tmp_path / "relay.yaml", config_dict(free_port(), tmp_path / "relay.db"))
-    result = relay("keys", "rotate", "--api-key", "--config", str(config), cwd=tmp_path)
+    result = relay_here("keys", "rotate", "--api-key", "--config", str(config), cwd=tmp_path)
     assert result.returncode == 2
     assert "server.api_keys: the API key is set in the config" in result.stderr
 
@@ -268,12 +288,11 @@ def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
 
 def test_db_upgrade_against_an_unreachable_postgresql_names_the_cause(tmp_path: Path) -> None:
     config = write_yaml(tmp_path / "pg.yaml", {"storage": {"url": "postgresql://postgres@127.0.0.1:1/test"}})
-    commands = (["db", "upgrade"], ["worker"], ["deliveries"], ["keys", "rotate", "--api-key"])
-    with ThreadPoolExecutor(len(commands)) as pool:  # at once: each spends its time importing the relay
-        results = list(
-            pool.map(lambda command: relay(*command, "--config", str(config), cwd=tmp_path), commands)
-        )
-    for command, result in zip(commands, results, strict=True):
+    # the program itself once (the worker sets up logging for its process: never run in this one)
+    results = [relay("worker", "--config", str(config), cwd=tmp_path)]
+    here = (["db", "upgrade"], ["deliveries"], ["keys", "rotate", "--api-key"])
+    results += [relay_here(*command, "--config", str(config), cwd=tmp_path) for command in here]
+    for command, result in zip((["worker"], *here), results, strict=True):
         assert result.returncode == 1, command
         line = one_line_error(result)
         assert "Connection refused" in line and "Wraps a DB-API" not in line, command
@@ -289,7 +308,7 @@ def test_db_upgrade_against_an_unreachable_postgresql_names_the_cause(tmp_path: 
 )
 def test_db_upgrade_names_a_missing_role_or_database(tmp_path: Path, url: str, cause: str) -> None:
     config = write_yaml(tmp_path / "pg.yaml", {"storage": {"url": url}})
-    result = relay("db", "upgrade", "--config", str(config), cwd=tmp_path)
+    result = relay_here("db", "upgrade", "--config", str(config), cwd=tmp_path)
     assert result.returncode == 1 and cause in one_line_error(result)
 
 
@@ -316,7 +335,7 @@ def test_version_help_and_every_flag_explained(tmp_path: Path) -> None:
 
     version = relay("--version", cwd=tmp_path)
     assert version.returncode == 0 and re.fullmatch(r"relay \d+\.\d+\.\d+\S*\n", version.stdout)
-    bare = relay(cwd=tmp_path)
+    bare = relay_here(cwd=tmp_path)
     assert bare.returncode == 0 and "usage: relay" in bare.stdout and "keys" in bare.stdout
     assert "Exit codes" in bare.stdout
 
@@ -332,5 +351,5 @@ def test_version_help_and_every_flag_explained(tmp_path: Path) -> None:
 
     walk(parser(), "relay")
     assert not missing, missing
-    help_text = relay("deliveries", "--help", cwd=tmp_path).stdout
+    help_text = relay_here("deliveries", "--help", cwd=tmp_path).stdout
     assert "--event-id" in help_text and "RELAY_EVENT_ID" in help_text
