@@ -25,15 +25,19 @@ class ConnectorType:
         return tuple(sorted(getattr(self.cls, "capabilities", ())))
 
 
+#: (package, version) per entry point: reading them parses the distribution's metadata file (~4 ms per
+#: entry point), and the types are looked up at every start and every settings load
+_PACKAGES: dict[tuple[str, str, str], tuple[str, str]] = {}
+
+
 def _describe(ep: EntryPoint) -> ConnectorType:
     cls = ep.load()
-    dist = ep.dist
-    return ConnectorType(
-        name=ep.name,
-        cls=cls,
-        package=dist.metadata["Name"] if dist else ep.module,
-        version=dist.version if dist else "",
-    )
+    key = (ep.group, ep.name, ep.value)
+    if key not in _PACKAGES:
+        dist = ep.dist
+        _PACKAGES[key] = (dist.metadata["Name"], dist.version) if dist else (ep.module, "")
+    package, version = _PACKAGES[key]
+    return ConnectorType(name=ep.name, cls=cls, package=package, version=version)
 
 
 def connector_types() -> dict[str, ConnectorType]:
