@@ -4,6 +4,7 @@ import functools
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -11,6 +12,34 @@ from sqlalchemy import create_engine, text
 #: the public test vectors (Meta docs examples, OAuth 1.0a, X hashing, TCF, GPP/USP), committed so that
 #: `make test` passes from any fresh clone
 VECTORS = Path(__file__).resolve().parent / "vectors" / "public"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_tls_context() -> Iterator[None]:
+    """One TLS context for every httpx client the tests make: httpx loads the whole CA bundle for each
+    new client (~30 ms of CPU), and the tests make thousands, all speaking plain HTTP on loopback. The
+    context is the one httpx would make (same arguments); a context is safe to share between clients."""
+    from httpx._transports import default
+
+    original = getattr(default, "create_ssl_context", None)
+    if original is None:  # another httpx: nothing to share
+        yield
+        return
+    made: dict[tuple[Any, ...], Any] = {}
+
+    def shared(verify: Any = True, cert: Any = None, trust_env: bool = True) -> Any:
+        key = (verify, cert, trust_env)
+        if not isinstance(verify, bool | str) or cert is not None:
+            return original(verify, cert, trust_env)
+        if key not in made:
+            made[key] = original(verify, cert, trust_env)
+        return made[key]
+
+    default.create_ssl_context = shared  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        default.create_ssl_context = original
 
 
 @pytest.fixture
