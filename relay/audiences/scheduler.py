@@ -7,7 +7,6 @@ only one worker runs it. ``schedule: manual`` audiences are never run here (only
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
@@ -44,8 +43,12 @@ class AudienceScheduler(LockedScheduler[SyncEnv]):
 
     async def _refresh(self) -> None:
         while not self._stopping.is_set():
-            with contextlib.suppress(RelayError):
+            try:
                 self.env.status.update(await audience_status(self.env))
+            except RelayError:  # storage unavailable: the next refresh tries again
+                pass
+            except Exception:  # a bug: logged, and the refresh goes on (the status would freeze)
+                self.log.exception("audience status refresh failed (a bug)")
             await self.pause(self.refresh_seconds)
 
 

@@ -174,6 +174,39 @@ async def test_the_cli_and_the_scheduler_record_their_trigger(world: World) -> N
         assert meta_emails(world.meta) == emails(2, 3) and META_AUDIENCE in world.meta.audiences
 
 
+async def test_a_bug_in_the_status_refresh_does_not_freeze_the_status(
+    world: World, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The scheduler's status refresh raising something that is not one of the relay's errors (a bug) is
+    logged, and the next refresh still updates what the dashboard shows."""
+    from relay.audiences import scheduler as scheduler_module
+
+    calls: list[int] = []
+    real = scheduler_module.audience_status
+
+    async def flaky(env: Any) -> dict[str, Any]:
+        calls.append(1)
+        if len(calls) == 1:
+            raise KeyError("a bug in the status")
+        return await real(env)
+
+    monkeypatch.setattr(scheduler_module, "audience_status", flaky)
+    source = write_csv(world.tmp / "c.csv", people(1, 2))
+    async with world.env(csv_audience(source, "meta")) as env:
+        scheduler = AudienceScheduler(env, options=FAST, refresh_seconds=0.02)
+        task = asyncio.create_task(scheduler.run())
+        try:
+            for _ in range(200):
+                if "customers" in env.status:
+                    break
+                await asyncio.sleep(0.02)
+        finally:
+            scheduler.stop()
+            await task
+        assert len(calls) >= 2 and "customers" in env.status
+        assert any("status refresh failed" in r.getMessage() and r.exc_info for r in caplog.records)
+
+
 class SizedMeta(MetaConnector):
     """Meta whose platform reports a size (a connector implementing ``SizedAudienceConnector``)."""
 
