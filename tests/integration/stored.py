@@ -1,14 +1,12 @@
-"""Stored-event fixtures shared by the integration tests that read events back (dashboard reports,
-results, reconciliation): a migrated database, and one event with its deliveries written straight into
-the tables."""
+"""The stored event shared by the integration tests that read events back (dashboard reports, results,
+reconciliation): one event with its deliveries written straight into the tables (the migrated database
+is the ``db`` fixture of ``conftest.py``)."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 from sqlalchemy import insert
 
 from relay.storage.db import Database
@@ -17,14 +15,6 @@ from relay.storage.tables import DeliveryRow, EventRow
 events = EventRow.__table__  # type: ignore[attr-defined]
 deliveries = DeliveryRow.__table__  # type: ignore[attr-defined]
 _numbers = itertools.count(1)
-
-
-@pytest.fixture(name="db")
-def stored_db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.close()
 
 
 def store_event(db: Database, at: float, *rows: dict[str, Any], **fields: Any) -> int:

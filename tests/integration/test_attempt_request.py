@@ -4,7 +4,6 @@ event trace: masked like the answer next to it, cut to the same limit, one per a
 from __future__ import annotations
 
 import time
-from typing import Any
 
 import httpx
 import pytest
@@ -26,14 +25,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.anyio]
 
 TOKEN = "EAAB7q0c91d4f2a8b6e3c5d7f9a1b3c5d7e9f"
 FAST = DeliverySettings(poll_interval_ms=10, backoff_base_seconds=0.01, backoff_max_seconds=0.02)
-
-
-@pytest.fixture
-def db(db_url: str) -> Any:
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.close()
 
 
 def event(event_id: str) -> NewEvent:

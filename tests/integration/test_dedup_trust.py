@@ -4,7 +4,6 @@ copy of the same (event_name, event_id); a browser copy only adds browser identi
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -71,14 +70,6 @@ def server(event_id: str = "order-1", **kw: Any) -> NewEvent:
     for key, value in kw.items():
         setattr(ev, key, value)
     return ev
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.close()
 
 
 def stored_event(db: Database, event_id: str = "order-1") -> dict[str, Any]:

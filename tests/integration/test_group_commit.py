@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import math
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -73,14 +72,6 @@ def poisons(dialect: str) -> dict[str, NewEvent]:
             "nul-url": event("p-nul-url", event_source_url="https://shop.example/\x00"),
         }
     return found
-
-
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.close()
 
 
 def count_transactions(engine: Engine) -> list[int]:

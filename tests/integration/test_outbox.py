@@ -32,14 +32,6 @@ def event(event_id: str, name: str = "Purchase", **kw: object) -> NewEvent:
     return ev
 
 
-@pytest.fixture
-def db(db_url: str) -> Database:
-    database = Database(db_url)
-    database.migrate()
-    yield database  # type: ignore[misc]
-    database.close()
-
-
 def test_event_and_deliveries_are_written_together(db: Database) -> None:
     results = outbox.store_events(db.engine, [event("a"), event("b")], NOW)
     assert [r.duplicate for r in results] == [False, False]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
 
 import pytest
 
@@ -26,14 +25,6 @@ DAY = 86400.0
 #: age of each event (days before its receipt) when the outage starts; the outage lasts 4 days
 INSIDE = (0.0, 0.5, 1.0, 2.0, 2.9)  # still younger than 7 days when the platform comes back
 OUTSIDE = (3.1, 4.0, 5.0, 6.5)  # their 7 days run out during the outage
-
-
-@pytest.fixture
-def db(db_url: str) -> Any:
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.close()
 
 
 class Clock:

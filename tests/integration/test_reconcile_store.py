@@ -12,7 +12,7 @@ from relay.reconcile.orders import Order
 from relay.storage import reconcile as store
 from relay.storage.db import Database
 from relay.storage.reconcile import Lookup
-from tests.integration.stored import store_event, stored_db  # noqa: F401 (stored_db is the db fixture)
+from tests.integration.stored import store_event
 
 NOW = 1_750_000_000.0
 _ids = itertools.count(1)

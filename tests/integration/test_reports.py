@@ -11,7 +11,7 @@ from sqlalchemy import event, insert
 from relay.storage import reports
 from relay.storage.db import Database
 from relay.storage.reports import WINDOWS, PageFilter
-from tests.integration.stored import store_event, stored_db  # noqa: F401 (stored_db is the db fixture)
+from tests.integration.stored import store_event
 
 #: a fixed clock: the 1 h window then ends at T0 + 60 (its buckets are whole minutes)
 T0 = 1_750_000_020.0

@@ -12,7 +12,7 @@ from relay.results import ResultsQuery, campaign_results
 from relay.results.touch import CLICK_IDS, DIRECT, TOUCH_MARKERS, Source, touch_of
 from relay.storage import results as store
 from relay.storage.db import Database
-from tests.integration.stored import store_event, stored_db  # noqa: F401 (stored_db is the db fixture)
+from tests.integration.stored import store_event
 
 NOW = 1_750_000_000.0
 DAY = 86400.0

@@ -55,14 +55,6 @@ def make_event(event_id: str, connector: str, **fields: Any) -> NewEvent:
     return NewEvent(event_id, "Purchase", int(now), now, "website", "events", deliveries=[delivery], **values)
 
 
-@pytest.fixture
-def db(db_url: str) -> Any:
-    database = Database(db_url)
-    database.migrate()
-    yield database
-    database.close()
-
-
 def store(db: Database, events: Sequence[NewEvent]) -> None:
     outbox.store_events(db.engine, events, time.time())
 
