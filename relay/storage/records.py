@@ -220,17 +220,20 @@ def _row_dict(row: Sequence[Any]) -> dict[str, Any]:
     return event
 
 
-def _integer(value: Any) -> int:
-    """A stored whole number (SQLite keeps a text in any column: such a row cannot be read)."""
+def _stored_number(value: Any) -> int | float:
+    """A stored time as the driver gave it; TypeError for anything else (SQLite keeps a text in any
+    column: such a row cannot be read)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError(f"a stored time is {type(value).__name__}, not a number")
-    return int(value)  # ValueError for NaN, OverflowError for infinity
+    return value
+
+
+def _integer(value: Any) -> int:
+    return int(_stored_number(value))  # ValueError for NaN, OverflowError for infinity
 
 
 def _number(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise TypeError(f"a stored time is {type(value).__name__}, not a number")
-    return float(value)
+    return float(_stored_number(value))
 
 
 def _int(value: Any) -> int:
