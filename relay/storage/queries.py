@@ -5,11 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import JSON, Engine, delete, func, insert, select, update
+from sqlalchemy import Engine, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from relay.storage.lease import attempts_t, deliveries, ensure_state, events, states
-from relay.storage.stored_json import as_object, readable
+from relay.storage.stored_json import as_object, readable_columns
 from relay.storage.tables import AdminSessionRow, HeartbeatRow, SecretRow
 
 secrets_t = SecretRow.__table__  # type: ignore[attr-defined]
@@ -159,8 +159,9 @@ def event_trace(engine: Engine, event_id: str) -> list[dict[str, Any]]:
     e, d, a = events, deliveries, attempts_t
     with engine.connect() as conn:
         # the JSON columns through ``readable``: a value SQLite holds that is not JSON shows as unreadable
-        columns = [readable(c).label(c.name) if isinstance(c.type, JSON) else c for c in e.c]
-        rows = conn.execute(select(*columns).where(e.c.event_id == event_id).order_by(e.c.id)).all()
+        rows = conn.execute(
+            select(*readable_columns(e)).where(e.c.event_id == event_id).order_by(e.c.id)
+        ).all()
         out = []
         for ev in rows:
             dels = conn.execute(select(d).where(d.c.event_pk == ev.id).order_by(d.c.id)).all()

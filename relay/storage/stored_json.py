@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import JSON
+from sqlalchemy import JSON, Table
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.functions import FunctionElement
@@ -42,10 +42,16 @@ def _default(element: readable, compiler: SQLCompiler, **kw: Any) -> str:
     return _column(element, compiler, **kw)
 
 
+def readable_columns(table: Table) -> list[Any]:
+    """Every column of ``table``, its JSON ones through :class:`readable` under their own names: a row
+    selected whole, with a malformed JSON value read as NULL."""
+    return [readable(c).label(c.name) if isinstance(c.type, JSON) else c for c in table.c]
+
+
 def as_object(value: Any) -> dict[str, Any]:
     """A JSON object column's value as read: a dict, or ``{}`` for NULL or anything that is not an object
     (SQLite keeps a JSON array or a string where an object belongs as well)."""
     return value if isinstance(value, dict) else {}
 
 
-__all__ = ["as_object", "readable"]
+__all__ = ["as_object", "readable", "readable_columns"]

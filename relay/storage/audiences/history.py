@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import Engine, delete, func, insert, select
 
 from relay.storage.audiences.sql import runs, state
-from relay.storage.stored_json import as_object, readable
+from relay.storage.stored_json import as_object, readable_columns
 
 #: runs kept per audience; older ones are deleted as each new run is recorded
 KEEP_RUNS = 500
@@ -43,8 +43,9 @@ def runs_page(engine: Engine, audience: str, before: int | None, limit: int) -> 
     r = runs
     limit = max(1, min(limit, MAX_RUNS_PAGE))
     # destinations read as NULL where it is not JSON (SQLite): that run is listed without them
-    columns = [readable(c).label(c.name) if c.name == "destinations" else c for c in r.c]
-    stmt = select(*columns).where(r.c.audience == audience).order_by(r.c.id.desc()).limit(limit + 1)
+    stmt = (
+        select(*readable_columns(r)).where(r.c.audience == audience).order_by(r.c.id.desc()).limit(limit + 1)
+    )
     if before is not None:
         stmt = stmt.where(r.c.id < before)
     with engine.connect() as conn:
