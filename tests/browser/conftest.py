@@ -152,6 +152,16 @@ async def serve_page(page: Page, path: str, html: str) -> None:
     await page.route(f"**{path}", lambda route: route.fulfill(body=html, content_type="text/html"))
 
 
+async def check_out(page: Page) -> str:
+    """From a demo-shop product page: add to cart, check out as Jane; the order id on the thanks page."""
+    await page.click("#add-to-cart button")
+    await page.fill("input[name=email]", "Jane.Doe@Example.com")
+    await page.fill("input[name=first_name]", "Jane")
+    await page.click("#checkout-form button")
+    await page.wait_for_url("**/thanks?order=*")
+    return (await page.text_content("#order-id")) or ""
+
+
 async def relay_events(page: Page) -> list[dict[str, str]]:
     """What the snippet exposed through ``relay:event``: ``{event_name, event_id}`` in order."""
     events: list[dict[str, str]] = await page.evaluate("window.__relayEvents")

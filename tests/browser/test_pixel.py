@@ -17,7 +17,15 @@ from playwright.async_api import Browser, Page, Route
 
 from relay.consent import decode_tc_string
 from relay.http.browser import SNIPPET
-from tests.browser.conftest import TIMEOUT, bare_page, beacons, open_context, relay_events, serve_page
+from tests.browser.conftest import (
+    TIMEOUT,
+    bare_page,
+    beacons,
+    check_out,
+    open_context,
+    relay_events,
+    serve_page,
+)
 from tests.e2e.harness import Relay
 
 pytestmark = [pytest.mark.browser, pytest.mark.anyio]
@@ -65,12 +73,7 @@ async def test_shop_journey_arrives_with_first_party_cookies(browser: Browser, r
 
     await page.click(f"a.card[href='{SHOP}/product/mug']")
     await page.select_option("select[name=qty]", "2")
-    await page.click("#add-to-cart button")
-    await page.fill("input[name=email]", "Jane.Doe@Example.com")
-    await page.fill("input[name=first_name]", "Jane")
-    await page.click("#checkout-form button")
-    await page.wait_for_url("**/thanks?order=*")
-    order = (await page.text_content("#order-id")) or ""
+    order = await check_out(page)
     await first_answer(page)
 
     # home PageView; product PageView + ViewContent; AddToCart; checkout PageView + InitiateCheckout;

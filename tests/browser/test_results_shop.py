@@ -11,7 +11,7 @@ import pytest
 from playwright.async_api import Browser
 
 from relay.cli import main
-from tests.browser.conftest import open_context
+from tests.browser.conftest import check_out, open_context
 from tests.e2e.harness import run_relay
 
 pytestmark = [pytest.mark.browser, pytest.mark.anyio]
@@ -26,12 +26,7 @@ async def test_a_shop_purchase_through_a_campaign_link(browser: Browser, tmp_pat
             await page.goto(f"{SHOP}/")
             await page.click("#campaign-links a:text('Facebook ad')")
             await page.wait_for_url("**/product/mug?fbclid=demo-fb-click")
-            await page.click("#add-to-cart button")
-            await page.fill("input[name=email]", "Jane.Doe@Example.com")
-            await page.fill("input[name=first_name]", "Jane")
-            await page.click("#checkout-form button")
-            await page.wait_for_url("**/thanks?order=*")
-            order = (await page.text_content("#order-id")) or ""
+            order = await check_out(page)
         finally:
             await context.close()
         await relay.wait_status(order, "meta", "delivered")
