@@ -21,20 +21,46 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+#: how often a test server looks whether it may stop, or its connections have closed (uvicorn: 100 ms)
+_POLL_SECONDS = 0.005
+
+
 class _QuickServer(uvicorn.Server):
-    """uvicorn's server noticing a stop within 10 ms (its loop looks every 100 ms, its ticks keep that pace):
-    the tests start and stop hundreds of servers."""
+    """uvicorn's server noticing a stop, and its connections closing, within :data:`_POLL_SECONDS`
+    (uvicorn looks every 100 ms and pauses 100 ms at every shutdown): the tests start and stop hundreds of
+    servers. The steps of a shutdown are uvicorn's, in its order."""
 
     async def main_loop(self) -> None:
         counter = 0
         should_exit = await self.on_tick(counter)
         while not should_exit:
-            for _ in range(10):
-                await asyncio.sleep(0.01)
+            for _ in range(int(0.1 / _POLL_SECONDS)):
+                await asyncio.sleep(_POLL_SECONDS)
                 if self.should_exit:
                     break
             counter = (counter + 1) % 864000
             should_exit = await self.on_tick(counter)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+        grace = self.config.timeout_graceful_shutdown
+        deadline = None if grace is None else asyncio.get_running_loop().time() + grace
+        state = self.server_state
+        while (state.connections or state.tasks) and not self.force_exit:
+            if deadline is not None and asyncio.get_running_loop().time() >= deadline:
+                for task in state.tasks:
+                    task.cancel(msg="Task cancelled, timeout graceful shutdown exceeded")
+                break
+            await asyncio.sleep(_POLL_SECONDS)
+        for server in self.servers:
+            await server.wait_closed()
+        if not self.force_exit:
+            await self.lifespan.shutdown()
 
 
 @contextlib.asynccontextmanager
