@@ -203,6 +203,7 @@ class Background:
     """The delivery worker, the audience scheduler and the housekeeper, as tasks of the current loop."""
 
     def __init__(self, relay: RelayState) -> None:
+        self.relay = relay
         settings = relay.settings
         self.worker = Worker(
             SqlOutbox(relay.db),
@@ -225,12 +226,14 @@ class Background:
             asyncio.create_task(self.lookalikes.run(), name="relay-lookalikes"),
             asyncio.create_task(self.reconciler.run(), name="relay-reconcile"),
         ]
-        relay.extras["worker"] = self.worker
+        relay.on_resume.append(self.worker.resumed)
         relay.extras["audience_scheduler"] = self.scheduler
 
     async def aclose(self) -> None:
         """Stop claiming; a batch in flight finishes (or its lease returns it after ``grace``)."""
         self.worker.stop()
+        with contextlib.suppress(ValueError):
+            self.relay.on_resume.remove(self.worker.resumed)
         self.scheduler.stop()
         self.housekeeper.stop()
         self.catalogs.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +71,9 @@ class RelayState:
     connectors: dict[str, Connector]
     credentials: Credentials
     proxies: ProxyList
+    #: called with a connector's name when the dashboard resumes it, so that this process's worker sends
+    #: again at once (other processes read the resume within their paused-state check)
+    on_resume: list[Callable[[str], None]] = field(default_factory=list)
     extras: dict[str, Any] = field(default_factory=dict)
 
     @property

@@ -226,4 +226,6 @@ async def resume(request: Request) -> Response:
     if name not in relay.connectors:
         return error("not_found", f"no connector named {name!r}")
     await relay.db.run(queries.resume_connector, relay.db.engine, name)
+    for resumed in relay.on_resume:
+        resumed(name)
     return JSONResponse({"state": "active"})

@@ -103,6 +103,10 @@ class Worker:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), idle)
 
+    def resumed(self, name: str) -> None:
+        """``name`` was resumed in this process: read its state again before the next claim."""
+        self._paused_seen.pop(name, None)
+
     async def _paused(self, name: str) -> bool:
         now = time.monotonic()
         seen = self._paused_seen.get(name)

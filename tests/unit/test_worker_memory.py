@@ -9,7 +9,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from relay.delivery.worker import Worker
+from relay.delivery.worker import PAUSED_CHECK_SECONDS, Worker
 from relay.exceptions import AuthRejectedError
 from relay.metrics import Metrics
 from relay.settings import ConnectorSettings, DeliverySettings
@@ -201,7 +201,10 @@ async def test_the_lease_is_renewed_while_the_platform_is_slow() -> None:
     assert d.status is DeliveryStatus.DELIVERED and d.attempts == 1
 
 
-async def test_refused_credentials_pause_the_connector_and_the_event_waits() -> None:
+@pytest.mark.parametrize("told", [False, True], ids=["resumed-elsewhere", "resumed-here"])
+async def test_refused_credentials_pause_the_connector_and_the_event_waits(told: bool) -> None:
+    """A resume by another process (the CLI) is read within ``PAUSED_CHECK_SECONDS``; one the worker is
+    told of (the dashboard of its own process) at the next claim."""
     box, connector = MemoryOutbox(), FakeConnector()
     connector.auth_refused = True
     await box.store([event("p1"), event("p2")], time.time())
@@ -213,10 +216,14 @@ async def test_refused_credentials_pause_the_connector_and_the_event_waits() -> 
     assert all(d.status is DeliveryStatus.PENDING and d.attempts == 0 for d in box.deliveries.values())
     connector.auth_refused = False
     assert box.resume("fake")
-    deadline = time.monotonic() + 5
+    resumed = time.monotonic()
+    if told:
+        w.resumed("fake")
     while any(d.status is not DeliveryStatus.DELIVERED for d in box.deliveries.values()):
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.02)
+        assert time.monotonic() - resumed < 5
+        await asyncio.sleep(0.01)
+    waited = time.monotonic() - resumed
+    assert waited < PAUSED_CHECK_SECONDS / 2 if told else waited > PAUSED_CHECK_SECONDS / 2, waited
     w.stop()
     await asyncio.wait_for(task, 5)
 
