@@ -5,15 +5,16 @@ the browser's cookies. Asserted on what the sandbox's fake Meta received."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from relay.delivery.worker import PAUSED_CHECK_SECONDS
-from relay.storage import queries
+from relay.app import Background
 from relay.types import DeliveryStatus
 from tests.e2e.harness import Relay, purchase, run_relay
 
@@ -69,26 +70,25 @@ def assert_server_version(event: dict[str, Any]) -> None:
     assert event["event_source_url"] == "https://shop.example/checkout/done"
 
 
-async def pause_meta(relay: Relay) -> None:
-    """Pause Meta as another process would (in the database); the running worker sees such a pause within
-    ``PAUSED_CHECK_SECONDS``, so the test waits that documented bound before sending anything."""
-    queries.pause_connector(relay.state.db.engine, "meta", "held by the test", "")
-    await asyncio.sleep(PAUSED_CHECK_SECONDS + 0.1)
-
-
-async def resume_meta(relay: Relay) -> None:
-    assert (await relay.admin("connectors/meta/resume", method="POST")).status_code == 200
+@contextlib.asynccontextmanager
+async def delivering(relay: Relay) -> AsyncIterator[None]:
+    """The relay's delivery worker, started only now (the relay runs without one until then): both copies
+    of an order wait in the outbox, as behind a paused connector, and are merged before anything is sent."""
+    background = Background(relay.state)
+    try:
+        yield
+    finally:
+        await background.aclose()
 
 
 async def test_browser_copy_first_then_the_server_purchase(tmp_path: Path) -> None:
-    async with run_relay(tmp_path) as relay:
-        await pause_meta(relay)
+    async with run_relay(tmp_path, run_worker=False) as relay:
         await collect_copy(relay, "order-77")
         server = await relay.post_events(purchase("order-77"))
         assert server.status_code == 202 and server.json() == {"accepted": 1, "rejected": []}
-        await resume_meta(relay)
-        await relay.wait_status("order-77", "meta", "delivered")
-        await settled(relay)
+        async with delivering(relay):
+            await relay.wait_status("order-77", "meta", "delivered")
+            await settled(relay)
         [event] = sent(relay, "order-77")
         assert_server_version(event)
         assert MALLORY not in str(relay.fake("meta").events)
@@ -118,21 +118,19 @@ async def test_server_purchase_after_the_browser_copy_was_delivered_is_sent_once
 
 
 async def test_server_purchase_first_then_a_browser_copy(tmp_path: Path) -> None:
-    async with run_relay(tmp_path) as relay:
-        await pause_meta(relay)
+    async with run_relay(tmp_path, run_worker=False) as relay:
         assert (await relay.post_events(purchase("order-79"))).status_code == 202
         await collect_copy(relay, "order-79")
-        await resume_meta(relay)
-        await relay.wait_status("order-79", "meta", "delivered")
-        await settled(relay)
+        async with delivering(relay):
+            await relay.wait_status("order-79", "meta", "delivered")
+            await settled(relay)
         [event] = sent(relay, "order-79")
         assert_server_version(event)
         assert event["user_data"]["client_user_agent"] == "Mozilla/5.0 (test)"  # the server's own
 
 
 async def test_the_reverse_orders_inside_one_group_commit(tmp_path: Path) -> None:
-    async with run_relay(tmp_path) as relay:
-        await pause_meta(relay)
+    async with run_relay(tmp_path, run_worker=False) as relay:
         ids = [f"order-g{i}" for i in range(20)]
         copies = [collect_copy(relay, i) for i in ids]
         servers = [relay.post_events(purchase(i)) for i in ids]
@@ -141,8 +139,8 @@ async def test_the_reverse_orders_inside_one_group_commit(tmp_path: Path) -> Non
         mixed = [x for pair in pairs for x in pair]
         for response in await asyncio.gather(*mixed):
             assert response.status_code == 202
-        await resume_meta(relay)
-        await settled(relay)
+        async with delivering(relay):
+            await settled(relay)
         for event_id in ids:
             [event] = sent(relay, event_id)
             assert_server_version(event)
