@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from relay.delivery.worker import PAUSED_CHECK_SECONDS
 from relay.sandbox.base import ScriptedResponse
 from tests.e2e.harness import purchase, run_relay
 
@@ -134,10 +135,13 @@ async def test_auth_error_pauses_the_connector_until_resumed(tmp_path: Path) -> 
             [d] = await relay.deliveries(event_id=event_id)
             assert d["status"] == "pending"  # kept, not lost, while paused
         assert len(meta.requests) == 1
+        started = time.monotonic()
         resumed = await relay.admin("connectors/meta/resume", "POST")
         assert resumed.json() == {"state": "active"}
         await relay.wait_status("order-5", "meta", "delivered")
         await relay.wait_status("order-5-paused", "meta", "delivered")
+        # the dashboard's resume reaches this process's worker at once, not at its next paused-state read
+        assert time.monotonic() - started < PAUSED_CHECK_SECONDS / 2
         # nothing went out while paused: both left together in the one request after the resume (a send
         # while paused would have delivered order-5 alone, the script's one refusal being used up)
         assert len(meta.requests) == 2
