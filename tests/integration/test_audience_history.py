@@ -238,11 +238,11 @@ async def test_the_size_a_platform_reports_is_recorded(world: World) -> None:
 async def test_a_run_stopped_midway_is_recorded_as_interrupted(world: World) -> None:
     source = write_csv(world.tmp / "c.csv", people(1, 2, 3))
     async with world.env(csv_audience(source, "meta")) as env:
-        world.meta.script(ScriptedResponse(passthrough=True), ScriptedResponse(delay=1.5, passthrough=True))
+        world.meta.script(ScriptedResponse(passthrough=True), ScriptedResponse(delay=0.5, passthrough=True))
         task = asyncio.create_task(sync_audience(env, "customers", SyncOptions(attempts=1, batch_size=2)))
-        while len([r for r in world.meta.requests if "/users" in r.path]) < 1:
+        # the second batch reaches the platform only after the first was acknowledged: it is in flight now
+        while len([r for r in world.meta.requests if "/users" in r.path]) < 2:
             await asyncio.sleep(0.01)
-        await asyncio.sleep(0.2)  # the first batch acknowledged, the second in flight
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
