@@ -43,6 +43,7 @@ from relay.types import (
 SettingsT = TypeVar("SettingsT", bound=ConnectorSettings)
 T = TypeVar("T")
 R = TypeVar("R")
+E = TypeVar("E", bound=Exception)
 #: the longest text a connector or the worker keeps from a platform answer (after masking)
 MAX_TEXT = 1000
 
@@ -291,23 +292,25 @@ async def bisect(
     items: Sequence[T],
     send: Callable[[Sequence[T]], Awaitable[R]],
     *,
-    refused: Callable[[PayloadRejectedError], R],
+    refused: Callable[[E], R],
     join: Callable[[R, R, int], R],
+    split_on: type[E] = PayloadRejectedError,  # type: ignore[assignment]
 ) -> R:
     """``send(items)``; when the platform refuses the whole request for its payload, halve it and send each
     half, down to single items, so that one bad item never fails the others.
 
     ``refused`` is the result of one item the platform refuses; ``join(left, right, offset)`` puts the
-    results of two halves together (``offset`` = the right half's first position). Every other error
+    results of two halves together (``offset`` = the right half's first position). ``split_on`` is the
+    exception that halves a batch (a payload rejection unless the caller has its own). Every other error
     propagates."""
     try:
         return await send(items)
-    except PayloadRejectedError as exc:
+    except split_on as exc:
         if len(items) <= 1:
             return refused(exc)
     middle = len(items) // 2
-    left = await bisect(items[:middle], send, refused=refused, join=join)
-    right = await bisect(items[middle:], send, refused=refused, join=join)
+    left = await bisect(items[:middle], send, refused=refused, join=join, split_on=split_on)
+    right = await bisect(items[middle:], send, refused=refused, join=join, split_on=split_on)
     return join(left, right, middle)
 
 

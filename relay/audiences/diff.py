@@ -14,8 +14,11 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import logging
 import secrets
+import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from connectors.base import AudienceConnector, bisect, in_call_retry
@@ -28,8 +31,13 @@ from relay.settings import AudienceDestinationSettings
 from relay.storage import audiences as store
 from relay.types import AudienceBatchResult, AudienceMember
 
+log = logging.getLogger("relay.audiences")
 #: a replace session older than this is not resumed (Meta closes idle sessions after 90 minutes)
 SESSION_TTL = 3600.0
+#: calls one batch may spend finding the members its connector raises on (a plugin bug, not a platform
+#: answer): one or two such members among 10,000 are found in about 30 calls; a bug that every member
+#: hits fails the destination after this many calls instead of two calls per member
+BUG_CALLS = 64
 Call = Callable[[Sequence[AudienceMember]], Awaitable[AudienceBatchResult]]
 
 
@@ -88,32 +96,74 @@ def _within(count: object, size: int) -> int:
     return min(max(count, 0), size) if type(count) is int else 0
 
 
-def _refused(exc: PayloadRejectedError) -> AudienceBatchResult:
-    return AudienceBatchResult(0, 1, {"0": exc.message[:200]}, [0])
+@dataclass(frozen=True)
+class Sent:
+    """What became of one batch: the tally a sync counts, and the positions of the members a connector bug
+    kept from the platform. Those are left out of the acknowledged state, so the next run tries them again
+    (a member the platform refuses is acknowledged: sending it again would be refused again)."""
+
+    result: AudienceBatchResult
+    unsent: tuple[int, ...] = ()
 
 
-def _joined(left: AudienceBatchResult, right: AudienceBatchResult, offset: int) -> AudienceBatchResult:
+class _Split(Exception):
+    """Halve the batch: the platform refused its payload, or the connector raised on it (a bug)."""
+
+    def __init__(self, cause: Exception) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+
+
+def _refused(split: _Split) -> Sent:
+    """One member the platform refuses, or the connector cannot send."""
+    cause = split.cause
+    if isinstance(cause, PayloadRejectedError):
+        return Sent(AudienceBatchResult(0, 1, {"0": cause.message[:200]}, [0]))
+    frames = traceback.extract_tb(cause.__traceback__)
+    where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+    bug = f"connector bug: {type(cause).__name__}{where}"  # not its text: it may hold the member's values
+    log.error("audience connector failed on one member", extra={"error": bug})
+    return Sent(AudienceBatchResult(0, 1, {"0": bug}, [0]), (0,))
+
+
+def _joined(left: Sent, right: Sent, offset: int) -> Sent:
     """The results of two halves of a batch as one; the right half's member positions move by ``offset``."""
+    a, b = left.result, right.result
     samples = {
-        **left.invalid_samples,
-        **{str(int(k) + offset) if k.isdigit() else k: v for k, v in right.invalid_samples.items()},
+        **a.invalid_samples,
+        **{str(int(k) + offset) if k.isdigit() else k: v for k, v in b.invalid_samples.items()},
     }
-    return AudienceBatchResult(
-        left.received + right.received,
-        left.invalid + right.invalid,
+    joined = AudienceBatchResult(
+        a.received + b.received,
+        a.invalid + b.invalid,
         samples,
-        [*left.failed_indexes, *(i + offset for i in right.failed_indexes)],
+        [*a.failed_indexes, *(i + offset for i in b.failed_indexes)],
     )
+    return Sent(joined, (*left.unsent, *(i + offset for i in right.unsent)))
 
 
-async def send_isolated(
-    call: Call, members: Sequence[AudienceMember], options: SyncOptions
-) -> AudienceBatchResult:
-    """Send a batch; when the platform refuses it whole for its payload, halve it until only the members
-    it refuses are left out (reported as invalid), so one bad member never fails its batch."""
-    return await bisect(
-        members, functools.partial(_retrying, call, options=options), refused=_refused, join=_joined
-    )
+async def send_isolated(call: Call, members: Sequence[AudienceMember], options: SyncOptions) -> Sent:
+    """Send a batch; when the platform refuses it whole for its payload, or the connector raises on it
+    what no connector should (a bug), halve it until only those members are left out, so one bad member
+    never fails its batch. A bug is isolated within :data:`BUG_CALLS` calls of the batch; past that it
+    fails the destination, as a bug every member hits does."""
+    bug_calls = 0
+
+    async def attempt(part: Sequence[AudienceMember]) -> Sent:
+        nonlocal bug_calls
+        try:
+            return Sent(await _retrying(call, part, options))
+        except PayloadRejectedError as exc:
+            raise _Split(exc) from exc
+        except RelayError:
+            raise
+        except Exception as exc:
+            bug_calls += 1
+            if bug_calls > BUG_CALLS:
+                raise
+            raise _Split(exc) from exc
+
+    return await bisect(members, attempt, refused=_refused, join=_joined, split_on=_Split)
 
 
 class DestinationSync:
@@ -178,18 +228,27 @@ class DestinationSync:
 
     async def _send(
         self, call: Call, page: store.Page, op: str, result: DestinationResult, *, isolate: bool = True
-    ) -> None:
+    ) -> list[str]:
+        """Send a page; the keys of its members to record as acknowledged (all but those a connector bug
+        kept from the platform)."""
         self.check_lease()
         members = [decode(text) for _, text in page]
-        answer = await (
-            send_isolated(call, members, self.options) if isolate else _retrying(call, members, self.options)
+        sent = (
+            await send_isolated(call, members, self.options)
+            if isolate
+            else Sent(await _retrying(call, members, self.options))
         )
+        answer = sent.result
         result.sent += len(members)
         result.note_invalid(answer.invalid, dict(answer.invalid_samples))
         acknowledged = max(len(members) - answer.invalid, 0)
         if acknowledged:
             self.env.metrics.audience_members_synced.labels(self.audience, self.name, op).inc(acknowledged)
         self.progress.sent(self.audience, self.name, len(members))
+        if not sent.unsent:
+            return [k for k, _ in page]
+        unsent = set(sent.unsent)
+        return [k for i, (k, _) in enumerate(page) if i not in unsent]
 
     def _call(self, op: str) -> Call:
         method = self.connector.audience_add if op == "add" else self.connector.audience_remove
@@ -202,16 +261,16 @@ class DestinationSync:
         while page := await self._db(
             store.page_removes, self.audience, self.scope, self.name, after, self.size
         ):
-            await self._send(self._call("remove"), page, "remove", result)
-            await self._db(store.ack_removes, self.audience, self.name, [k for k, _ in page])
-            result.removed += len(page)
+            done = await self._send(self._call("remove"), page, "remove", result)
+            await self._db(store.ack_removes, self.audience, self.name, done)
+            result.removed += len(done)
             after = page[-1][0]
 
     async def _adds(self, result: DestinationResult) -> None:
         after = ""
         while page := await self._db(store.page_adds, self.audience, self.scope, self.name, after, self.size):
-            await self._send(self._call("add"), page, "add", result)
-            result.added += await self._db(store.ack_adds, self.audience, self.name, [k for k, _ in page])
+            done = await self._send(self._call("add"), page, "add", result)
+            result.added += await self._db(store.ack_adds, self.audience, self.name, done)
             after = page[-1][0]
 
     # -- full -------------------------------------------------------------------------------------
@@ -243,8 +302,8 @@ class DestinationSync:
         if saved is None:
             await self._save(mode="full", fingerprint=fingerprint, resume_after="")
         while page := await self._db(store.page_staged, self.audience, self.scope, after, self.size):
-            await self._send(self._call("add"), page, "add", result)
-            result.added += await self._db(store.ack_adds, self.audience, self.name, [k for k, _ in page])
+            done = await self._send(self._call("add"), page, "add", result)
+            result.added += await self._db(store.ack_adds, self.audience, self.name, done)
             after = page[-1][0]
             await self._save(resume_after=after)
         await self._db(store.clear_progress, self.audience, self.name)
@@ -300,4 +359,13 @@ class DestinationSync:
             )
 
 
-__all__ = ["SESSION_TTL", "DestinationSync", "LockLostError", "batch_size", "readable", "send_isolated"]
+__all__ = [
+    "BUG_CALLS",
+    "SESSION_TTL",
+    "DestinationSync",
+    "LockLostError",
+    "Sent",
+    "batch_size",
+    "readable",
+    "send_isolated",
+]

@@ -23,7 +23,7 @@ from connectors.x import audiences as x_audiences
 from connectors.x.connector import XConnector
 from connectors.x.errors import classify as x_classify
 from relay.audiences.context import SyncOptions
-from relay.audiences.diff import send_isolated
+from relay.audiences.diff import BUG_CALLS, send_isolated
 from relay.exceptions import (
     AuthRejectedError,
     DeliveryError,
@@ -288,10 +288,51 @@ async def test_audience_batches_retry_then_bisect_to_the_bad_member() -> None:
         return AudienceBatchResult(received=len(batch))
 
     options = SyncOptions(attempts=2, retry_wait=0.001, max_retry_wait=0.01)
-    result = await send_isolated(call, members, options)
+    sent = await send_isolated(call, members, options)
+    result = sent.result
     assert answers[:2] == ["503", "16"]
     assert (result.received, result.invalid, list(result.failed_indexes)) == (15, 1, [11])
     assert result.invalid_samples == {"11": "invalid user"}
+    assert sent.unsent == ()  # refused by the platform: acknowledged, never sent again as it is
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("size", [1, 2, 7, 1000, 10_000])
+async def test_a_member_the_connector_raises_on_is_left_out_alone_and_unsent(size: int) -> None:
+    """A plugin bug for some members (here: the ones without an e-mail) costs those members only, found
+    in a few calls, and they stay unacknowledged so that a fixed plugin sends them on the next run."""
+    members = [AudienceMember({"em": [sha(str(i))]}) for i in range(size)]
+    bad = sorted({size // 3, size - 1})
+    for i in bad:
+        members[i] = AudienceMember({"ph": [sha(str(i))]})
+    calls: list[int] = []
+
+    async def call(batch: Sequence[AudienceMember]) -> AudienceBatchResult:
+        calls.append(len(batch))
+        emails = [m.hashed["em"][0] for m in batch]  # KeyError on a member without one
+        return AudienceBatchResult(received=len(emails))
+
+    sent = await send_isolated(call, members, SyncOptions(attempts=1))
+    assert sent.unsent == tuple(bad) and list(sent.result.failed_indexes) == bad
+    assert (sent.result.received, sent.result.invalid) == (size - len(bad), len(bad))
+    for i in bad:
+        assert sent.result.invalid_samples[str(i)].startswith("connector bug: KeyError at test_base.py:")
+    assert sha(str(bad[0])) not in str(sent.result.invalid_samples)  # not the exception's text
+    assert len(calls) <= 4 * max(size, 2).bit_length()
+
+
+@pytest.mark.anyio
+async def test_a_bug_every_member_hits_fails_the_batch_within_the_call_budget() -> None:
+    members = [AudienceMember({"em": [sha(str(i))]}) for i in range(10_000)]
+    calls: list[int] = []
+
+    async def call(batch: Sequence[AudienceMember]) -> AudienceBatchResult:
+        calls.append(len(batch))
+        raise TypeError("the plugin is broken for everyone")
+
+    with pytest.raises(TypeError, match="broken for everyone"):
+        await send_isolated(call, members, SyncOptions(attempts=1))
+    assert len(calls) == BUG_CALLS + 1
 
 
 # -- the typed audience contract

@@ -354,6 +354,45 @@ async def test_a_destination_that_cannot_sync_fails_alone(world: World) -> None:
         assert not x_emails(world.x) and not audience_requests(world.x)
 
 
+class FussyX(XConnector):
+    """A plugin with a bug for one person: it raises on any batch that holds them, add or remove."""
+
+    fussy = sha("person3@example.com")
+
+    async def audience_members(
+        self, audience_id: str, members: Sequence[AudienceMember], *, add: bool
+    ) -> AudienceBatchResult:
+        if any(self.fussy in m.hashed.get("em", ()) for m in members):
+            raise KeyError("a plugin bug")
+        return await super().audience_members(audience_id, members, add=add)
+
+
+async def test_a_member_the_connector_raises_on_fails_alone_and_is_tried_again(world: World) -> None:
+    """The batch's other members reach X and are acknowledged; the one the plugin raises on is counted as
+    a connector bug and left unacknowledged, so the fixed plugin adds (or removes) it on the next run."""
+    source = write_csv(world.tmp / "c.csv", people(1, 2, 3, 4, 5))
+    async with world.env(csv_audience(source)) as env:
+        meta, x = env.connectors["meta"], env.connectors["x"]
+        fussy = dataclasses.replace(env, connectors={"meta": meta, "x": FussyX("x", x.settings, x.client)})
+        run = await sync_audience(fussy, "customers", SyncOptions(attempts=1, batch_size=4))
+        done = result(run, "x")
+        assert (run.status, done.status, done.added, done.platform_invalid) == ("ok", "ok", 4, 1)
+        assert any(v.startswith("connector bug: KeyError at") for v in done.samples.values())
+        assert x_emails(world.x) == emails(1, 2, 4, 5) and meta_emails(world.meta) == emails(1, 2, 3, 4, 5)
+
+        again = await sync_audience(env, "customers", FAST)  # the plugin fixed
+        assert (result(again, "x").to_add, result(again, "x").added) == (1, 1)
+        assert x_emails(world.x) == emails(1, 2, 3, 4, 5)
+
+        write_csv(source, people(1, 2))  # 3, 4 and 5 leave; the bug keeps 3 on X for one run
+        run = await sync_audience(fussy, "customers", FAST)
+        assert (result(run, "x").status, result(run, "x").removed) == ("ok", 2)
+        assert x_emails(world.x) == emails(1, 2, 3)
+        again = await sync_audience(env, "customers", FAST)
+        assert (result(again, "x").to_remove, result(again, "x").removed) == (1, 1)
+        assert x_emails(world.x) == emails(1, 2)
+
+
 class MiscountingX(XConnector):
     """A plugin whose answers a sync cannot count as they are: the members reach X, the tallies do not."""
 
