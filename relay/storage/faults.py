@@ -34,7 +34,7 @@ _UNAVAILABLE: tuple[type[BaseException], ...] = (
 _DATA: tuple[type[BaseException], ...] = (
     sa.DataError,
     sa.IntegrityError,
-    sa.ProgrammingError,  # e.g. sqlite3's "Error binding parameter", a value of an unexpected type
+    sa.ProgrammingError,  # sqlite3's "Error binding parameter", psycopg's "cannot adapt": a value's type
     sqlite3.DataError,
     sqlite3.IntegrityError,
     sqlite3.ProgrammingError,
@@ -45,8 +45,34 @@ _DATA: tuple[type[BaseException], ...] = (
 )
 
 
+#: PostgreSQL SQLSTATE classes of a database the relay cannot use as it is, whatever the values: the
+#: connection, the transaction, authorisation, a missing database or schema, resources, an operator
+#: stopping it, system errors
+_UNAVAILABLE_CLASSES = frozenset({"08", "25", "28", "3D", "3F", "40", "53", "55", "57", "58", "XX"})
+#: and the schema changed or the rights revoked behind the relay's back (psycopg calls these programming
+#: errors): a table, column, object or function that is not there, insufficient privilege. The rest of
+#: class 42 stays the value's fault (a datatype mismatch can come from a value)
+_UNAVAILABLE_STATES = frozenset({"42P01", "42703", "42704", "42883", "42501"})
+#: SQLSTATE classes of a value refused: data exceptions, integrity, and program limits (an index row or a
+#: JSON value too large), which psycopg raises as operational errors
+_VALUE_CLASSES = frozenset({"22", "23", "54"})
+
+
+def _sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE the server answered with (psycopg), if any."""
+    orig = exc.orig if isinstance(exc, sa.DBAPIError) else exc
+    state = getattr(orig, "sqlstate", None)
+    return state if isinstance(state, str) and len(state) == 5 else None
+
+
 def unavailable(exc: BaseException) -> bool:
     """True when ``exc`` means the database is unavailable rather than refusing one value."""
+    state = _sqlstate(exc)
+    if state is not None:
+        if state[:2] in _VALUE_CLASSES:
+            return False
+        if state[:2] in _UNAVAILABLE_CLASSES or state in _UNAVAILABLE_STATES:
+            return True
     if isinstance(exc, _UNAVAILABLE):
         return True
     if isinstance(exc, sa.DBAPIError):
@@ -61,6 +87,9 @@ def data_error(exc: BaseException) -> bool:
     """True when ``exc`` is the database (or the encoder) refusing a value; False for an unknown error."""
     if unavailable(exc):
         return False
+    state = _sqlstate(exc)
+    if state is not None and state[:2] in _VALUE_CLASSES:
+        return True
     if not isinstance(exc, sa.DBAPIError) and isinstance(exc, sa.StatementError) and exc.orig is not None:
         return data_error(exc.orig)
     return isinstance(exc, _DATA)

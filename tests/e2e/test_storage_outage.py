@@ -51,3 +51,32 @@ async def test_database_outage_gives_503_and_recovers(tmp_path: Path, pg_fresh_u
         assert (await relay.client.get(f"{relay.base}/readyz")).status_code == 200
         ids = {d["event_id"] for d in await relay.deliveries()}
         assert ids == {"before", "after"}  # the refused event was not stored behind the client's back
+
+
+async def test_a_schema_the_relay_cannot_write_gives_503_not_400(tmp_path: Path, pg_fresh_url: str) -> None:
+    """A table gone or renamed behind the relay's back (PostgreSQL says 42P01, a "programming" error) is
+    the database's trouble, not the event's: the client is told to retry, and the event is stored once the
+    schema is back."""
+    engine = create_engine(pg_fresh_url, isolation_level="AUTOCOMMIT")
+    async with run_relay(tmp_path, run_worker=False, storage={"url": pg_fresh_url}) as relay:
+        assert (await relay.post_events(purchase("before"))).status_code == 202
+        with engine.connect() as conn:
+            conn.execute(text("ALTER TABLE deliveries RENAME TO deliveries_elsewhere"))
+        try:
+            down = await relay.post_events({"events": [purchase("during-1"), purchase("during-2")]})
+            assert down.status_code == 503, down.text
+            assert down.json()["error"] == "storage_unavailable"
+            collect = await relay.client.post(
+                f"{relay.base}/v1/collect",
+                json={"event_name": "PageView"},
+                headers={"origin": "https://shop.example"},
+            )
+            assert collect.status_code == 503
+        finally:
+            with engine.connect() as conn:
+                conn.execute(text("ALTER TABLE deliveries_elsewhere RENAME TO deliveries"))
+        again = await relay.post_events(purchase("during-1"))
+        assert again.status_code == 202
+        ids = {d["event_id"] for d in await relay.deliveries()}
+        assert ids == {"before", "during-1"}
+    engine.dispose()
