@@ -13,6 +13,8 @@ from relay.settings import Settings
 
 #: Meta pixel (dataset) ids are numbers; anything else is refused by the Graph API for every event
 _META_PIXEL = re.compile(r"\d+")
+#: an API key or admin token shorter than this can be found by trying (the relay generates 43 characters)
+MIN_SECRET_LENGTH = 20
 
 
 def problems(settings: Settings, base_dir: Path | None = None) -> list[tuple[str, str]]:
@@ -56,6 +58,7 @@ def warnings(settings: Settings, base_dir: Path | None = None) -> list[str]:
                 f"directory {Path.cwd()}, where the sync reads it: run the relay from there or use an "
                 "absolute path"
             )
+    out += _short_secrets(settings)
     for name, block in settings.connectors.items():
         if block.type == "x" and not getattr(block, "event_tags", None):
             out.append(
@@ -63,3 +66,17 @@ def warnings(settings: Settings, base_dir: Path | None = None) -> list[str]:
                 "event would be skipped; map your events, e.g. {Purchase: o87ne}"
             )
     return out
+
+
+def _short_secrets(settings: Settings) -> list[str]:
+    """The API keys and the admin token short enough to be guessed; never their values."""
+    server = settings.server
+    named = [(f"server.api_keys[{i}]", key) for i, key in enumerate(server.api_keys)]
+    if server.admin_token is not None:
+        named.append(("server.admin_token", server.admin_token))
+    return [
+        f"{key} is {length} characters long: a short secret can be found by trying; use at least "
+        f"{MIN_SECRET_LENGTH} random characters (leave it empty and the relay generates one at first start)"
+        for key, secret in named
+        if 0 < (length := len(secret.get_secret_value())) < MIN_SECRET_LENGTH
+    ]

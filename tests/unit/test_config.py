@@ -230,6 +230,20 @@ def test_relay_check_warns_that_an_x_connector_without_event_tags_skips_everythi
     assert tagged.returncode == 0 and "event_tags" not in tagged.stdout
 
 
+def test_relay_check_warns_of_secrets_short_enough_to_guess(tmp_path: Path) -> None:
+    long_key, short_key, short_token = "k" * 20, "short-key-1", "admin"
+    server = f"server:\n  api_keys: [{long_key}, {short_key}]\n  admin_token: {short_token}\n"
+    result = run_check(write(tmp_path, server + X_BLOCK + "    event_tags: {Purchase: o87ne}\n"))
+    assert result.returncode == 0, result.stderr
+    assert "warning: server.api_keys[1] is 11 characters long" in result.stdout
+    assert "warning: server.admin_token is 5 characters long" in result.stdout
+    assert "server.api_keys[0]" not in result.stdout
+    assert short_key not in result.stdout and long_key not in result.stdout  # never the values
+    fine = f"server:\n  api_keys: [{long_key}]\n  admin_token: {'t' * 32}\n"
+    quiet = run_check(write(tmp_path, fine + X_BLOCK + "    event_tags: {Purchase: o87ne}\n"))
+    assert quiet.returncode == 0 and "characters long" not in quiet.stdout
+
+
 def test_relay_check_finds_a_missing_audience_csv(tmp_path: Path) -> None:
     audience = (
         "audiences:\n  customers:\n    source: {type: csv, path: customers.csv}\n"
