@@ -71,12 +71,17 @@ def _messages(errors: Any) -> str:
     return "; ".join(str(e.get("message", e)) if isinstance(e, Mapping) else str(e) for e in errors)
 
 
+def _list(value: Any) -> list[Any]:
+    """A list the Graph API answered, or nothing (an answer of another shape is read as empty)."""
+    return value if isinstance(value, list) else []
+
+
 def read_ticket(answer: Any, mask: Any) -> BatchTicket:
     """``handles`` and the items refused at validation (``validation_status`` entries with errors)."""
     answer = answer if isinstance(answer, Mapping) else {}
-    handles = [str(h) for h in answer.get("handles") or [] if h]
+    handles = [str(h) for h in _list(answer.get("handles")) if isinstance(h, str | int) and h]
     refused: dict[str, str] = {}
-    for entry in answer.get("validation_status") or []:
+    for entry in _list(answer.get("validation_status")):
         if isinstance(entry, Mapping) and (text := _messages(entry.get("errors"))):
             refused[str(entry.get("retailer_id"))] = clip(mask(text), MAX_ERROR_CHARS)
     return BatchTicket(handles[0] if handles else None, refused)

@@ -11,10 +11,12 @@ one is reused.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from connectors.http import json_body
 from connectors.meta.errors import classify, parse_graph_error
 
 if TYPE_CHECKING:
@@ -53,6 +55,18 @@ def _spec(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
+def _ratio(value: Any) -> float | None:
+    """A listed size as a fraction; None for anything that is not a finite number (a JSON integer can be
+    larger than any float)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return None
+    try:
+        ratio = float(value)
+    except OverflowError:
+        return None
+    return ratio if math.isfinite(ratio) else None
+
+
 def read_lookalike(entry: Mapping[str, Any]) -> PlatformLookalike:
     """One listed audience; its origin is ``lookalike_spec.origin[0].id`` (or ``origin_audience_id``)."""
     spec = _spec(entry.get("lookalike_spec"))
@@ -72,8 +86,19 @@ def read_lookalike(entry: Mapping[str, Any]) -> PlatformLookalike:
         name=str(entry.get("name") or ""),
         origin_audience_id=None if origin_id is None else str(origin_id),
         country=None if country is None else str(country).upper(),
-        ratio=float(ratio) if isinstance(ratio, int | float) else None,
+        ratio=_ratio(ratio),
     )
+
+
+def next_cursor(body: Any) -> str | None:
+    """The ``after`` cursor of a listing page that has a next page; None on the last page, and on an
+    answer of another shape (read as the last page)."""
+    paging = body.get("paging") if isinstance(body, Mapping) else None
+    if not isinstance(paging, Mapping) or not paging.get("next"):
+        return None
+    cursors = paging.get("cursors")
+    after = cursors.get("after") if isinstance(cursors, Mapping) else None
+    return str(after) if isinstance(after, str | int) and not isinstance(after, bool) and after else None
 
 
 class MetaLookalikes:
@@ -97,19 +122,15 @@ class MetaLookalikes:
             response = await c.request("GET", c.url(self._account(), "customaudiences"), params=params)
             if not response.is_success:
                 raise classify(response, c.mask)
-            body = response.json()
+            body = json_body(response)
             data = body.get("data") if isinstance(body, Mapping) else None
             for entry in data if isinstance(data, list) else []:
                 if isinstance(entry, Mapping) and entry.get("subtype", "LOOKALIKE") == "LOOKALIKE":
                     found.append(read_lookalike(entry))
-            after = (
-                (body.get("paging") or {}).get("cursors", {}).get("after")
-                if isinstance(body, Mapping)
-                else None
-            )
-            if not after or not (body.get("paging") or {}).get("next"):
+            after = next_cursor(body)
+            if after is None:
                 break
-            params = {**params, "after": str(after)}
+            params = {**params, "after": after}
         return found
 
     async def create(self, name: str, origin_audience_id: str, country: str, ratio: float) -> str | None:
@@ -126,8 +147,15 @@ class MetaLookalikes:
             if error is not None and error.code == DUPLICATE_LOOKALIKE:
                 return None
             raise classify(response, c.mask)
-        body = response.json()
+        body = json_body(response)
         return str(body["id"]) if isinstance(body, Mapping) and body.get("id") else None
 
 
-__all__ = ["DUPLICATE_LOOKALIKE", "MetaLookalikes", "PlatformLookalike", "create_form", "read_lookalike"]
+__all__ = [
+    "DUPLICATE_LOOKALIKE",
+    "MetaLookalikes",
+    "PlatformLookalike",
+    "create_form",
+    "next_cursor",
+    "read_lookalike",
+]

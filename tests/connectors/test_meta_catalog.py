@@ -9,8 +9,8 @@ from decimal import Decimal
 import pytest
 
 from connectors.meta.catalog import batch_body, item_data, read_status, read_ticket
-from connectors.meta.lookalike import create_form, read_lookalike
-from relay.catalog.api import ItemRequest
+from connectors.meta.lookalike import create_form, next_cursor, read_lookalike
+from relay.catalog.api import BatchTicket, ItemRequest
 from relay.catalog.product import Money, Product
 from relay.exceptions import AuthRejectedError, PayloadRejectedError
 from relay.sandbox.meta import FakeMeta
@@ -71,6 +71,10 @@ def test_read_ticket_and_status_mask_and_key_errors_by_id() -> None:
     )
     assert ticket.handle == "h1" and ticket.errors == {"x": "bad ***"}
     assert read_ticket({"handles": []}, str).handle is None
+    # answers of another shape read as "no handle, nothing refused", never as an exception
+    for odd in (None, [], "h", {"handles": "h1"}, {"handles": 7, "validation_status": 3}, {"handles": [{}]}):
+        assert read_ticket(odd, str) == BatchTicket(None, {}), odd
+    assert read_ticket({"validation_status": "x", "handles": [None, "", "h2"]}, str).handle == "h2"
     started = read_status({"data": [{"status": "started"}]}, str)
     assert not started.finished
     done = read_status(
@@ -92,6 +96,27 @@ def test_lookalike_form_and_listing() -> None:
         }
     )
     assert (listed.origin_audience_id, listed.country, listed.ratio) == ("2384", "US", 0.02)
+    for ratio in (10**400, True, "0.01", None):  # a JSON integer larger than any float, not a number
+        odd = read_lookalike({"id": "9", "lookalike_spec": json.dumps({"country": "us", "ratio": ratio})})
+        assert odd.ratio is None and odd.country == "US"
+
+
+@pytest.mark.parametrize(
+    ("body", "cursor"),
+    [
+        ({"paging": {"next": "https://graph/next", "cursors": {"after": "QVFI"}}}, "QVFI"),
+        ({"paging": {"cursors": {"after": "QVFI"}}}, None),  # no next page
+        ({"paging": ["odd"]}, None),
+        ({"paging": {"next": "x", "cursors": "QVFI"}}, None),
+        ({"paging": {"next": "x", "cursors": {"after": {"nested": 1}}}}, None),
+        ({"paging": {"next": "x", "cursors": {"after": True}}}, None),
+        ({"paging": None}, None),
+        ("<html>", None),
+        (None, None),
+    ],
+)
+def test_a_listing_page_of_another_shape_ends_the_listing(body: object, cursor: str | None) -> None:
+    assert next_cursor(body) == cursor
 
 
 async def test_catalog_client_against_the_fake() -> None:

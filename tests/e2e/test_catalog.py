@@ -7,17 +7,18 @@ import asyncio
 import contextlib
 import re
 import sqlite3
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from connectors.meta.catalog import MetaCatalog
+from connectors.meta.lookalike import MetaLookalikes
 from relay.audiences import SyncEnv, SyncOptions, sync_audience
 from relay.audiences.lookalike import LookalikeEnv, ensure_lookalikes
 from relay.catalog.sync import CatalogEnv, CatalogOptions, sync_catalog
 from relay.cli import main
-from relay.sandbox.base import ScriptedResponse
 from tests.e2e.harness import Relay, purchase, run_relay
 
 pytestmark = [pytest.mark.e2e, pytest.mark.anyio]
@@ -63,6 +64,19 @@ async def relay_with(tmp_path: Path, csv_text: str, **kw: Any) -> AsyncIterator[
         tmp_path, port=port, connectors={"meta": meta_block(port)}, catalogs=catalogs, **kw
     ) as relay:
         yield relay, feed
+
+
+def fails_once(method: Callable[..., Any], error: type[Exception]) -> Callable[..., Any]:
+    """``method``, raising ``error`` on its first call (a connector bug) and itself after."""
+    calls: list[int] = []
+
+    async def patched(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise error("a bug in the connector")
+        return await method(*args, **kwargs)
+
+    return patched
 
 
 def env_of(relay: Relay) -> CatalogEnv:
@@ -238,7 +252,9 @@ async def test_lookalikes_wait_for_the_origin_then_are_created_once(tmp_path: Pa
         assert len(listed) == 2
 
 
-async def test_a_connector_bug_on_one_lookalike_fails_it_alone(tmp_path: Path) -> None:
+async def test_a_connector_bug_on_one_lookalike_fails_it_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     members = tmp_path / "buyers.csv"
     members.write_text("email\n" + "".join(f"user{i}@example.com\n" for i in range(5)))
     audiences = {
@@ -254,10 +270,8 @@ async def test_a_connector_bug_on_one_lookalike_fails_it_alone(tmp_path: Path) -
         sync = SyncEnv(state.settings, state.db, state.connectors, state.metrics)
         for name in audiences:
             assert (await sync_audience(sync, name, SyncOptions(attempts=1))).status == "ok"
-        # buyers' listing answers what the connector does not expect (cursors that are not an object)
-        relay.fake("meta").script(
-            ScriptedResponse(200, {"data": [], "paging": {"cursors": "x", "next": "y"}})
-        )
+        # a bug in the connector for buyers' lookalike alone (its listing is read first)
+        monkeypatch.setattr(MetaLookalikes, "list", fails_once(MetaLookalikes.list, AttributeError))
         env = LookalikeEnv(state.settings, state.db, state.connectors)
         rows = await ensure_lookalikes(env)
         assert [(r["audience"], r["status"], r["error"]) for r in rows] == [
@@ -303,7 +317,9 @@ async def test_a_run_lock_row_edited_by_hand_costs_its_own_job_only(tmp_path: Pa
         assert catalog.json()["catalogs"][0]["last_run"] == {}
 
 
-async def test_a_connector_bug_on_one_catalog_destination_fails_it_alone(tmp_path: Path) -> None:
+async def test_a_connector_bug_on_one_catalog_destination_fails_it_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from relay.testing import free_port
 
     port = free_port()
@@ -314,7 +330,8 @@ async def test_a_connector_bug_on_one_catalog_destination_fails_it_alone(tmp_pat
     async with run_relay(
         tmp_path, port=port, connectors=connectors, catalogs=catalogs, run_worker=False
     ) as relay:
-        relay.fake("meta").script(ScriptedResponse(200, {"handles": 7}))  # what meta's connector cannot read
+        # a bug in the connector for the first destination's batch alone
+        monkeypatch.setattr(MetaCatalog, "send", fails_once(MetaCatalog.send, TypeError))
         run = await sync_catalog(env_of(relay), "shop", FAST)
         outcomes = {d.destination: (d.status, d.error, d.created) for d in run.destinations}
         assert outcomes == {
