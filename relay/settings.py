@@ -216,8 +216,11 @@ class ReconcileSettings(Model):
     value_tolerance: float = Field(0.01, ge=0)
     #: scheduled runs also send never-tracked orders that carry a consent basis
     send_missing: bool = False
+    #: matched by a custom key, an order younger than this is not sent yet: its browser event (whose own
+    #: event_id the relay cannot tie to the order) may still arrive, and the platform would count both
+    send_missing_after: str = "1h"
 
-    @field_validator("schedule", "window")
+    @field_validator("schedule", "window", "send_missing_after")
     @classmethod
     def _duration(cls, value: str, info: Any) -> str:
         if not (info.field_name == "schedule" and value == "manual"):

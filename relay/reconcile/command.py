@@ -132,6 +132,7 @@ def _sent_line(sent: dict[str, list[object]]) -> str:
             ("sent", "sent"),
             ("no consent basis, not sent", "no_consent_basis"),
             ("consent refused, not sent", "consent_refused"),
+            ("too recent, sent by a later run", "too_recent"),
             ("rejected", "rejected"),
         )
     )

@@ -107,6 +107,7 @@ async def reconcile(
             report.missing,
             config.event_name,
             config.match,
+            parse_duration(config.send_missing_after),
         )
     outcome = Outcome(config, report, sent, 0, started, time.time(), len(batch.orders) - len(orders))
     outcome.run_id = await db.run(store.save_run, db.engine, _row(config, options, started, outcome))

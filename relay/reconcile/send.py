@@ -5,11 +5,13 @@ path as ``POST /v1/events``): consent is decided per connector from the order's 
 details are normalised and hashed before they are stored, and ``(event_name, event_id)`` dedup
 applies. An order is sent only when it carries a consent basis (a TCF, GPP or US Privacy string, or a
 Google consent-mode ``G1xy`` state) and at least one connector is allowed to receive it; the others
-are listed, never sent. The delivery worker (``relay serve`` / ``relay worker``) delivers them.
+are listed, never sent. Matched by a custom key, an order is sent only once it is older than
+``reconcile.send_missing_after``. The delivery worker (``relay serve`` / ``relay worker``) delivers them.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,6 +33,8 @@ class Sent:
     sent: list[str] = field(default_factory=list)
     no_consent_basis: list[str] = field(default_factory=list)
     consent_refused: list[str] = field(default_factory=list)
+    #: younger than ``send_missing_after`` with a custom-key match: sent by a later run if still missing
+    too_recent: list[str] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
@@ -38,6 +42,7 @@ class Sent:
             "sent": self.sent,
             "no_consent_basis": self.no_consent_basis,
             "consent_refused": self.consent_refused,
+            "too_recent": self.too_recent,
             "rejected": [{"order_id": o, "error": e} for o, e in self.rejected],
         }
 
@@ -69,15 +74,24 @@ def send_missing(
     orders: Sequence[Order],
     event_name: str,
     match: str,
+    hold: float = 0.0,
 ) -> Sent:
-    """Prepare and store the orders that may be sent (a blocking call: run it in the database thread)."""
+    """Prepare and store the orders that may be sent (a blocking call: run it in the database thread).
+
+    With a custom-key ``match``, orders younger than ``hold`` seconds are held back: the browser event of
+    such an order carries its own ``event_id``, so one arriving after the order was sent would be a second
+    conversion on the platform. By ``event_id`` the relay's dedup makes them one, and nothing waits."""
     out = Sent()
     ingestor = Ingestor(settings, connectors, Metrics())
     now = time.time()
+    newest = now - hold if match.startswith("custom.") else math.inf
     ready = []
     for order in orders:
         if not order.consent:
             out.no_consent_basis.append(order.order_id)
+            continue
+        if order.at > newest:
+            out.too_recent.append(order.order_id)
             continue
         batch = ingestor.prepare_batch([order_event(order, event_name, match)], RequestContext("events", now))
         if batch.rejected:

@@ -196,6 +196,38 @@ async def test_send_missing_sends_only_orders_with_a_consent_basis(
         assert len(await relay.deliveries(event_id="o-nobasis")) == 0
 
 
+async def test_send_missing_by_a_custom_key_holds_back_orders_whose_browser_event_may_still_come(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Matched by custom.order_id, a browser Purchase has its own event_id: had the relay sent an order of a
+    minute ago, its late browser event would be a second conversion. Orders younger than
+    ``send_missing_after`` (1h) wait for a later run; older ones are sent."""
+    async with shop(tmp_path) as relay:
+        now = int(time.time())
+        csv = orders_csv(
+            tmp_path,
+            [
+                f"c-old,{now - 2 * 3600},19.9,EUR,old@example.com,US,{NO_OPT_OUT},",
+                f"c-new,{now - 60},19.9,EUR,new@example.com,US,{NO_OPT_OUT},",
+            ],
+        )
+        args = ("--orders", str(csv), "--match", "custom.order_id", "--send-missing", "--format", "json")
+        code, out, err = await reconcile(relay, capsys, *args)
+        assert code == 1, err
+        sent = json.loads(out)["send_missing"]
+        assert (sent["sent"], sent["too_recent"]) == (["c-old"], ["c-new"])
+        await relay.wait_status("c-old", "meta", "delivered")
+        assert await relay.deliveries(event_id="c-new") == []
+        # its browser event arrives: matched, and nothing was sent for it by the relay
+        await send(relay, purchase("web-77", custom={"value": 19.9, "currency": "EUR", "order_id": "c-new"}))
+        code, out, _ = await reconcile(relay, capsys, *args)
+        data = json.loads(out)
+        assert "c-new" not in {f["order_id"] for f in data["findings"] if f["kind"] == "not_tracked"}
+        assert data["send_missing"]["sent"] == [] and data["send_missing"]["too_recent"] == []
+        text = await reconcile(relay, capsys, *args[:-2])
+        assert "too recent, sent by a later run 0" in text[1]
+
+
 async def test_the_scheduled_job_runs_and_stores_its_runs(tmp_path: Path) -> None:
     now = int(time.time())
     csv = orders_csv(tmp_path, [f"s-1,{now},42.5,EUR,,,,", f"s-2,{now},1,EUR,a@example.com,US,{NO_OPT_OUT},"])
