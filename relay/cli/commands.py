@@ -246,7 +246,11 @@ def purge(args: argparse.Namespace) -> int:
     cutoff = time.time() - settings.storage.retention_days * 86400
     result = queries.purge(db.engine, cutoff)
     deleted, stripped = result["events_deleted"], result["events_stripped"]
-    _say(f"purged: {deleted} events deleted, {stripped} stripped of IP and user agent")
+    ended = result["sessions_deleted"]
+    _say(
+        f"purged: {deleted} events deleted, {stripped} stripped of IP and user agent, "
+        f"{ended} expired dashboard sessions"
+    )
     return 0
 
 

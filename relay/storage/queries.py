@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -305,9 +306,11 @@ def heartbeat(engine: Engine, name: str, now: float) -> None:
         conn.execute(stmt.on_conflict_do_update(index_elements=["name"], set_={"at": now}))
 
 
-def purge(engine: Engine, cutoff: float) -> dict[str, int]:
+def purge(engine: Engine, cutoff: float, now: float | None = None) -> dict[str, int]:
     """Delete events received before ``cutoff`` whose deliveries are all finished, with their trail;
-    strip IP and user agent from older events still in the queue."""
+    strip IP and user agent from older events still in the queue; delete the dashboard sessions that
+    expired before ``now`` (they are refused anyway; a sign-in drops them too)."""
+    now = time.time() if now is None else now
     e, d, a = events, deliveries, attempts_t
     open_events = select(d.c.event_pk).where(d.c.status.in_(("pending", "in_flight")))
     old = select(e.c.id).where(e.c.received_at < cutoff, e.c.id.not_in(open_events))
@@ -323,4 +326,9 @@ def purge(engine: Engine, cutoff: float) -> dict[str, int]:
         stripped = conn.execute(
             update(e).where(e.c.received_at < cutoff, e.c.ip.is_not(None)).values(ip=None, user_agent=None)
         ).rowcount
-    return {"events_deleted": int(removed), "events_stripped": int(stripped or 0)}
+        ended = conn.execute(delete(sessions_t).where(sessions_t.c.expires_at <= now)).rowcount
+    return {
+        "events_deleted": int(removed),
+        "events_stripped": int(stripped or 0),
+        "sessions_deleted": int(ended or 0),
+    }

@@ -181,7 +181,11 @@ def test_purge_removes_old_finished_events_only(db: Database) -> None:
         ],
         NOW,
     )
-    result = queries.purge(db.engine, NOW + 30 * 86400)
+    queries.open_session(db.engine, "ended", "token", NOW, NOW + 3600)
+    queries.open_session(db.engine, "live", "token", NOW, NOW + 50 * 86400)
+    result = queries.purge(db.engine, NOW + 30 * 86400, now=NOW + 40 * 86400)
     assert result["events_deleted"] == 1
+    assert result["sessions_deleted"] == 1  # the expired one; the live one stays
+    assert queries.session_token(db.engine, "live", NOW + 40 * 86400, 100 * 86400) == "token"
     assert queries.event_trace(db.engine, "old") == []
     assert len(queries.event_trace(db.engine, "new")) == 1
