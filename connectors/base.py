@@ -204,16 +204,23 @@ class BaseConnector(Generic[SettingsT]):
         An exception here fails this event alone, recorded as "cannot map event: ..."."""
         return event
 
+    def prepare_one(self, event: OutboundEvent) -> tuple[Outcome | None, Any]:
+        """``(outcome, None)`` for an event that will not be sent, ``(None, payload)`` for one that will: by
+        default :meth:`precheck`, then :meth:`build`. Override it to let the build reuse what the check
+        computed (Meta's ``user_data``). An exception fails this event alone, as in :meth:`build`."""
+        outcome = self.precheck(event)
+        return (outcome, None) if outcome is not None else (None, self.build(event))
+
     def prepare(self, events: Sequence[OutboundEvent]) -> tuple[list[Outcome | None], list[tuple[int, Any]]]:
-        """Map each event alone: the outcomes of events that will not be sent (None for the others)
-        and ``(index, payload)`` of those that will."""
+        """Map each event alone (:meth:`prepare_one`): the outcomes of events that will not be sent (None
+        for the others) and ``(index, payload)`` of those that will."""
         outcomes: list[Outcome | None] = []
         built: list[tuple[int, Any]] = []
         for index, event in enumerate(events):
             try:
-                outcome = self.precheck(event)
+                outcome, payload = self.prepare_one(event)
                 if outcome is None:
-                    built.append((index, self.build(event)))
+                    built.append((index, payload))
             except Exception as exc:  # bad stored data or a mapper bug: this event only
                 outcome = Failed(clip(self.mask(unmappable(exc))))
             outcomes.append(outcome)

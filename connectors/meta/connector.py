@@ -48,8 +48,6 @@ class MetaConnector(BaseConnector[MetaSettings]):
     capabilities = frozenset({"conversions", "audiences"})
     platform_max_batch = 1000
     max_audience_batch = 10000
-    #: the event :meth:`precheck` last passed, with its ``user_data``, for :meth:`build` right after it
-    _checked: tuple[OutboundEvent, dict[str, Any]] | None = None
 
     # -- credentials and URLs
 
@@ -126,30 +124,38 @@ class MetaConnector(BaseConnector[MetaSettings]):
         url = str(httpx.URL(self.url(self.settings.pixel_id, "events"), params=self.auth_params()))
         return {"method": "POST", "url": mask_url(url), "json": self.request_body(events, now=now)}
 
-    def precheck(self, event: OutboundEvent, *, now: float | None = None) -> Outcome | None:
-        """The outcome of an event that must not be sent, or None when it may go."""
-        now = time.time() if now is None else now
+    def _check(self, event: OutboundEvent, now: float) -> tuple[Outcome | None, dict[str, Any]]:
+        """The outcome of an event that must not be sent (or None), with the ``user_data`` it was checked
+        on, so that the build does not compute it again."""
         reason = self.skip_reason(event.event_name)
         if reason:
-            return Skipped(reason)
+            return Skipped(reason), {}
         if event.consent.decision == "deny":
-            return Skipped(f"consent denied: {event.consent.reason}")
+            return Skipped(f"consent denied: {event.consent.reason}"), {}
         refusal = capi.refusal(event, now=now)
         if refusal:
-            return Failed(refusal)
+            return Failed(refusal), {}
         user = capi.user_data(event)
-        if not user:
-            return Skipped(NO_USER_DATA)
-        self._checked = (event, user)  # prepare builds the event next: its user_data is not built twice
-        return None
+        return (None if user else Skipped(NO_USER_DATA)), user
 
-    def build(self, event: OutboundEvent, *, now: float | None = None) -> dict[str, Any]:
-        """One ``data[]`` element; raises when the stored event cannot be mapped (that event fails alone)."""
+    def precheck(self, event: OutboundEvent, *, now: float | None = None) -> Outcome | None:
+        """The outcome of an event that must not be sent, or None when it may go."""
+        return self._check(event, time.time() if now is None else now)[0]
+
+    def build(
+        self, event: OutboundEvent, *, now: float | None = None, user: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """One ``data[]`` element; raises when the stored event cannot be mapped (that event fails alone).
+        ``user``: its ``user_data`` when already built."""
         now = time.time() if now is None else now
-        checked, self._checked = self._checked, None
-        user = checked[1] if checked is not None and checked[0] is event else None
         name = self.meta_event_name(event.event_name) or event.event_name
         return capi.server_event(event, name, now=now, user=user)
+
+    def prepare_one(self, event: OutboundEvent) -> tuple[Outcome | None, Any]:
+        """The check and the build on one clock, the build on the check's ``user_data``."""
+        now = time.time()
+        outcome, user = self._check(event, now)
+        return (outcome, None) if outcome is not None else (None, self.build(event, now=now, user=user))
 
     async def send_payloads(self, payloads: Sequence[Any]) -> Sequence[Outcome]:
         """One ``/events`` call for built server events."""

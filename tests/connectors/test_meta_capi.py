@@ -190,10 +190,11 @@ def test_prepare_builds_user_data_once_and_the_same_payload_as_build_alone(
     monkeypatch.setattr(time, "time", lambda: NOW_FIXED)
     outcomes, built = connector.prepare(events)
     assert outcomes == [None] * 4 and [payload for _, payload in built] == alone
-    assert calls == [e.event_id for e in events]  # once per event: precheck's, reused by build
-    # a build for another event than the one just checked does not take the checked one's user_data
+    assert calls == [e.event_id for e in events]  # once per event: the check's, reused by the build
+    # precheck and build alone keep nothing between calls: a build after another event's check is its own
     connector.precheck(events[0])
     assert connector.build(events[1], now=NOW_FIXED) == alone[1]
+    assert not [k for k in vars(connector) if "check" in k]
 
 
 def test_minimal_event_has_no_custom_data() -> None:
