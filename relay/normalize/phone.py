@@ -38,20 +38,40 @@ def normalize_phone(v: str, country: str | None = None) -> str | None:
     region = _region(country)
     if region is None and _NANP_WRITTEN.fullmatch(text):
         region = "US"
+    digits = _NOT_ASCII_DIGIT.sub("", text) if text.isascii() else phonenumbers.normalize_digits_only(text)
     if text.startswith(("+", "\uff0b")):
-        return _e164(text, region, written_in_full=True)
+        return _e164(text, region, written_in_full=True) or _mexican(digits, region)
     # an international number written without "+" ("44 20 7946 0958", "0044 ...") is tried first when
     # the country writes national numbers with a trunk prefix and this one has none but starts with the
     # country's code ("4915123456789" in Germany), after the national reading otherwise
-    digits = _NOT_ASCII_DIGIT.sub("", text) if text.isascii() else phonenumbers.normalize_digits_only(text)
     code, trunk = _prefixes(region) if region is not None else ("", None)
     first = bool(code and trunk) and digits.startswith(code) and not digits.startswith(trunk or "")
-    number = _e164("+" + digits.lstrip("0"), None) if first else None
+    number = _e164("+" + digits, None) if first else None
     if number is None and region is not None:
         number = _e164(text, region)
-    if number is None and not first and digits.lstrip("0"):
-        number = _e164("+" + digits.lstrip("0"), None)
-    return number
+    if number is None and not first and (international := _without_call_prefix(digits)):
+        number = _e164("+" + international, None)
+    return number or _mexican(digits, region)
+
+
+def _without_call_prefix(digits: str) -> str | None:
+    """The digits of a number written internationally without its ``+``: as they are, or after the
+    ``00`` international call prefix. None when they start with a single ``0``: that is a trunk prefix, the
+    number is a national one (``01 55 1234 5678`` is Mexico City, never ``+1 551 234 5678``)."""
+    rest = digits[2:] if digits.startswith("00") else digits
+    return rest if rest and not rest.startswith("0") else None
+
+
+#: Mexico's dialling before August 2019, which customer lists still hold (libphonenumber no longer reads
+#: it): ``01`` (national) or ``044``/``045`` (mobile) before the 10 digits, ``1`` after +52 for a mobile
+_MX_NATIONAL = re.compile(r"(?:01|04[45])(\d{10})")
+_MX_MOBILE = re.compile(r"(?:00)?521(\d{10})")
+
+
+def _mexican(digits: str, region: str | None) -> str | None:
+    """E.164 digits of a number in Mexico's former dialling (see :data:`_MX_NATIONAL`), else None."""
+    match = _MX_MOBILE.fullmatch(digits) or (_MX_NATIONAL.fullmatch(digits) if region == "MX" else None)
+    return _e164("+52" + match[1], None) if match else None
 
 
 def _e164(text: str, region: str | None, *, written_in_full: bool = False) -> str | None:

@@ -301,6 +301,61 @@ def test_normalize_phone(raw: str, country: str | None, expected: str | None) ->
     assert normalize_phone(raw, country) == expected
 
 
+@pytest.mark.parametrize(
+    ("raw", "country", "expected"),
+    [
+        # a single leading 0 is a trunk prefix: never dropped to read the rest as another country's number
+        ("01 55 1234 5678", "MX", "525512345678"),  # Mexico's former national prefix, not +1 551...
+        ("044 55 1234 5678", "MX", "525512345678"),  # its former mobile prefixes, not +44 5512...
+        ("045 33 1234 5678", "Mexico", "523312345678"),
+        ("+52 1 55 1234 5678", None, "525512345678"),  # the former mobile 1 after +52
+        ("5215512345678", None, "525512345678"),
+        ("01512 3456789", None, None),  # a German mobile without its country: not +1 512 (Austin, TX)
+        ("01512 3456789", "US", None),
+        ("043 012 345", "US", None),  # Bulgaria's national form: not +43 (Austria)
+        ("02033 12 3456", "US", None),  # Nigeria's: not +20 (Egypt)
+        ("044 55 1234 5678", None, None),
+        ("0044 7400 123456", None, "447400123456"),  # 00 is the international call prefix: still read
+    ],
+)
+def test_a_trunk_prefix_never_makes_a_number_another_countrys(
+    raw: str, country: str | None, expected: str | None
+) -> None:
+    assert normalize_phone(raw, country) == expected
+
+
+def test_no_national_number_is_read_as_another_countrys_without_its_own() -> None:
+    """Every region's example numbers written nationally with a trunk 0, read without a country or with
+    another one, come out as None or as a number of the country given: never as the digits after the 0 read
+    as an international number (the hash of somebody else's phone)."""
+    import phonenumbers
+    from phonenumbers import PhoneNumberFormat, PhoneNumberType
+
+    checked = 0
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
+        if metadata is None or metadata.national_prefix != "0":
+            continue
+        for kind in (PhoneNumberType.FIXED_LINE, PhoneNumberType.MOBILE):
+            number = phonenumbers.example_number_for_type(region, kind)
+            if number is None:
+                continue
+            national = phonenumbers.format_number(number, PhoneNumberFormat.NATIONAL)
+            if not national.lstrip("( ").startswith("0"):
+                continue
+            own = phonenumbers.format_number(number, PhoneNumberFormat.E164)[1:]
+            assert normalize_phone(national, region) == own, (region, national)
+            assert normalize_phone(national, None) is None, (region, national)
+            for other in ("US", "GB", "DE", "FR", "BR", "IN"):
+                if other == region:
+                    continue
+                code = str(phonenumbers.country_code_for_region(other))
+                read = normalize_phone(national, other)
+                assert read is None or read.startswith(code), (region, national, other, read)
+            checked += 1
+    assert checked > 150
+
+
 def test_phone_country_comes_from_user_then_default() -> None:
     uk = sha256_hex("447400123456")
     assert hash_user({"phone": "07400 123456", "country": "GB"}, default_country="US").hashed["ph"] == [uk]
