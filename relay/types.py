@@ -19,7 +19,7 @@ Capability = Literal["conversions", "audiences"]
 #: list of lowercase SHA-256 hex digests of the normalised value (see ``relay.normalize``).
 HASHED_KEYS = (
     "em",  # email: trimmed, lowercased
-    "em_google",  # email as Google hashes it (gmail dots removed); only when it differs from em
+    "em_google",  # every email as Google hashes it (gmail dots removed); only when one differs from em
     "ph",  # phone: digits only with the country code (Meta, Snap, Pinterest ...)
     "ph_e164",  # phone: E.164 with the leading "+" (X, TikTok)
     "fn",  # first name

@@ -100,10 +100,11 @@ def _email(value: str, country: str | None, hashed: dict[str, list[str]]) -> str
     email = normalize_email(value)
     if email is None:
         return "not an email address"
-    _add(hashed, "em", sha256_hex(email))
+    digest = sha256_hex(email)
+    _add(hashed, "em", digest)
     google = google_email(email)
-    if google != email:
-        _add(hashed, "em_google", sha256_hex(google))
+    # every email in Google's form, beside em: dropped at the end when no form differs (see hash_user)
+    _add(hashed, "em_google", digest if google == email else sha256_hex(google))
     return None
 
 
@@ -218,12 +219,18 @@ def hash_user(user: Mapping[str, Any], *, default_country: str | None = None) ->
             elif not (stripped := text.strip()):
                 continue  # absent, not a problem
             elif len(stripped) >= 64 and _HASHED.fullmatch(stripped):
-                _add(hashed, hashed_key, stripped[:64].lower() + stripped[64:])
+                digest = stripped[:64].lower() + stripped[64:]
+                _add(hashed, hashed_key, digest)
+                if hashed_key == "em":  # already hashed: Google gets it as it is
+                    _add(hashed, "em_google", digest)
                 continue
             else:
                 reason = handler(text, country, hashed)
             if reason is not None and (note := f"{field}: {reason}, dropped") not in problems:
                 problems.append(note)
+    google = hashed.get("em_google")
+    if google is not None and google == hashed.get("em"):
+        del hashed["em_google"]  # stored only when Google's form of some email differs, then for every email
     return HashedUser(hashed, problems)
 
 

@@ -11,7 +11,8 @@ import pytest
 from pydantic import ValidationError
 
 from connectors.google import GoogleAdsConnector, GoogleAdsSettings
-from connectors.google.conversions import conversion_date_time
+from connectors.google.audiences import member_identifiers
+from connectors.google.conversions import conversion_date_time, user_identifiers
 from relay.exceptions import AuthRejectedError
 from relay.normalize import google_email, hash_user
 from relay.sandbox.base import ScriptedResponse
@@ -73,6 +74,30 @@ def test_gmail_addresses_are_hashed_without_dots_for_google_only() -> None:
     assert hashed["em"] == [sha("jane.doe@gmail.com")]  # other platforms: as written
     assert hashed["em_google"] == [sha("janedoe@gmail.com")]
     assert "em_google" not in hash_user({"email": "jane.doe@example.com"}).hashed
+
+
+@pytest.mark.parametrize(
+    "emails",
+    [
+        ["boss@company.com", "Jane.Doe@gmail.com"],
+        ["Jane.Doe@gmail.com", "boss@company.com"],
+        ["jane.doe@gmail.com", "janedoe@gmail.com", "boss@company.com"],  # one address for Google
+        [sha("prehashed@example.com"), "jane.doe@googlemail.com"],  # already hashed: passed as it is
+    ],
+)
+def test_every_email_of_a_person_reaches_google_in_googles_form(emails: list[str]) -> None:
+    """A gmail address beside others never costs the others their place: Google gets each email (gmail's
+    without dots), conversions and Customer Match alike."""
+    expected = []
+    for email in emails:
+        text = email if len(email) == 64 else sha(google_email(email.strip().lower()))
+        if text not in expected:
+            expected.append(text)
+    hashed = hash_user({"email": emails}).hashed
+    assert hashed["em_google"] == expected
+    identifiers = user_identifiers(hashed)
+    assert [i["hashedEmail"] for i in identifiers] == expected
+    assert [m["emailAddress"] for m in member_identifiers(AudienceMember(hashed))] == expected
 
 
 def test_golden_click_conversion() -> None:
