@@ -20,6 +20,7 @@ Capability = Literal["conversions", "audiences"]
 HASHED_KEYS = (
     "em",  # email: trimmed, lowercased
     "em_google",  # every email as Google hashes it (gmail dots removed); only when one differs from em
+    "em_reddit",  # every email as hashed for Reddit (local part without dots and +suffix); likewise
     "ph",  # phone: digits only with the country code (Meta, Snap, Pinterest ...)
     "ph_e164",  # phone: E.164 with the leading "+" (X, TikTok)
     "fn",  # first name

@@ -13,7 +13,7 @@ Reddit field                       from
 ``metadata.conversion_id``         ``event_id`` (as given: the Reddit Pixel must send the same)
 ``metadata.currency value          ``custom.currency``, ``custom.value``, the number of items,
 item_count products``              ``contents[{id, name, category, item_price, quantity}]``
-``user.email``                     the first ``em`` hash
+``user.email``                     the first email, dots and ``+suffix`` of its local part removed
 ``user.phone_number``              the first ``ph_e164`` hash (E.164 **with** ``+``)
 ``user.external_id``               the first ``external_id`` hash
 ``user.ip_address``                SHA-256 of the IP (Reddit hashes it, unlike the others)
@@ -75,7 +75,7 @@ def user(event: OutboundEvent) -> dict[str, Any]:
     ip = (event.ip or "").strip()
     return p.compact(
         {
-            "email": _first(p.hashes(event, "em")),
+            "email": _first(p.hashes(event, "em_reddit") or p.hashes(event, "em")),
             "phone_number": _first(p.hashes(event, "ph_e164")),
             "external_id": _first(p.hashes(event, "external_id")),
             "ip_address": sha256_hex(ip) if ip else None,

@@ -18,8 +18,9 @@ import orjson
 from relay.normalize import digest_of
 from relay.types import HASHED_KEYS, AudienceMember
 
-#: hashed keys an audience keeps: every key a connector sends (the full date of birth is not one)
-MEMBER_KEYS = tuple(k for k in HASHED_KEYS if k != "db")
+#: hashed keys an audience keeps: every key an audience connector sends (not the full date of birth, nor
+#: Reddit's email form: no audience connector sends it, and members' keys stay as they were)
+MEMBER_KEYS = tuple(k for k in HASHED_KEYS if k not in ("db", "em_reddit"))
 #: keys that identify a person on their own (matched by updates, removals and erasure)
 STRONG_KEYS = ("em", "ph", "ph_e164", "external_id")
 MAX_VALUES = 10

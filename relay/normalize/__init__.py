@@ -28,6 +28,7 @@ from relay.normalize.hashing import (
     hash_user,
     is_hashed,
     member_from_row,
+    reddit_email,
     sha256_hex,
 )
 from relay.normalize.phone import normalize_phone
@@ -50,5 +51,6 @@ __all__ = [
     "normalize_phone",
     "normalize_state",
     "normalize_zip",
+    "reddit_email",
     "sha256_hex",
 ]

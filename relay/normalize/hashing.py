@@ -102,9 +102,11 @@ def _email(value: str, country: str | None, hashed: dict[str, list[str]]) -> str
         return "not an email address"
     digest = sha256_hex(email)
     _add(hashed, "em", digest)
-    google = google_email(email)
-    # every email in Google's form, beside em: dropped at the end when no form differs (see hash_user)
+    google, reddit = google_email(email), reddit_email(email)
+    # every email in Google's and Reddit's forms, beside em: each dropped at the end when none of its
+    # forms differs (see hash_user)
     _add(hashed, "em_google", digest if google == email else sha256_hex(google))
+    _add(hashed, "em_reddit", digest if reddit == email else sha256_hex(reddit))
     return None
 
 
@@ -117,6 +119,16 @@ def google_email(email: str) -> str:
     """A normalised email as Google hashes it: dots removed from gmail.com / googlemail.com local parts."""
     local, _, domain = email.rpartition("@")
     return f"{local.replace('.', '')}@{domain}" if domain in GOOGLE_DOT_DOMAINS else email
+
+
+def reddit_email(email: str) -> str:
+    """A normalised email in the form hashed for Reddit: every dot of the local part and a ``+suffix``
+    removed, on every domain (the canonicalisation Segment applies "to follow Reddit formats")."""
+    local, _, domain = email.rpartition("@")
+    if "." not in local and "+" not in local:
+        return email
+    local = local.split("+", 1)[0].replace(".", "")
+    return f"{local}@{domain}" if local else email
 
 
 def _phone(value: str, country: str | None, hashed: dict[str, list[str]]) -> str | None:
@@ -221,17 +233,22 @@ def hash_user(user: Mapping[str, Any], *, default_country: str | None = None) ->
             elif len(stripped) >= 64 and _HASHED.fullmatch(stripped):
                 digest = stripped[:64].lower() + stripped[64:]
                 _add(hashed, hashed_key, digest)
-                if hashed_key == "em":  # already hashed: Google gets it as it is
+                if hashed_key == "em":  # already hashed: Google and Reddit get it as it is
                     _add(hashed, "em_google", digest)
+                    _add(hashed, "em_reddit", digest)
                 continue
             else:
                 reason = handler(text, country, hashed)
             if reason is not None and (note := f"{field}: {reason}, dropped") not in problems:
                 problems.append(note)
-    google = hashed.get("em_google")
-    if google is not None and google == hashed.get("em"):
-        del hashed["em_google"]  # stored only when Google's form of some email differs, then for every email
+    for key in _EMAIL_FORMS:  # stored only when a platform's form of some email differs, then for each
+        if key in hashed and hashed[key] == hashed["em"]:
+            del hashed[key]
     return HashedUser(hashed, problems)
+
+
+#: the keys of the emails as one platform hashes them (beside ``em``, as written)
+_EMAIL_FORMS = ("em_google", "em_reddit")
 
 
 _MAX_NUMBER = 10**16
@@ -292,5 +309,6 @@ __all__ = [
     "hash_user",
     "is_hashed",
     "member_from_row",
+    "reddit_email",
     "sha256_hex",
 ]

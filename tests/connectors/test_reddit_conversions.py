@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from connectors.reddit import RedditConnector, RedditSettings
 from relay.exceptions import AuthRejectedError
+from relay.normalize import hash_user, reddit_email
 from relay.sandbox.base import ScriptedResponse
 from relay.sandbox.reddit import FakeReddit
 from relay.types import ConsentVerdict, Delivered, Failed, Retry, Skipped
@@ -70,6 +71,41 @@ def test_golden_payload() -> None:
             ],
         }
     }
+
+
+@pytest.mark.parametrize(
+    ("emails", "sent"),
+    [
+        (["Jane.Doe+shop@Example.com"], "janedoe@example.com"),  # dots and +suffix, on any domain
+        (["first.last@company.co.uk"], "firstlast@company.co.uk"),
+        (["jane@example.com"], "jane@example.com"),
+        (["+tag@example.com"], "+tag@example.com"),  # nothing left of the local part: as written
+    ],
+)
+def test_the_email_goes_in_the_form_hashed_for_reddit(emails: list[str], sent: str) -> None:
+    """The platform reference (x-tiktok-and-others.md §8, §10): Reddit's email is lowercased with every dot
+    of the local part and a +suffix removed; the other platforms keep the address as written."""
+    hashed = hash_user({"email": emails}).hashed
+    c = connector()
+    body = c.request_body([c.build(make_event(1, hashed=hashed))])
+    assert body["data"]["events"][0]["user"]["email"] == sha(sent)
+    assert hashed["em"] == [sha(emails[0].strip().lower())]  # Meta, X and the others: as written
+    assert ("em_reddit" in hashed) == (sent != emails[0].lower())  # stored only when it differs
+    assert reddit_email(emails[0].lower()) == sent
+
+
+def test_an_already_hashed_email_goes_to_reddit_as_given() -> None:
+    given = sha("someone@example.com")
+    hashed = hash_user({"email": [given, "first.last@example.com"]}).hashed
+    assert hashed["em_reddit"] == [given, sha("firstlast@example.com")]
+    assert "em_reddit" not in member_key_fields(hashed)
+
+
+def member_key_fields(hashed: dict[str, list[str]]) -> dict[str, object]:
+    """What an audience member keeps of ``hashed`` (Reddit's form is not one: members' keys stay)."""
+    from relay.audiences.members import canonical
+
+    return canonical(hashed, None)
 
 
 def test_custom_names_and_identifiers() -> None:

@@ -222,6 +222,7 @@ def test_full_user_produces_every_key() -> None:
     result = hash_user(user)
     expected = {
         "em": "jane.doe@example.com",
+        "em_reddit": "janedoe@example.com",  # Reddit's form: no dots in the local part
         "ph": "16505551212",
         "ph_e164": "+16505551212",
         "fn": "jane",
