@@ -14,6 +14,8 @@ from relay.storage.stored_json import as_object, readable_columns
 from relay.storage.tables import AdminSessionRow, HeartbeatRow, SecretRow
 
 secrets_t = SecretRow.__table__  # type: ignore[attr-defined]
+#: an email in one platform's form: the trace lists the identifier once, as ``em``
+_EMAIL_FORMS = frozenset({"em_google", "em_reddit"})
 sessions_t = AdminSessionRow.__table__  # type: ignore[attr-defined]
 heartbeats_t = HeartbeatRow.__table__  # type: ignore[attr-defined]
 #: a session's last use is recorded at most this often (seconds): a dashboard polls every few seconds
@@ -181,7 +183,8 @@ def event_trace(engine: Engine, event_id: str) -> list[dict[str, Any]]:
                     "received_at": ev.received_at,
                     "source": ev.source,
                     "action_source": ev.action_source,
-                    "identifiers": sorted(as_object(ev.hashed)) + sorted(as_object(ev.ids)),
+                    "identifiers": sorted(k for k in as_object(ev.hashed) if k not in _EMAIL_FORMS)
+                    + sorted(as_object(ev.ids)),
                     "consent": ev.consent if isinstance(ev.consent, dict) else {"unreadable": UNREADABLE},
                     "deliveries": [
                         {
