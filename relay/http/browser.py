@@ -123,7 +123,10 @@ async def collect(intake: Intake, scope: Scope, receive: Receive, send: Send) ->
     ctx = context(intake, scope, headers, "collect")
     outcome = await accept(intake, items, ctx, plain=plain_json(body))
     if outcome.stored:
-        extra += asgi.cookie_headers(outcome.cookies, server.cookie_domain)
+        try:
+            extra += asgi.cookie_headers(outcome.cookies, server.cookie_domain)
+        except Exception:  # a bug: the events are stored, so the answer stays their 202 (without cookies)
+            log.exception("first-party cookies could not be set")
     await asgi.send_json(send, outcome.status, outcome.body, extra)
 
 

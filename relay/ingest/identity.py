@@ -3,6 +3,7 @@ and the first-party cookies the relay sets (CONTRACT §6)."""
 
 from __future__ import annotations
 
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -147,14 +148,25 @@ def cookies_to_set(current: Mapping[str, str], ids: Mapping[str, str], now: floa
         out.append(CookieSpec(VISITOR_COOKIE, new_visitor_id(), FBP_MAX_AGE, True))
     fbp = ids.get("fbp") or current.get("_fbp")
     if not current.get("_fbp"):
-        out.append(CookieSpec("_fbp", fbp or new_fbp(now), FBP_MAX_AGE, False))
+        fbp = fbp if fbp and cookie_safe(fbp) else new_fbp(now)
+        out.append(CookieSpec("_fbp", fbp, FBP_MAX_AGE, False))
     for key, cookie in CLICK_COOKIES.items():
         value = ids.get(key)
         if value and value != ids_from_cookies({cookie: current.get(cookie, "")}).get(key):
-            out.append(
-                CookieSpec(cookie, _cookie_value(key, value, now), _CLICK_AGES.get(key, CLICK_MAX_AGE), False)
-            )
+            text = _cookie_value(key, value, now)
+            if cookie_safe(text):  # else the event keeps the id, and no cookie carries it
+                out.append(CookieSpec(cookie, text, _CLICK_AGES.get(key, CLICK_MAX_AGE), False))
     return out
+
+
+_COOKIE_SAFE = re.compile(r"[\x21-\x7e]+")
+
+
+def cookie_safe(value: str) -> bool:
+    """Whether ``value`` can be a cookie value as it is: visible ASCII (a ``Set-Cookie`` header is Latin-1,
+    and a browser would not send back what it cannot store); a click id of other characters (``€`` in a
+    landing URL, an event's own ``fbp``) stays with the event, in no cookie."""
+    return _COOKIE_SAFE.fullmatch(value) is not None
 
 
 _CLICK_AGES = {"fbc": FBC_MAX_AGE, "gclid": GCLID_MAX_AGE}
