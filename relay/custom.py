@@ -75,7 +75,7 @@ def _value(value: Any, depth: int, plain: bool = False) -> Any:
             raise ValueError(f"longer than {limits.MAX_CUSTOM_STRING} characters")
         return value if plain else check_text(value, free_text=True)
     if isinstance(value, int):
-        if abs(value) > limits.MAX_CUSTOM_INT:
+        if not -limits.MAX_CUSTOM_INT - 1 <= value <= limits.MAX_CUSTOM_INT:
             raise ValueError("integer out of the 64-bit range")
         return value
     if isinstance(value, float):

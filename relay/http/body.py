@@ -6,6 +6,8 @@ path (:func:`receive_body`, :func:`parse_events`)."""
 from __future__ import annotations
 
 import asyncio
+import json
+import re
 from typing import Any
 
 import orjson
@@ -133,14 +135,31 @@ def check_media(content_type: str | None) -> None:
         raise BodyError("unsupported_media_type", "send application/json or text/plain")
 
 
+#: an integer literal that may not fit in 64 bits (orjson reads one as a float, silently changing it)
+_LONG_NUMBER = re.compile(rb"\d{20}")
+
+
 def parse_json(body: bytes, *, empty_is_none: bool = False) -> Any:
+    """The body's JSON. orjson reads it; a body orjson refuses that is still JSON, whose refusal belongs
+    to one value (a lone surrogate escape, a number too large for a double), and a body with an integer
+    that may not fit in 64 bits, are read by the standard library instead, exactly: so the event holding
+    that value is refused alone, and no integer is changed into another."""
     if empty_is_none and not body.strip():
         return None
+    if _LONG_NUMBER.search(body) is None:
+        try:
+            return orjson.loads(body)
+        except (orjson.JSONDecodeError, RecursionError):
+            pass
     try:
-        # orjson refuses NaN and Infinity, which are not JSON either
-        return orjson.loads(body)
-    except (orjson.JSONDecodeError, RecursionError):
+        return json.loads(body.decode("utf-8"), parse_constant=_not_json)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         raise BodyError("invalid_json", "the body is not valid JSON") from None
+
+
+def _not_json(name: str) -> Any:
+    """``NaN``, ``Infinity`` and ``-Infinity``, which the standard library reads but are not JSON."""
+    raise ValueError(f"{name} is not JSON")
 
 
 async def read_json(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from pathlib import Path
@@ -136,6 +137,77 @@ async def test_first_party_cookies_and_click_ids(tmp_path: Path) -> None:
             relay, browser_event("c3", event_source_url="https://shop.example/?fbclid=NEW"), cookies=jar
         )
         assert set(cookies_of(newer)) == {"_fbc"}
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        {"user": {"fbp": "fb.1.1596403881668.\u20ac"}},  # an event's own fbp that no cookie can hold
+        {"event_source_url": "https://shop.example/?twclid=%E2%82%AC"},  # a click id outside Latin-1
+        {"event_source_url": "https://shop.example/?gclid=caf%C3%A9&fbclid=a%20b"},
+    ],
+)
+async def test_an_id_no_cookie_can_hold_stays_with_its_event(
+    tmp_path: Path, extra: dict[str, object], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Such an id is kept by the event and set in no cookie: the batch is answered 202 (it was answered
+    500 after it was stored, the Set-Cookie header failing to encode), and the pixel still answers a GIF."""
+    async with run_relay(tmp_path, run_worker=False) as relay:
+        body = {"events": [browser_event("k-good"), browser_event("k-odd", **extra)]}
+        response = await collect(relay, body)
+        assert response.status_code == 202, response.text
+        assert response.json() == {"accepted": 2, "rejected": []}
+        for header in response.headers.get_list("set-cookie"):
+            assert header.isascii() and "\u20ac" not in header
+        url = str(extra.get("event_source_url", "https://shop.example/"))
+        gif = await relay.client.get(f"{relay.base}/p.gif", params={"ev": "PageView", "url": url})
+        assert gif.status_code == 200 and gif.content.startswith(b"GIF89a")
+        assert {d["event_id"] for d in await relay.deliveries()} >= {"k-good", "k-odd"}
+    assert "could not be processed" not in caplog.text and "Traceback" not in caplog.text
+
+
+GOOD = (
+    '{"event_name":"Purchase","event_id":"j-good","event_source_url":"https://shop.example/",'
+    '"custom":{"value":1,"currency":"EUR"}}'
+)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error"),
+    [
+        ('"custom":{"note":"a\\ud800b"}', "custom.note: contains an unpaired surrogate"),
+        ('"custom":{"x":1e400}', "custom.x: must be a finite number"),
+        ('"custom":{"order_id":123456789012345678901234567}', "custom.order_id: integer out of the 64-bit"),
+        ('"custom":{"content_ids":[18446744073709551617]}', "custom.content_ids[0]: integer out of the 64"),
+        ('"event_time":1e400', "event_time: must be Unix seconds"),
+        ('"user":{"phone":123456789012345678901234567}', "user.phone: must be a string"),
+    ],
+)
+async def test_a_value_json_parsers_trip_on_costs_its_event_only(
+    tmp_path: Path, bad: str, error: str
+) -> None:
+    """A lone surrogate escape, a number past a double, an integer past 64 bits: JSON all the same, so the
+    body is read (not 400 invalid_json for everybody in it) and the event holding it is refused alone,
+    with the reason; no integer is silently turned into another."""
+    body = '{"events":[' + GOOD + ',{"event_name":"PageView","event_id":"j-bad",' + bad + "}]}"
+    async with run_relay(tmp_path, run_worker=False) as relay:
+        answer = await relay.post_events(
+            None, content=body.encode(), headers={"content-type": "application/json"}
+        )
+        assert answer.status_code == 202, answer.text
+        assert answer.json()["accepted"] == 1
+        [rejected] = answer.json()["rejected"]
+        assert rejected["index"] == 1 and rejected["error"].startswith(error), rejected
+        assert {d["event_id"] for d in await relay.deliveries()} == {"j-good"}
+        kept = (
+            '{"event_name":"PageView","event_id":"j-int",'
+            '"custom":{"big":9223372036854775807,"low":-9223372036854775808,"id":"' + "1" * 30 + '"}}'
+        )
+        exact = await relay.post_events(None, content=kept.encode())
+        assert exact.json() == {"accepted": 1, "rejected": []}  # within 64 bits, both ends: kept as they are
+        with relay.state.db.engine.connect() as conn:
+            stored = conn.exec_driver_sql("SELECT custom FROM events WHERE event_id = 'j-int'").scalar_one()
+        assert json.loads(stored)["big"] == 2**63 - 1 and json.loads(stored)["low"] == -(2**63)
 
 
 async def test_no_cookies_and_no_ids_without_storage_consent(tmp_path: Path) -> None:
