@@ -3,6 +3,7 @@ data-subject deletion ``DELETE /v1/users``. Contact details are hashed at the do
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Mapping, Sequence
@@ -15,7 +16,7 @@ from starlette.responses import JSONResponse, Response
 from relay.audiences.members import STRONG_KEYS, encode, idents, text_idents
 from relay.events import CONTACT_FIELDS, UserIn, describe
 from relay.exceptions import StorageError
-from relay.http.body import BodyError, read_json
+from relay.http.body import BodyError, check_media, parse_json, read_body, read_json
 from relay.http.responses import error
 from relay.normalize import digest_of, hash_user, member_from_row
 from relay.state import RelayState
@@ -51,10 +52,29 @@ def _user(raw: Any) -> tuple[dict[str, Any] | None, str | None]:
 
 
 def _lists(body: Any) -> tuple[list[Any], list[Any]] | None:
+    """The body's ``add`` and ``remove`` lists (absent or null: empty), or None when the body is not an
+    object of those two, or either is anything but a list (``0``, ``false``, ``""`` and ``{}`` included)."""
     if not isinstance(body, dict) or not set(body) <= {"add", "remove"}:
         return None
-    add, remove = body.get("add") or [], body.get("remove") or []
+    add, remove = body.get("add"), body.get("remove")
+    add = [] if add is None else add
+    remove = [] if remove is None else remove
     return (add, remove) if isinstance(add, list) and isinstance(remove, list) else None
+
+
+def _distinct(items: Sequence[store.ApiMember]) -> list[store.ApiMember]:
+    """The members of one request that are stored: a later member with the same key, or sharing an
+    identifier, replaces an earlier one (the rule of ``store.api_upsert``; on these it changes nothing)."""
+    seen: set[str] = set()
+    kept: list[store.ApiMember] = []
+    for item in reversed(items):
+        key, _, found = item
+        if key not in seen and seen.isdisjoint(found):
+            kept.append(item)
+        seen.add(key)
+        seen |= found
+    kept.reverse()
+    return kept
 
 
 class _Members:
@@ -94,6 +114,23 @@ class _Members:
         self.removes |= found
 
 
+def _prepare(raw: bytes, default_country: str | None) -> _Members:
+    """The body's members checked, normalised and hashed, or :class:`BodyError` (400). CPU-bound (a
+    10,000-member push is about a second of it): run in a worker thread, off the event loop."""
+    lists = _lists(parse_json(raw))
+    if lists is None:
+        raise BodyError("invalid_event", 'send {"add": [user, ...], "remove": [user, ...]}')
+    if len(lists[0]) + len(lists[1]) > MAX_USERS:
+        raise BodyError("too_many_events", f"at most {MAX_USERS} users per request")
+    members = _Members(default_country)
+    for index, item in enumerate(lists[0]):
+        members.add(index, item)
+    for index, item in enumerate(lists[1]):
+        members.remove(index, item)
+    members.adds = _distinct(members.adds)
+    return members
+
+
 async def post_members(request: Request) -> Response:
     """``POST /v1/audiences/{name}/members`` with ``{"add": [user, ...], "remove": [user, ...]}``."""
     relay: RelayState = request.app.state.relay
@@ -108,20 +145,15 @@ async def post_members(request: Request) -> Response:
             "conflict",
             f"audience {name!r} has a {audience.source.type} source; only api sources take members",
         )
+    server = relay.settings.server
     try:
-        body = await read_json(request, max(relay.settings.server.max_body_bytes, MIN_BODY_BYTES))
+        check_media(request.headers.get("content-type"))
+        raw = await read_body(
+            request, max(server.max_body_bytes, MIN_BODY_BYTES), server.body_timeout_seconds
+        )
+        members = await asyncio.to_thread(_prepare, raw, server.default_country)
     except BodyError as exc:
         return exc.response
-    lists = _lists(body)
-    if lists is None:
-        return error("invalid_event", 'send {"add": [user, ...], "remove": [user, ...]}')
-    if len(lists[0]) + len(lists[1]) > MAX_USERS:
-        return error("too_many_events", f"at most {MAX_USERS} users per request")
-    members = _Members(relay.settings.server.default_country)
-    for index, raw in enumerate(lists[0]):
-        members.add(index, raw)
-    for index, raw in enumerate(lists[1]):
-        members.remove(index, raw)
     db = relay.db
     try:
         if members.adds:
@@ -175,7 +207,8 @@ async def delete_user(request: Request) -> Response:
     if not relay.credentials.api_key_ok(request):
         return _unauthorized()
     try:
-        body = await read_json(request, relay.settings.server.max_body_bytes)
+        server = relay.settings.server
+        body = await read_json(request, server.max_body_bytes, server.body_timeout_seconds)
     except BodyError as exc:
         return exc.response
     user, problem = _user(body)
