@@ -34,6 +34,17 @@ class AudienceConsentSettings(Model):
     ad_personalization: ConsentFlag | None = None
 
 
+#: Google Advertising Products in the IAB Global Vendor List (consent.md §1.6)
+GOOGLE_GVL_ID = 755
+
+
+class GoogleConsentSettings(ConnectorConsentSettings):
+    """Google is a GVL vendor: a TC string must give vendor 755 consent too, also when the block's
+    ``consent`` is written without ``tcf_vendor_id`` (purpose consent alone never authorises a GVL vendor)."""
+
+    tcf_vendor_id: int | None = GOOGLE_GVL_ID
+
+
 class GoogleAdsSettings(ConnectorSettings):
     """Google Ads API (conversions) and Data Manager API (Customer Match).
 
@@ -60,7 +71,7 @@ class GoogleAdsSettings(ConnectorSettings):
     #: ask Google to validate uploads without recording them
     validate_only: bool = False
     audience_consent: AudienceConsentSettings = AudienceConsentSettings()
-    consent: ConnectorConsentSettings = ConnectorConsentSettings(
+    consent: GoogleConsentSettings = GoogleConsentSettings(
         tcf_purposes=(1, 3, 4, 7), gcm=("ad_storage", "ad_user_data")
     )
 

@@ -18,6 +18,17 @@ _VERSION = re.compile(r"(20\d\d)(0[1-9]|1[0-2])")
 _RULE = re.compile(r"(?:urn:lla:llaPartnerConversion:)?(?P<id>\d+)")
 
 
+#: LinkedIn Ireland Unlimited Company in the IAB Global Vendor List (consent.md §1.6)
+LINKEDIN_GVL_ID = 804
+
+
+class LinkedInConsentSettings(ConnectorConsentSettings):
+    """LinkedIn is a GVL vendor: a TC string must give vendor 804 consent too, also when the block's
+    ``consent`` is written without ``tcf_vendor_id``."""
+
+    tcf_vendor_id: int | None = LINKEDIN_GVL_ID
+
+
 class LinkedInSettings(TokenSettings):
     """LinkedIn Conversions API: a member access token and one conversion rule per event name."""
 
@@ -33,7 +44,7 @@ class LinkedInSettings(TokenSettings):
     #: our event name -> conversion rule id (``123456`` or ``urn:lla:llaPartnerConversion:123456``);
     #: events without a rule are skipped
     conversion_rules: dict[str, str] = Field(default_factory=dict)
-    consent: ConnectorConsentSettings = ConnectorConsentSettings(tcf_purposes=(1, 3, 4, 7))
+    consent: LinkedInConsentSettings = LinkedInConsentSettings(tcf_purposes=(1, 3, 4, 7))
 
     @field_validator("api_version", mode="before")
     @classmethod

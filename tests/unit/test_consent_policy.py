@@ -575,3 +575,36 @@ def test_hostile_range_stays_cheap() -> None:
     parsed.audit()
     assert verdict.decision == "deny" and verdict.reason == "tcf vendor 755 not consented"
     assert time.perf_counter() - start < 0.05
+
+
+@pytest.mark.parametrize(
+    ("block", "vendor"),
+    [
+        (
+            {"type": "google_ads", "customer_id": "1234567890", "developer_token": "t", "access_token": "a"},
+            755,
+        ),
+        ({"type": "linkedin", "access_token": "a"}, 804),
+    ],
+)
+def test_a_gvl_vendors_connector_needs_its_vendor_consent_by_default(
+    block: dict[str, Any], vendor: int
+) -> None:
+    """consent.md §1.5: purpose consent alone never authorises a GVL vendor. Google (755) and LinkedIn (804)
+    need their vendor's consent in a TC string, also when the block's consent is written without it."""
+    from connectors.google.settings import GoogleAdsSettings
+    from connectors.linkedin.settings import LinkedInSettings
+
+    model = GoogleAdsSettings if block["type"] == "google_ads" else LinkedInSettings
+    for consent in (None, {"tcf_purposes": [1, 7]}):
+        settings = model.model_validate({**block, **({"consent": consent} if consent else {})})
+        policy = settings.consent
+        assert policy.tcf_vendor_id == vendor
+        purposes_only = parse_signals(ConsentSignals(tcf=consented_tc(vendors=(1, 2))))
+        refused = decide(purposes_only, region="eu", region_code="DE", policy=policy, defaults=DEFAULTS)
+        assert refused.decision == "deny" and str(vendor) in refused.reason, refused.reason
+        with_vendor = parse_signals(ConsentSignals(tcf=consented_tc(vendors=(vendor,)), gcm=ALL_GRANTED))
+        allowed = decide(with_vendor, region="eu", region_code="DE", policy=policy, defaults=DEFAULTS)
+        assert allowed.decision == "allow", allowed.reason
+    unset = model.model_validate({**block, "consent": {"tcf_vendor_id": None}})
+    assert unset.consent.tcf_vendor_id is None  # an operator may still say so explicitly
