@@ -34,6 +34,8 @@ SHOWN_ITEMS = 1
 MAX_PLAIN_BODY = 8192
 
 
+#: an event's IP address as its trace shows it (a JSON string in the item)
+IP_MASK_JSON = json.dumps("[ip]")
 #: stands for the event's own item in a request rendered once for the whole batch
 _ITEM = "__relay_event_item__"
 _ITEM_JSON = json.dumps(_ITEM)
@@ -52,9 +54,10 @@ class _Sent:
     secrets: Sequence[str]
     _masked: dict[int, tuple[str, Sequence[Any] | None]] = field(default_factory=dict)
 
-    def render(self, position: int | None = None, count: int = 0) -> str:
+    def render(self, position: int | None = None, count: int = 0, ip: str | None = None) -> str:
         """Masked ``METHOD URL`` and body; with ``position``, the batch list (the first list of ``count``
-        items) cut to the item at ``position``, every other list to its first item."""
+        items) cut to the item at ``position``, every other list to its first item, and the event's ``ip``
+        shown as ``[ip]`` (the trace is no place for it; the stored event keeps it for its retention)."""
         if position is None:
             return self.mask(describe(self.method, self.url, self.kwargs))
         if count not in self._masked:
@@ -67,6 +70,8 @@ class _Sent:
         for secret in self.secrets:
             if secret and len(secret) >= 4:
                 item = item.replace(secret, MASK)
+        if ip:
+            item = item.replace(_json(ip), IP_MASK_JSON)
         return envelope.replace(_ITEM_JSON, item, 1)
 
 
@@ -208,7 +213,9 @@ def delivered(events: Sequence[Any], built: Sequence[tuple[int, Any]]) -> None:
         carrier = recorder._by_payload.get(id(payload))
         if carrier is not None:
             request, position, count = carrier
-            recorder._by_event[id(events[index])] = recorder._raw[request].render(position, count)
+            event = events[index]
+            ip = getattr(event, "ip", None)
+            recorder._by_event[id(event)] = recorder._raw[request].render(position, count, ip)
 
 
 __all__ = ["Recorder", "carried", "delivered", "describe", "mark", "recording", "sent"]

@@ -66,5 +66,9 @@ async def test_every_connector_records_its_request_masked(tmp_path: Path) -> Non
         assert [s for s in secrets if s in request] == [], (name, request)
         assert "@" not in request and "555-1212" not in request, (name, request)  # contact details hashed
         assert "Authorization" not in request and "oauth_signature" not in request  # headers never kept
+        assert "203.0.113.9" not in request, (name, request)  # the visitor's IP: not in the trace
+    # the platforms that take the IP raw show where it went, not what it was
+    for name in ("meta", "x", "tiktok", "snap", "pinterest"):
+        assert '"[ip]"' in attempts[name][-1]["request"], (name, attempts[name][-1]["request"])
     assert "access_token=***" in attempts["meta"][-1]["request"].splitlines()[0]
     assert "req-1" in attempts["webhook"][-1]["request"]  # the body as sent
