@@ -34,7 +34,14 @@ class ProxyList:
         return hops[0] if hops else peer
 
 
+#: the longest IP address written out (IPv6 with an IPv4 tail); a zone index (``fe80::1%eth0``) is no
+#: client's address and may be any length
+_MAX_IP = 45
+
+
 def _valid_ip(text: str) -> bool:
+    if len(text) > _MAX_IP or "%" in text:
+        return False
     try:
         ipaddress.ip_address(text)
     except ValueError:

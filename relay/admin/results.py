@@ -89,7 +89,7 @@ async def reconcile_runs(request: Request) -> Response:
     if (refused := await admin_guard(request)) is not None:
         return refused
     raw = request.query_params.get("limit") or "10"
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_RUNS:
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 6) or not 1 <= int(raw) <= MAX_RUNS:
         return error("invalid_request", f"limit must be a whole number from 1 to {MAX_RUNS}")
     relay: RelayState = request.app.state.relay
     engine = relay.db.engine

@@ -131,7 +131,10 @@ def _joined(left: Sent, right: Sent, offset: int) -> Sent:
     a, b = left.result, right.result
     samples = {
         **a.invalid_samples,
-        **{str(int(k) + offset) if k.isdigit() else k: v for k, v in b.invalid_samples.items()},
+        **{
+            str(int(k) + offset) if k.isascii() and k.isdigit() else k: v
+            for k, v in b.invalid_samples.items()
+        },
     }
     joined = AudienceBatchResult(
         a.received + b.received,

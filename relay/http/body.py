@@ -61,7 +61,12 @@ def _too_slow(timeout: float | None) -> BodyError:
 
 def check_declared(declared: str | None, max_bytes: int, limit: str = "server.max_body_bytes") -> None:
     """413 before reading anything when ``Content-Length`` already says too much."""
-    if declared and declared.isdigit() and int(declared) > max_bytes:
+    if (
+        declared
+        and declared.isascii()
+        and declared.isdigit()
+        and (len(declared) > 18 or int(declared) > max_bytes)
+    ):
         raise _too_large(max_bytes, limit)
 
 

@@ -153,7 +153,7 @@ def _cart(request: Request) -> tuple[Product, int] | None:
     qty = request.query_params.get("qty", "1")
     if p is None:
         return None
-    return p, min(max(int(qty), 1), MAX_QUANTITY) if qty.isdigit() else 1
+    return p, min(max(int(qty), 1), MAX_QUANTITY) if qty.isascii() and qty.isdigit() and len(qty) < 10 else 1
 
 
 async def checkout(request: Request) -> HTMLResponse:

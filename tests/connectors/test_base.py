@@ -347,3 +347,18 @@ async def test_audience_connectors_satisfy_the_protocol() -> None:
         assert isinstance(meta, AudienceConnector) and isinstance(x, AudienceConnector)
         assert not isinstance(plain, AudienceConnector)  # conversions only: no audience methods
         assert (meta.supports_replace, x.supports_replace, plain.supports_replace) == (True, False, True)
+
+
+@pytest.mark.anyio
+async def test_sample_keys_that_are_not_ascii_positions_survive_the_join() -> None:
+    """A connector's sample keyed by something that only looks like a digit ("²") is kept as it is when
+    the halves of a bisected batch are joined (int("²") raises)."""
+    members = [AudienceMember({"em": [sha(str(i))]}) for i in range(4)]
+
+    async def call(batch: Sequence[AudienceMember]) -> AudienceBatchResult:
+        if len(batch) == 4:
+            raise PayloadRejectedError("one bad member")
+        return AudienceBatchResult(received=len(batch), invalid_samples={"\u00b2": "odd key", "1": "second"})
+
+    sent = await send_isolated(call, members, SyncOptions(attempts=1))
+    assert sent.result.invalid_samples == {"\u00b2": "odd key", "1": "second", "3": "second"}

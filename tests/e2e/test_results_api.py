@@ -76,8 +76,9 @@ async def test_bad_parameters_and_no_token_are_clear_errors(tmp_path: Path) -> N
         assert bad.status_code == 400 and "window must be one of 24h, 7d, 30d" in bad.json()["detail"]
         bad = await relay.admin("results", params={"group": "country"})
         assert bad.status_code == 400 and "group must be one of" in bad.json()["detail"]
-        bad = await relay.admin("reconcile", params={"limit": "0"})
-        assert bad.status_code == 400
+        for limit in ("0", "9" * 5000, "\u00b2", "1e3"):  # beyond int()'s digits, a superscript digit
+            bad = await relay.admin("reconcile", params={"limit": limit})
+            assert bad.status_code == 400 and "limit must be" in bad.json()["detail"], limit
         empty = (await relay.admin("reconcile")).json()
         assert empty == {"configured": False, "schedule": None, "runs": [], "latest": None}
         for path in ("/admin/api/results", "/admin/api/reconcile"):
