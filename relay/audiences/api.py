@@ -147,7 +147,7 @@ async def post_members(request: Request) -> Response:
         )
     server = relay.settings.server
     try:
-        check_media(request.headers.get("content-type"))
+        check_media(request.headers.get("content-type"), request.headers.get("content-encoding"))
         raw = await read_body(
             request, max(server.max_body_bytes, MIN_BODY_BYTES), server.body_timeout_seconds
         )

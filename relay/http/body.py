@@ -133,11 +133,14 @@ async def _receive_all(receive: Receive, max_bytes: int) -> bytes:
     return bytes(body)
 
 
-def check_media(content_type: str | None) -> None:
-    """415 unless the body is ``application/json`` or ``text/plain`` (sendBeacon), or untyped."""
+def check_media(content_type: str | None, content_encoding: str | None = None) -> None:
+    """415 unless the body is ``application/json`` or ``text/plain`` (sendBeacon), or untyped, and sent as
+    it is (a ``Content-Encoding`` other than ``identity``, gzip say, is not read)."""
     media = (content_type or "").split(";")[0].strip().lower()
     if media not in READABLE_TYPES:
         raise BodyError("unsupported_media_type", "send application/json or text/plain")
+    if content_encoding and content_encoding.strip().lower() not in ("", "identity"):
+        raise BodyError("unsupported_media_type", "send the body uncompressed (no Content-Encoding)")
 
 
 #: an integer literal that may not fit in 64 bits (orjson reads one as a float, silently changing it)
@@ -172,7 +175,7 @@ async def read_json(
 ) -> Any:
     """The parsed JSON body, or :class:`BodyError` with the contract's answer (413, 415, 400, 408);
     None for an empty body when ``empty_is_none``."""
-    check_media(request.headers.get("content-type"))
+    check_media(request.headers.get("content-type"), request.headers.get("content-encoding"))
     return parse_json(await read_body(request, max_bytes, timeout), empty_is_none=empty_is_none)
 
 

@@ -112,7 +112,7 @@ async def collect(intake: Intake, scope: Scope, receive: Receive, send: Send) ->
         return
     extra = asgi.encode(cors)
     try:
-        check_media(headers.get("content-type"))
+        check_media(headers.get("content-type"), headers.get("content-encoding"))
         check_declared(headers.get("content-length"), server.max_body_bytes)
         body = await receive_body(receive, server.max_body_bytes, server.body_timeout_seconds)
         items = parse_events(body, server)

@@ -24,7 +24,7 @@ async def post_events(request: Request) -> Response:
         return error("unauthorized", "send Authorization: Bearer <one of server.api_keys>")
     server = intake.server
     try:
-        check_media(request.headers.get("content-type"))
+        check_media(request.headers.get("content-type"), request.headers.get("content-encoding"))
         body = await read_body(request, server.max_body_bytes, server.body_timeout_seconds)
         items = parse_events(body, server)
     except BodyError as exc:

@@ -464,3 +464,23 @@ async def test_a_60kb_adversarial_body_costs_milliseconds(tmp_path: Path) -> Non
         assert long_one.status_code == 400
         assert long_one.json()["rejected"][0]["error"] == "user.email: longer than 256 characters"
         assert elapsed < 3.0
+
+
+@pytest.mark.parametrize("path", ["/v1/collect", "/v1/events"])
+async def test_a_compressed_body_is_refused_as_such(tmp_path: Path, path: str) -> None:
+    """gzip is not read: 415 saying so, not "invalid JSON" for a body the client thinks is fine."""
+    import gzip
+
+    async with run_relay(tmp_path, run_worker=False) as relay:
+        body = gzip.compress(json.dumps(browser_event("z1")).encode())
+        headers = {
+            "content-type": "application/json",
+            "content-encoding": "gzip",
+            "origin": ORIGIN,
+            "authorization": f"Bearer {API_KEY}",
+        }
+        answer = await relay.client.post(relay.base + path, content=body, headers=headers)
+        assert answer.status_code == 415 and "uncompressed" in answer.json()["detail"], answer.text
+        plain = {**headers, "content-encoding": "identity"}
+        fine = await relay.client.post(relay.base + path, json=browser_event("z2"), headers=plain)
+        assert fine.status_code == 202, fine.text
