@@ -178,7 +178,12 @@ class BitReader:
         if len(code) > len(_FIB):
             raise DecodeError(f"fibonacci code too long at bit {self.pos}")
         self.pos = end + 2
-        return sum(_FIB[i] for i, c in enumerate(code) if c == "1")
+        # sum the weights of the set bits (few: no two are adjacent), found with str.find
+        value, i = 0, code.find("1")
+        while i >= 0:
+            value += _FIB[i]
+            i = code.find("1", i + 2)
+        return value
 
     def read_fibonacci_ranges(self, limit: int) -> tuple[tuple[int, int], ...]:
         """A GPP Fibonacci integer range: Count(12), then per item IsGroup(1) and Fibonacci deltas.
@@ -189,10 +194,14 @@ class BitReader:
         """
         ranges: list[tuple[int, int]] = []
         last = 0
+        bits, size, read_fibonacci = self.bits, len(self.bits), self.read_fibonacci
         for _ in range(self.read_int(12)):
-            is_group = self.read_bool()
-            start = last + self.read_fibonacci()
-            last = start + self.read_fibonacci() if is_group else start
+            if self.pos >= size:
+                raise DecodeError(f"truncated at bit {self.pos}")
+            is_group = bits[self.pos] == "1"
+            self.pos += 1
+            start = last + read_fibonacci()
+            last = start + read_fibonacci() if is_group else start
             if last > limit:
                 raise DecodeError(f"id {last} above {limit} ending at bit {self.pos}")
             ranges.append((start, last))

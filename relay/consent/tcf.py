@@ -13,11 +13,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from typing import Any
 
 from relay.consent.bits import BitReader, DecodeError, base64url_bits, decode_or_invalid, decode_text
-from relay.consent.vendors import PublisherRestriction, VendorVector, read_restrictions, read_vendor_vector
+from relay.consent.vendors import (
+    PublisherRestriction,
+    RestrictionIndex,
+    VendorVector,
+    read_restrictions,
+    read_vendor_vector,
+)
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 #: Lowest TcfPolicyVersion the relay accepts: 4 = TCF 2.2.
@@ -82,17 +88,17 @@ class TCString(CoreHeader):
 
     @property
     def vendor_consents(self) -> frozenset[int]:
-        """Vendor ids with consent."""
+        """Vendor ids with consent, expanded (for reports; decisions use :meth:`has_vendor_consent`)."""
         return self.vendor_consent_vector.ids
 
     @property
     def vendor_li(self) -> frozenset[int]:
-        """Vendor ids with legitimate interest established."""
+        """Vendor ids with legitimate interest established (the expanded set, as :attr:`vendor_consents`)."""
         return self.vendor_li_vector.ids
 
     @property
     def disclosed_vendors(self) -> frozenset[int] | None:
-        """Vendor ids the CMP disclosed, or None without a DisclosedVendors segment."""
+        """Vendor ids the CMP disclosed, or None without a DisclosedVendors segment (expanded set)."""
         vector = self.disclosed_vendor_vector
         return None if vector is None else vector.ids
 
@@ -123,15 +129,23 @@ class TCString(CoreHeader):
         return None
 
     def has_vendor_consent(self, vendor_id: int) -> bool:
-        """Whether ``vendor_id`` has consent (O(1) for bitfields; ids above MaxVendorId: no)."""
+        """Whether ``vendor_id`` has consent (O(1) for bitfields, a binary search for ranges;
+        ids above MaxVendorId: no)."""
         return vendor_id in self.vendor_consent_vector
 
+    @cached_property
+    def _restriction_index(self) -> RestrictionIndex:
+        return RestrictionIndex(self.publisher_restrictions)
+
     def restriction(self, purpose: int, vendor_id: int) -> int | None:
-        """The publisher restriction type on (purpose, vendor), or None."""
-        for r in self.publisher_restrictions:
-            if r.purpose == purpose and vendor_id in r:
-                return r.restriction_type
-        return None
+        """The publisher restriction type on (purpose, vendor), or None.
+
+        The first restriction in the string that names the purpose and covers the vendor gives
+        the type; found by binary search in an index built once per string.
+        """
+        if not isinstance(vendor_id, int) or not self.publisher_restrictions:
+            return None
+        return self._restriction_index.get(purpose, vendor_id)
 
     def findings(self) -> tuple[str, ...]:
         """Policy problems of a valid string beyond :attr:`usable` (informational, for audits)."""
@@ -148,7 +162,7 @@ class TCString(CoreHeader):
         """JSON-able form; field names follow the project's test vectors."""
         if not self.valid:
             return {"valid": False, "error": self.error}
-        disclosed = self.disclosed_vendors
+        disclosed = self.disclosed_vendor_vector
         return {
             "valid": True,
             "version": self.version,
@@ -169,15 +183,15 @@ class TCString(CoreHeader):
             "publisher_cc": self.publisher_cc,
             "max_vendor_id": self.max_vendor_id,
             "vendor_consent_encoding": self.vendor_consent_vector.encoding,
-            "vendor_consents": sorted(self.vendor_consents),
-            "vendor_consents_count": len(self.vendor_consents),
+            "vendor_consents": self.vendor_consent_vector.sorted_ids(),
+            "vendor_consents_count": len(self.vendor_consent_vector),
             "max_vendor_id_li": self.max_vendor_id_li,
             "vendor_li_encoding": self.vendor_li_vector.encoding,
-            "vendor_li": sorted(self.vendor_li),
-            "vendor_li_count": len(self.vendor_li),
+            "vendor_li": self.vendor_li_vector.sorted_ids(),
+            "vendor_li_count": len(self.vendor_li_vector),
             "publisher_restrictions": [r.to_dict() for r in self.publisher_restrictions],
             "publisher_restrictions_count": len(self.publisher_restrictions),
-            "disclosed_vendors": None if disclosed is None else sorted(disclosed),
+            "disclosed_vendors": None if disclosed is None else disclosed.sorted_ids(),
             "disclosed_vendors_count": None if disclosed is None else len(disclosed),
             "publisher_tc": None if self.publisher_tc is None else self.publisher_tc.to_dict(),
         }

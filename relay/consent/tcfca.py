@@ -15,7 +15,8 @@ decisions on this section; it is decoded for audits and so that a malformed sect
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from bisect import bisect_right
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -27,6 +28,7 @@ from relay.consent.vendors import (
     PublisherRestriction,
     Ranges,
     VendorVector,
+    merge_ranges,
     read_restrictions,
     read_vendor_vector,
 )
@@ -79,10 +81,10 @@ class TcfCaString(CoreHeader):
             "special_feature_express_consent": sorted(self.special_feature_express_consent),
             "purposes_express_consent": sorted(self.purposes_express_consent),
             "purposes_implied_consent": sorted(self.purposes_implied_consent),
-            "vendor_express_consent": sorted(self.vendor_express_consent),
-            "vendor_implied_consent": sorted(self.vendor_implied_consent),
+            "vendor_express_consent": self.vendor_express_consent_vector.sorted_ids(),
+            "vendor_implied_consent": self.vendor_implied_consent_vector.sorted_ids(),
             "publisher_restrictions": [r.to_dict() for r in self.publisher_restrictions],
-            "disclosed_vendors": None if disclosed is None else sorted(disclosed.ids),
+            "disclosed_vendors": None if disclosed is None else disclosed.sorted_ids(),
             "publisher_purposes": None
             if self.publisher_purposes is None
             else self.publisher_purposes.to_dict(),
@@ -113,10 +115,10 @@ class TcfCaString(CoreHeader):
             "SpecialFeatureExpressConsent": _flags(self.special_feature_express_consent, 12),
             "PurposesExpressConsent": _flags(self.purposes_express_consent, 24),
             "PurposesImpliedConsent": _flags(self.purposes_implied_consent, 24),
-            "VendorExpressConsent": sorted(self.vendor_express_consent),
-            "VendorImpliedConsent": sorted(self.vendor_implied_consent),
+            "VendorExpressConsent": self.vendor_express_consent_vector.sorted_ids(),
+            "VendorImpliedConsent": self.vendor_implied_consent_vector.sorted_ids(),
             "PubRestrictions": [
-                {"key": r.purpose, "type": r.restriction_type, "ids": sorted(r.vendors)}
+                {"key": r.purpose, "type": r.restriction_type, "ids": r.sorted_vendors()}
                 for r in self.publisher_restrictions
             ],
             "PubPurposesSegmentType": _PUBLISHER_PURPOSES,
@@ -126,7 +128,7 @@ class TcfCaString(CoreHeader):
             "CustomPurposesExpressConsent": _flags(pub.custom_purpose_consents, custom),
             "CustomPurposesImpliedConsent": _flags(pub.custom_purpose_li, custom),
             "DisclosedVendorsSegmentType": _DISCLOSED_VENDORS,
-            "DisclosedVendors": [] if disclosed is None else sorted(disclosed.ids),
+            "DisclosedVendors": [] if disclosed is None else disclosed.sorted_ids(),
         }
 
 
@@ -161,49 +163,50 @@ def _fibonacci_restrictions(reader: BitReader) -> tuple[PublisherRestriction, ..
 
 
 def _vector_ranges(vector: VendorVector) -> Ranges:
-    if vector.encoding == "range":
-        return vector.ranges
-    return _merge((i, i) for i in sorted(vector.ids))
+    # a bitfield's runs of ones, never its expanded ids
+    return vector.ranges if vector.encoding == "range" else vector.intervals
 
 
-def _merge(ranges: Any) -> Ranges:
-    merged: list[tuple[int, int]] = []
-    for start, end in sorted(ranges):
-        if merged and start <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
-        else:
-            merged.append((start, end))
-    return tuple(merged)
+# Fibonacci code weights 1, 2, 3, 5, ... beyond the largest id (65535)
+_FIB_WEIGHTS = [1, 2]
+while _FIB_WEIGHTS[-1] <= 1 << 17:
+    _FIB_WEIGHTS.append(_FIB_WEIGHTS[-1] + _FIB_WEIGHTS[-2])
 
 
 def _fib_len(value: int) -> int:
     # length of the Fibonacci code of value >= 1: one bit per weight up to the largest used, plus the stop bit
-    a, b, n = 1, 2, 1
-    while b <= value:
-        a, b, n = b, a + b, n + 1
-    return n + 1
+    return bisect_right(_FIB_WEIGHTS, value) + 1
 
 
-def _range_bits(ranges: Ranges, fibonacci: bool) -> int:
-    if not fibonacci:
-        return 12 + sum(17 if start == end else 33 for start, end in ranges)
+def _range_bits(ranges: Iterable[tuple[int, int]], fibonacci: bool, limit: int) -> int:
+    """Bits of the range list of ``ranges`` (merged), counting stopped once above ``limit``."""
     total, last = 12, 0
     for start, end in ranges:
-        total += 1 + _fib_len(start - last) + (_fib_len(end - start) if end > start else 0)
+        if fibonacci:
+            total += 1 + _fib_len(start - last) + (_fib_len(end - start) if end > start else 0)
+        else:
+            total += 17 if start == end else 33
+        if total > limit:
+            break
         last = end
     return total
 
 
 def _canonical(vector: VendorVector, fibonacci: bool) -> bool:
     """Whether the IAB encoder would write this set exactly so (MaxId = top id, shorter form)."""
-    ranges = _vector_ranges(vector)
-    merged = _merge(ranges)
+    if vector.encoding == "bitfield":
+        bits = vector.bitfield
+        if vector.max_id != bits.rfind("1") + 1:
+            return False
+        # every run of ones costs at least 3 (fibonacci) or 17 (fixed) bits as a range entry
+        runs = bits.count("01") + bits.startswith("1")
+        if 12 + runs * (3 if fibonacci else 17) > vector.max_id:
+            return True
+        return _range_bits(vector.intervals, fibonacci, vector.max_id) > vector.max_id
+    merged = merge_ranges(vector.ranges)
     if vector.max_id != (merged[-1][1] if merged else 0):
         return False
-    use_range = _range_bits(merged, fibonacci) <= vector.max_id
-    if vector.encoding == "range":
-        return use_range and ranges == merged
-    return not use_range
+    return _range_bits(merged, fibonacci, vector.max_id) <= vector.max_id and vector.ranges == merged
 
 
 # -- segments ---------------------------------------------------------------------------------
@@ -246,7 +249,7 @@ def _core_canonical(fields: dict[str, Any], fibonacci: bool) -> bool:
     vectors = [fields["vendor_express_consent_vector"], fields["vendor_implied_consent_vector"]]
     restrictions: tuple[PublisherRestriction, ...] = fields.get("publisher_restrictions", ())
     return all(_canonical(v, fibonacci) for v in vectors) and all(
-        r.ranges == _merge(r.ranges) for r in restrictions
+        r.ranges == merge_ranges(r.ranges) for r in restrictions
     )
 
 
