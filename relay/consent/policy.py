@@ -55,8 +55,11 @@ def _tc_refusal(tc: TCString, policy: ConnectorConsentSettings) -> str | None:
     if not tc.has_vendor_consent(vendor):
         return f"tcf vendor {vendor} not consented"
     for purpose in policy.tcf_purposes:
-        if tc.restriction(purpose, vendor) == 0:  # publisher restriction type 0: not allowed at all
+        kind = tc.restriction(purpose, vendor)
+        if kind == 0:  # publisher restriction type 0: not allowed at all
             return f"tcf purpose {purpose} not allowed for vendor {vendor}"
+        if kind == 2:  # the publisher allows legitimate interest only: the relay sends on consent alone
+            return f"tcf purpose {purpose} restricted to legitimate interest for vendor {vendor}"
     return None
 
 

@@ -140,8 +140,9 @@ class TCString(CoreHeader):
     def restriction(self, purpose: int, vendor_id: int) -> int | None:
         """The publisher restriction type on (purpose, vendor), or None.
 
-        The first restriction in the string that names the purpose and covers the vendor gives
-        the type; found by binary search in an index built once per string.
+        Of the restrictions that name the purpose and cover the vendor, the most restrictive gives the
+        type (0, then 2, then 1; consent.md §1.2: type 0 always wins), found by binary search in an index
+        built once per string.
         """
         if not isinstance(vendor_id, int) or not self.publisher_restrictions:
             return None

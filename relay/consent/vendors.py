@@ -239,12 +239,20 @@ def _first_match_map(items: list[tuple[int, int, int, int]]) -> _TypeMap:
     return _TypeMap(tuple(starts), tuple(ends), tuple(types))
 
 
+#: how restrictive each restriction type is, for a relay that sends on consent only: 0 (not allowed) wins
+#: over 2 (require legitimate interest: consent is not the basis the publisher allows), over 1 (require
+#: consent), over 3 (undefined) (consent.md §1.2: "type 0 always wins")
+_RANK = {0: 0, 2: 1, 1: 2}
+#: more than the restrictions a string can hold (12 bits), so that the rank decides before string order
+_ORDER_SPAN = 1 << 13
+
+
 class RestrictionIndex:
     """Publisher restrictions indexed for lookups: (purpose, vendor) -> the restriction type.
 
-    The answer is that of the first restriction, in string order, whose purpose matches and
-    whose ranges cover the vendor (as a scan of the list would give), found by binary search.
-    A purpose's map is built on its first lookup, in O(n log n) in the number of its ranges.
+    When several restrictions name the purpose and cover the vendor, the most restrictive type answers
+    (:data:`_RANK`), then the first in string order; found by binary search. A purpose's map is built on
+    its first lookup, in O(n log n) in the number of its ranges.
     """
 
     __slots__ = ("_maps", "_pending")
@@ -262,7 +270,7 @@ class RestrictionIndex:
         # each restriction's ranges merged first (not through its cached property: a string may
         # hold a thousand restrictions), so that the sweep sees few intervals
         items = [
-            (start, end, order, r.restriction_type)
+            (start, end, _RANK.get(r.restriction_type, 3) * _ORDER_SPAN + order, r.restriction_type)
             for order, r in entries
             for start, end in (r.ranges if len(r.ranges) < 2 else merge_ranges(r.ranges))
         ]

@@ -236,7 +236,9 @@ def _naive_in(ranges: Ranges, vendor: int) -> bool:
 
 
 def _naive_restriction(items: Restrictions, purpose: int, vendor: int) -> int | None:
-    return next((kind for p, kind, ranges in items if p == purpose and _naive_in(ranges, vendor)), None)
+    """The most restrictive type covering (purpose, vendor): 0, then 2, then 1, then 3 (first listed)."""
+    found = [kind for p, kind, ranges in items if p == purpose and _naive_in(ranges, vendor)]
+    return min(found, key=lambda kind: {0: 0, 2: 1, 1: 2}.get(kind, 3)) if found else None
 
 
 def _naive_verdict(
@@ -250,8 +252,11 @@ def _naive_verdict(
     if not _naive_in(consents, vendor):
         return "deny", f"tcf vendor {vendor} not consented"
     for purpose in policy.tcf_purposes:
-        if _naive_restriction(items, purpose, vendor) == 0:
+        kind = _naive_restriction(items, purpose, vendor)
+        if kind == 0:
             return "deny", f"tcf purpose {purpose} not allowed for vendor {vendor}"
+        if kind == 2:
+            return "deny", f"tcf purpose {purpose} restricted to legitimate interest for vendor {vendor}"
     purpose_list = ",".join(map(str, policy.tcf_purposes))
     return "allow", f"tcf purposes {purpose_list} and vendor {vendor} consented"
 
@@ -314,7 +319,7 @@ def test_unsorted_overlapping_ranges_match_a_naive_reading(seed: int) -> None:
         assert (verdict.decision, verdict.reason) == _naive_verdict(purposes, consents, items, policy)
 
 
-def test_first_listed_restriction_wins_on_overlaps() -> None:
+def test_the_most_restrictive_restriction_wins_on_overlaps() -> None:
     items: list[tuple[int, int, Ranges]] = [
         (7, 1, [(100, 200), (50, 60)]),
         (7, 0, [(1, 65535)]),
@@ -325,7 +330,7 @@ def test_first_listed_restriction_wins_on_overlaps() -> None:
     assert tc.valid, tc.error
     got = {v: tc.restriction(7, v) for v in (1, 49, 50, 60, 61, 99, 100, 200, 201, 300, 301, 65535)}
     assert got == {v: _naive_restriction(items, 7, v) for v in got}
-    assert got == {1: 0, 49: 0, 50: 1, 60: 1, 61: 0, 99: 0, 100: 1, 200: 1, 201: 0, 300: 0, 301: 0, 65535: 0}
+    assert got == dict.fromkeys(got, 0)  # type 0 covers every vendor: it wins wherever others overlap
     assert (tc.restriction(1, 755), tc.restriction(1, 754), tc.restriction(2, 755)) == (0, None, None)
 
 
@@ -412,3 +417,23 @@ def test_tcfcav1_range_bomb_membership() -> None:
     assert section.valid, section.error
     vector = section.vendor_express_consent_vector
     assert (1 in vector, 60000 in vector, 60001 in vector, len(vector)) == (True, True, False, 60000)
+
+
+def test_types_rank_0_then_2_then_1_where_restrictions_overlap() -> None:
+    items: list[tuple[int, int, Ranges]] = [(7, 1, [(100, 200)]), (7, 2, [(150, 300)]), (7, 0, [(250, 260)])]
+    tc = decode_tc_string(_tc(consents=_range_vector(_FULL), restrictions=items))
+    got = {v: tc.restriction(7, v) for v in (99, 100, 149, 150, 200, 249, 250, 260, 261, 300, 301)}
+    assert got == {
+        99: None,
+        100: 1,
+        149: 1,
+        150: 2,
+        200: 2,
+        249: 2,
+        250: 0,
+        260: 0,
+        261: 2,
+        300: 2,
+        301: None,
+    }
+    assert got == {v: _naive_restriction(items, 7, v) for v in got}

@@ -608,3 +608,30 @@ def test_a_gvl_vendors_connector_needs_its_vendor_consent_by_default(
         assert allowed.decision == "allow", allowed.reason
     unset = model.model_validate({**block, "consent": {"tcf_vendor_id": None}})
     assert unset.consent.tcf_vendor_id is None  # an operator may still say so explicitly
+
+
+@pytest.mark.parametrize(
+    ("restrictions", "decision", "reason"),
+    [
+        ([(3, 2, {755})], "deny", "tcf purpose 3 restricted to legitimate interest for vendor 755"),
+        ([(7, 2, {755})], "deny", "tcf purpose 7 restricted to legitimate interest for vendor 755"),
+        ([(7, 1, {755})], "allow", "consented"),  # require consent: the relay's basis anyway
+        ([(7, 1, {755}), (7, 0, {755})], "deny", "tcf purpose 7 not allowed for vendor 755"),  # 0 always wins
+        ([(7, 0, {755}), (7, 1, {755})], "deny", "tcf purpose 7 not allowed for vendor 755"),
+        ([(7, 2, {754})], "allow", "consented"),  # another vendor's restriction
+    ],
+)
+def test_publisher_restrictions_on_the_connectors_vendor(
+    restrictions: list[tuple[int, int, set[int]]], decision: str, reason: str
+) -> None:
+    """consent.md §1.2: type 0 always wins; type 2 (require legitimate interest) for a vendor the relay
+    sends on consent means it must not send; type 1 (require consent) changes nothing."""
+    core = TcCore(purpose_consents=set(range(1, 12)), vendor_consents={754, 755}, restrictions=restrictions)
+    from tests.consent_encoders import disclosed_segment
+
+    parsed = parse_signals(ConsentSignals(tcf=tc_string(core, disclosed_segment({754, 755}))))
+    verdict = decide(parsed, region="eu", region_code="DE", policy=GOOGLE_TCF, defaults=DEFAULTS)
+    assert verdict.decision == decision and reason in verdict.reason, verdict.reason
+
+
+GOOGLE_TCF = ConnectorConsentSettings(tcf_purposes=(1, 3, 4, 7), tcf_vendor_id=755)
