@@ -56,9 +56,10 @@ def _summary(path: str, settings: Settings, say: Say) -> None:
     say(f"  consent defaults: eu {d.eu}, us {d.us}, other {d.other}, unknown {d.unknown}")
     for name, c in settings.connectors.items():
         consent = c.consent
+        vendor = "" if consent.tcf_vendor_id is None else f", tcf vendor {consent.tcf_vendor_id}"
         say(
             f"  connector {name}: type {c.type}{'' if c.enabled else ' (disabled)'}, api_base {c.api_base}, "
-            f"tcf purposes {list(consent.tcf_purposes)}, us opt-out {consent.us_opt_out}"
+            f"tcf purposes {list(consent.tcf_purposes)}{vendor}, us opt-out {consent.us_opt_out}"
         )
     for name, a in settings.audiences.items():
         targets = ", ".join(a.destinations)

@@ -230,6 +230,15 @@ def test_relay_check_warns_that_an_x_connector_without_event_tags_skips_everythi
     assert tagged.returncode == 0 and "event_tags" not in tagged.stdout
 
 
+def test_relay_check_names_the_tcf_vendor_a_connector_needs(tmp_path: Path) -> None:
+    linkedin = "connectors:\n  linkedin:\n    type: linkedin\n    access_token: tok\n"
+    result = run_check(write(tmp_path, linkedin))
+    assert result.returncode == 0, result.stderr
+    assert "connector linkedin: type linkedin" in result.stdout and "tcf vendor 804" in result.stdout
+    plain = run_check(write(tmp_path, X_BLOCK + "    event_tags: {Purchase: o87ne}\n"))
+    assert "tcf vendor" not in plain.stdout
+
+
 def test_relay_check_warns_of_secrets_short_enough_to_guess(tmp_path: Path) -> None:
     long_key, short_key, short_token = "k" * 20, "short-key-1", "admin"
     server = f"server:\n  api_keys: [{long_key}, {short_key}]\n  admin_token: {short_token}\n"
