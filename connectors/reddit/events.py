@@ -33,7 +33,7 @@ from relay.normalize import sha256_hex
 from relay.types import OutboundEvent
 
 STANDARD_EVENTS = {
-    "PageView": "PAGE_VIEW",
+    "PageView": "PAGE_VISIT",
     "ViewContent": "VIEW_CONTENT",
     "Search": "SEARCH",
     "AddToCart": "ADD_TO_CART",

@@ -27,7 +27,7 @@ MAX_EVENTS = 1000
 MAX_AGE_DAYS = 7
 TRACKING_TYPES = frozenset(
     {
-        "PAGE_VIEW",
+        "PAGE_VISIT",
         "VIEW_CONTENT",
         "SEARCH",
         "ADD_TO_CART",

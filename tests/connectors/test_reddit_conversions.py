@@ -108,6 +108,28 @@ def member_key_fields(hashed: dict[str, list[str]]) -> dict[str, object]:
     return canonical(hashed, None)
 
 
+@pytest.mark.parametrize(
+    ("name", "tracking_type"),
+    [
+        ("PageView", "PAGE_VISIT"),  # the v3 name (x-tiktok-and-others.md §8); PAGE_VIEW is none of Reddit's
+        ("ViewContent", "VIEW_CONTENT"),
+        ("Search", "SEARCH"),
+        ("AddToCart", "ADD_TO_CART"),
+        ("AddToWishlist", "ADD_TO_WISHLIST"),
+        ("Purchase", "PURCHASE"),
+        ("Lead", "LEAD"),
+        ("CompleteRegistration", "SIGN_UP"),
+    ],
+)
+async def test_standard_events_go_as_reddits_tracking_types(name: str, tracking_type: str) -> None:
+    fake = FakeReddit(access_tokens={TOKEN})
+    c = connector(fake)
+    event = make_event(1, event_name=name)
+    assert c.build(event)["type"] == {"tracking_type": tracking_type}
+    [outcome] = await c.deliver([event])
+    assert isinstance(outcome, Delivered), outcome  # the fake takes exactly Reddit's v3 names
+
+
 def test_custom_names_and_identifiers() -> None:
     c = connector(events={"Debug": None})
     assert c.build(make_event(event_name="Wishlisted"))["type"] == {
