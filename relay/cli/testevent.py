@@ -36,7 +36,8 @@ SAMPLE_USER = {
 
 
 def sample_event(event_name: str, now: float) -> OutboundEvent:
-    """A realistic web event with every identifier a platform may use."""
+    """A realistic web event with the identifiers a platform may use; no ``fbc``: Meta's docs say never to
+    make one up when there was no click (the other platforms' click ids are needed for them to take it)."""
     return OutboundEvent(
         delivery_id=0,
         event_id=f"test-{uuid.uuid4()}",
@@ -48,7 +49,6 @@ def sample_event(event_name: str, now: float) -> OutboundEvent:
         hashed=hash_user(SAMPLE_USER).hashed,
         ids={
             "fbp": f"fb.1.{int(now * 1000)}.1116446470",
-            "fbc": f"fb.1.{int(now * 1000)}.IwAR-relay-test",
             "twclid": "23opevjt88psuo13lu8d020qkn",
             "li_fat_id": "0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0",
             "gclid": "Cj0KCQjw-relay-test-gclid",
@@ -83,6 +83,12 @@ async def send_test_event(settings: Settings, name: str, event_name: str, say: C
         settings.model_copy(update={"connectors": {name: settings.connectors[name]}}), client
     )[name]
     secrets: list[str] = list(connector.secrets()) if isinstance(connector, SecretHolder) else []
+    block = settings.connectors[name]
+    if block.type == "meta" and not getattr(block, "test_event_code", None):
+        say(
+            f"note: connectors.{name} has no test_event_code: Meta counts this {event_name} like a real one "
+            "(set test_event_code to see it in Events Manager's Test Events instead)"
+        )
     try:
         outcomes = await connector.deliver([sample_event(event_name, time.time())])
         outcome: Outcome | DeliveryError = outcomes[0]

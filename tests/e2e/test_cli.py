@@ -192,5 +192,7 @@ def test_send_test_event_prints_the_masked_request(
     assert "> POST http://127.0.0.1" in out and "access_token=***" in out
     assert "sandbox-meta-token" not in out
     assert '"event_name": "Purchase"' in out and "< 200" in out and "outcome: Delivered" in out
+    assert '"fbc"' not in out and '"fbp"' in out  # no made-up click (meta.md §5: never make up an fbc)
+    assert "note: connectors.meta has no test_event_code: Meta counts this Purchase like a real one" in out
     code, _, err = send_test_event("nope")
     assert code == 2 and "no connector named 'nope'" in err
