@@ -71,12 +71,13 @@ def hashes(values: Iterable[str] | str, *, appendix: bool = True) -> list[str]:
 
 
 def first_hash(values: Iterable[str] | str) -> str:
-    """The first usable hash of ``values``, or ``""`` (an empty cell of a row); :class:`TypeError` for a
+    """The first usable hash of ``values`` without a parameter-builder ``.appendix`` (a cell of an audience
+    row: the appendix belongs to the Conversions API), or ``""`` (an empty cell); :class:`TypeError` for a
     value that is not text."""
     for value in (values,) if isinstance(values, str) else values:
         if value in _SEEN:
             return value
-        found = usable_hash(_text(value))
+        found = usable_hash(_text(value), appendix=False)
         if found is not None:
             if found == value:
                 _seen(value)

@@ -61,6 +61,16 @@ def test_row_in_schema_order_with_empty_cells() -> None:
     assert member_row(AudienceMember({"em": [EMPTY], "ph": ["+1 650 555 1212"]})) is None
 
 
+
+def test_a_cell_never_carries_the_parameter_builders_appendix() -> None:
+    """The ``.appendix`` of Meta's parameter builder belongs to Conversions API values (meta.md §5.1); an
+    audience cell is the bare SHA-256, or it matches nobody."""
+    digest = sha("jane@example.com")
+    row = member_row(AudienceMember({"em": [digest + ".AQQCAQIB"], "ph": [sha("16505551212").upper()]}))
+    assert row is not None
+    assert row[SCHEMA.index("EMAIL")] == digest and row[SCHEMA.index("PHONE")] == sha("16505551212")
+
+
 @pytest.mark.anyio
 async def test_add_remove_against_membership() -> None:
     fake = FakeMeta(access_token=TOKEN)
