@@ -61,7 +61,6 @@ def test_row_in_schema_order_with_empty_cells() -> None:
     assert member_row(AudienceMember({"em": [EMPTY], "ph": ["+1 650 555 1212"]})) is None
 
 
-
 def test_a_cell_never_carries_the_parameter_builders_appendix() -> None:
     """The ``.appendix`` of Meta's parameter builder belongs to Conversions API values (meta.md §5.1); an
     audience cell is the bare SHA-256, or it matches nobody."""
