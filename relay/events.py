@@ -3,6 +3,7 @@ batch never rejects the others."""
 
 from __future__ import annotations
 
+import ipaddress
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
@@ -138,6 +139,23 @@ class UserIn(_Strict):
     gclid: str | None = Field(None, max_length=limits.MAX_CLICK_ID)
     gbraid: str | None = Field(None, max_length=limits.MAX_CLICK_ID)
     wbraid: str | None = Field(None, max_length=limits.MAX_CLICK_ID)
+
+    @field_validator("ip")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        """An IPv4 or IPv6 address (platforms refuse anything else, Meta its whole request); a list in
+        ``X-Forwarded-For`` form (a backend passing the header on) gives its first address."""
+        if not value:
+            return None
+        for part in value.split(",")[:8]:
+            text = part.strip()
+            if "%" in text:  # a zone index: no client's address
+                continue
+            try:
+                return str(ipaddress.ip_address(text))
+            except ValueError:
+                continue
+        raise ValueError("not an IP address (IPv4 or IPv6)")
     subscription_id: str | None = Field(None, max_length=limits.MAX_ID)
     lead_id: str | None = Field(None, max_length=limits.MAX_ID)
     madid: str | None = Field(None, max_length=limits.MAX_ID)

@@ -160,7 +160,6 @@ STRING_LIMITS = [
         (f"user.{f}", limits.MAX_CONTACT_VALUE)
         for f in ("email", "phone", "first_name", "zip", "external_id")
     ),
-    ("user.ip", limits.MAX_IP),
     ("user.user_agent", limits.MAX_USER_AGENT),
     ("user.fbc", limits.MAX_FBC),
     ("user.fbp", limits.MAX_CLICK_ID),
@@ -370,3 +369,34 @@ def test_pixel_gif_numbers_are_ascii_only() -> None:
     assert parse_event(gif_event({"ev": "Purchase", "value": "9.5"}, None)).custom == {"value": 9.5}
     for bad in ("١٢", "²", "1_000", "1e999"):
         assert error_of(gif_event({"ev": "Purchase", "value": bad}, None)) == "custom.value: must be a number"
+
+
+@pytest.mark.parametrize(
+    ("given", "stored"),
+    [
+        ("203.0.113.9", "203.0.113.9"),
+        (" 2001:DB8::1 ", "2001:db8::1"),  # written as platforms compare it
+        ("203.0.113.9, 10.0.0.1", "203.0.113.9"),  # a backend passing X-Forwarded-For on: the client
+        ("unknown, 198.51.100.2", "198.51.100.2"),
+        ("", None),
+    ],
+)
+def test_a_server_events_ip_is_an_address(given: str, stored: str | None) -> None:
+    assert parse_event({"event_name": "Purchase", "user": {"ip": given}}).user.ip == stored
+
+
+@pytest.mark.parametrize("given", ["not an ip", "fe80::1%eth0", "203.0.113", "1.2.3.4.5", "::g"])
+def test_an_ip_that_is_no_address_refuses_its_event(given: str) -> None:
+    """Meta refuses a whole request over one (meta.md §3: a valid IPv4 or IPv6 address): the event is
+    refused at the door with the field named, not sent to fail later."""
+    with pytest.raises(EventError, match=r"user\.ip: not an IP address"):
+        parse_event({"event_name": "Purchase", "user": {"ip": given}})
+
+
+def test_a_server_events_ip_has_a_maximum_length_too() -> None:
+    """Checked apart from the other text fields: an IP field holds an address, not any text."""
+    longest = "1111:2222:3333:4444:5555:6666:123.123.123.123, " + "9" * (limits.MAX_IP - 47)
+    assert len(longest) == limits.MAX_IP
+    assert parse_event(event(user={"ip": longest})).user.ip == "1111:2222:3333:4444:5555:6666:7b7b:7b7b"
+    message = error_of(event(user={"ip": longest + "9"}))
+    assert message.startswith("user.ip") and str(limits.MAX_IP) in message
