@@ -156,6 +156,7 @@ class UserIn(_Strict):
             except ValueError:
                 continue
         raise ValueError("not an IP address (IPv4 or IPv6)")
+
     subscription_id: str | None = Field(None, max_length=limits.MAX_ID)
     lead_id: str | None = Field(None, max_length=limits.MAX_ID)
     madid: str | None = Field(None, max_length=limits.MAX_ID)
