@@ -96,18 +96,30 @@ def _memoised(rule: _Rule, *, by_country: bool = False) -> _Handler:
     return handle
 
 
-def _email(value: str, country: str | None, hashed: dict[str, list[str]]) -> str | None:
-    email = normalize_email(value)
-    if email is None:
-        return "not an email address"
-    digest = sha256_hex(email)
-    _add(hashed, "em", digest)
-    google, reddit = google_email(email), reddit_email(email)
-    # every email in Google's and Reddit's forms, beside em: each dropped at the end when none of its
-    # forms differs (see hash_user)
-    _add(hashed, "em_google", digest if google == email else sha256_hex(google))
-    _add(hashed, "em_reddit", digest if reddit == email else sha256_hex(reddit))
-    return None
+def _email_handler(forms: tuple[tuple[str, Callable[[str], str]], ...]) -> _Handler:
+    """The email handler keeping, beside ``em``, each platform form of ``forms`` (key, normaliser)."""
+
+    def email_(value: str, country: str | None, hashed: dict[str, list[str]]) -> str | None:
+        email = normalize_email(value)
+        if email is None:
+            return "not an email address"
+        digest = sha256_hex(email)
+        # every email in each platform's form, beside em, once one of them differs from em: the earlier
+        # emails (and already-hashed ones) are copied as they are when the list starts
+        for key, normalise in forms:
+            form = normalise(email)
+            found_forms = hashed.get(key)
+            if found_forms is None:
+                if form == email:
+                    continue
+                found_forms = hashed[key] = list(hashed.get("em", ()))
+            found = digest if form == email else sha256_hex(form)
+            if found not in found_forms:
+                found_forms.append(found)
+        _add(hashed, "em", digest)
+        return None
+
+    return email_
 
 
 #: Google removes every dot of the local part of these addresses before hashing (enhanced conversions,
@@ -187,8 +199,13 @@ def _each(key: str, normalizer: Callable[[str], str | None], reason: str) -> _Ha
 
 
 #: user key, key stored for a value that arrives already hashed, handler of a raw value
+#: the keys of the emails as one platform hashes them (beside ``em``, as written), stored only when that
+#: platform's form of some email differs, then for each email
+_GOOGLE, _REDDIT = "em_google", "em_reddit"
+_EMAIL_FORMS = (_GOOGLE, _REDDIT)
+
 _FIELDS: tuple[tuple[str, str, _Handler], ...] = (
-    ("email", "em", _email),
+    ("email", "em", _email_handler(((_GOOGLE, google_email), (_REDDIT, reddit_email)))),
     ("phone", "ph", _phone),
     ("first_name", "fn", _memoised(_first_name)),
     ("last_name", "ln", _memoised(_rule("ln", normalize_name, "no letters left"))),
@@ -200,6 +217,9 @@ _FIELDS: tuple[tuple[str, str, _Handler], ...] = (
     ("country", "country", _memoised(_rule("country", normalize_country, "unknown country"))),
     ("external_id", "external_id", _each("external_id", normalize_external_id, "empty")),
 )
+#: an audience member's fields: Google's email form only (no audience connector sends Reddit's, and
+#: a million-row audience would hash each dotted address once more for nothing)
+_MEMBER_FIELDS = (("email", "em", _email_handler(((_GOOGLE, google_email),))), *_FIELDS[1:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,10 +237,16 @@ def hash_user(user: Mapping[str, Any], *, default_country: str | None = None) ->
     lowercased; a phone only under ``ph``); values that normalise to nothing are dropped with a note. The
     country used for phones, states and zips is ``user.country`` (its first value) else ``default_country``.
     """
+    return _hash_user(user, default_country, _FIELDS)
+
+
+def _hash_user(
+    user: Mapping[str, Any], default_country: str | None, fields: tuple[tuple[str, str, _Handler], ...]
+) -> HashedUser:
     hashed: dict[str, list[str]] = {}
     problems: list[str] = []
     country = _user_country(user, default_country)
-    for field, hashed_key, handler in _FIELDS:
+    for field, hashed_key, handler in fields:
         raw = user.get(field)
         if raw is None:
             continue
@@ -234,21 +260,16 @@ def hash_user(user: Mapping[str, Any], *, default_country: str | None = None) ->
                 digest = stripped[:64].lower() + stripped[64:]
                 _add(hashed, hashed_key, digest)
                 if hashed_key == "em":  # already hashed: Google and Reddit get it as it is
-                    _add(hashed, "em_google", digest)
-                    _add(hashed, "em_reddit", digest)
+                    for key in _EMAIL_FORMS:
+                        if key in hashed:
+                            _add(hashed, key, digest)
                 continue
             else:
                 reason = handler(text, country, hashed)
             if reason is not None and (note := f"{field}: {reason}, dropped") not in problems:
                 problems.append(note)
-    for key in _EMAIL_FORMS:  # stored only when a platform's form of some email differs, then for each
-        if key in hashed and hashed[key] == hashed["em"]:
-            del hashed[key]
     return HashedUser(hashed, problems)
 
-
-#: the keys of the emails as one platform hashes them (beside ``em``, as written)
-_EMAIL_FORMS = ("em_google", "em_reddit")
 
 
 _MAX_NUMBER = 10**16
@@ -290,7 +311,7 @@ def member_from_row(
 ) -> tuple[AudienceMember | None, str | None]:
     """One audience source row (or API user object) → member, or ``(None, reason)`` when it has no usable
     identifier: an email, phone, external_id, madid, or both first and last name."""
-    user = hash_user(row, default_country=default_country)
+    user = _hash_user(row, default_country, _MEMBER_FIELDS)
     raw_madid = _first_text(row.get("madid"))
     madid = normalize_madid(raw_madid) if raw_madid else None
     hashed = user.hashed

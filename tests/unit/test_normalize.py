@@ -676,3 +676,18 @@ def test_hash_user_never_raises_and_only_yields_hashes(user: dict[str, Any], def
     assert all(isinstance(problem, str) for problem in result.problems)
     member, reason = member_from_row(user, default_country=default)
     assert (member is None) != (reason is None)
+
+
+def test_audience_members_keep_googles_email_form_and_not_reddits() -> None:
+    """An audience row is hashed for the audience connectors: Google's form of a gmail address (and of every
+    other email beside it), never Reddit's (no audience connector sends it)."""
+    member, reason = member_from_row({"email": ["first.last@example.com", "Jane.Doe@gmail.com"]})
+    assert member is not None and reason is None
+    assert "em_reddit" not in member.hashed
+    assert member.hashed["em_google"] == [
+        sha256_hex("first.last@example.com"),
+        sha256_hex("janedoe@gmail.com"),
+    ]
+    assert hash_user({"email": "first.last@example.com"}).hashed["em_reddit"] == [
+        sha256_hex("firstlast@example.com")
+    ]
