@@ -271,7 +271,6 @@ def _hash_user(
     return HashedUser(hashed, problems)
 
 
-
 _MAX_NUMBER = 10**16
 
 
