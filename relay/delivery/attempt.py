@@ -3,7 +3,9 @@
 A connector answers one outcome per event and raises only for whole-batch failures. Any other
 exception is a connector bug or an event it cannot handle: the batch is bisected so that the
 events around the culprit are delivered on this attempt, and an event that still raises on its own
-goes dead with the reason (``relay replay`` brings it back once the connector is fixed).
+goes dead with the reason (``relay replay`` brings it back once the connector is fixed). The halving
+spends at most :data:`BUG_CALLS` calls a batch: a bug every event hits would otherwise cost about two
+calls per event (each maybe a request); what is not isolated by then is retried later, never failed.
 """
 
 from __future__ import annotations
@@ -40,6 +42,11 @@ class ConnectorBugError(Exception):
     """A connector broke its contract (an outcome count that does not match the batch)."""
 
 
+#: calls one batch may spend isolating the events its connector raises on: one or two culprits among a
+#: thousand events are found in about 20 calls
+BUG_CALLS = 64
+
+
 def masker(connector: Connector) -> Mask:
     """Mask then clip: the connector's own masking (its secrets) when it has one. Made per batch and
     memoised: a platform answers a whole batch with one text, masked once rather than once per event."""
@@ -68,6 +75,13 @@ def outbound(
 
 async def attempt(connector: Connector, events: Sequence[OutboundEvent], mask: Mask) -> list[Result]:
     """Deliver ``events``; one result per event, in order."""
+    return await _attempt(connector, events, mask, [BUG_CALLS])
+
+
+async def _attempt(
+    connector: Connector, events: Sequence[OutboundEvent], mask: Mask, budget: list[int]
+) -> list[Result]:
+    """:func:`attempt` with ``budget[0]`` the calls left for isolating a connector's exceptions."""
     if not events:
         return []
     try:
@@ -79,10 +93,10 @@ async def attempt(connector: Connector, events: Sequence[OutboundEvent], mask: M
     except PermanentDeliveryError as exc:
         return [Failed(exc.message, exc.status_code) for _ in events]
     except Exception as exc:
-        return await _isolate(connector, events, mask, exc)
+        return await _isolate(connector, events, mask, exc, budget)
     if len(outcomes) != len(events):
         bug = ConnectorBugError(f"connector answered {len(outcomes)} outcomes for {len(events)} events")
-        return await _isolate(connector, events, mask, bug)
+        return await _isolate(connector, events, mask, bug, budget)
     return [o if _readable(o) else _mend(o) for o in outcomes]
 
 
@@ -132,7 +146,7 @@ def _mend(o: object) -> Result:
 
 
 async def _isolate(
-    connector: Connector, events: Sequence[OutboundEvent], mask: Mask, exc: Exception
+    connector: Connector, events: Sequence[OutboundEvent], mask: Mask, exc: Exception, budget: list[int]
 ) -> list[Result]:
     reason = mask(f"connector error: {type(exc).__name__}: {exc}")
     extra = {"connector": connector.name, "error": reason, "where": _where(exc)}
@@ -140,15 +154,19 @@ async def _isolate(
         event = events[0]
         log.error("connector failed on one event", extra={**extra, "event_id": event.event_id})
         return [Failed(reason)]
+    if budget[0] < 2:  # isolating these would take more calls than a batch may spend: try them later
+        log.error("connector failed on %d events, not isolated on this attempt", len(events), extra=extra)
+        return [Retry(f"{reason} (not isolated on this attempt: tried again later)") for _ in events]
+    budget[0] -= 2
     log.warning("connector failed on a batch of %d events, isolating", len(events), extra=extra)
     middle = len(events) // 2
-    left = await attempt(connector, events[:middle], mask)
+    left = await _attempt(connector, events[:middle], mask, budget)
     paused = next((r for r in left if isinstance(r, Paused)), None)
     if paused is not None:  # credentials refused: nothing more goes out
         return left + [paused] * (len(events) - middle)
     if all(isinstance(r, Retry) for r in left):  # the platform is down or throttling: spare it
         return left + [left[0]] * (len(events) - middle)
-    return left + await attempt(connector, events[middle:], mask)
+    return left + await _attempt(connector, events[middle:], mask, budget)
 
 
 def _where(exc: BaseException) -> str:
@@ -157,4 +175,4 @@ def _where(exc: BaseException) -> str:
     return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "-"
 
 
-__all__ = ["ConnectorBugError", "Mask", "Paused", "Result", "attempt", "masker", "outbound"]
+__all__ = ["BUG_CALLS", "ConnectorBugError", "Mask", "Paused", "Result", "attempt", "masker", "outbound"]

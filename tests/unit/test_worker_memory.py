@@ -9,6 +9,7 @@ from typing import Any, ClassVar
 
 import pytest
 
+from relay.delivery.attempt import BUG_CALLS
 from relay.delivery.worker import PAUSED_CHECK_SECONDS, Worker
 from relay.exceptions import AuthRejectedError
 from relay.metrics import Metrics
@@ -182,6 +183,29 @@ async def test_a_permanent_failure_and_a_bad_event_stay_with_their_event() -> No
     assert all(status(box, i) is DeliveryStatus.DELIVERED for i in ("a", "b", "c"))
     assert sorted(connector.acknowledged) == ["a", "b", "c"]  # each delivered once
     assert len(connector.batches) < 10  # bisected, not one by one
+
+
+async def test_a_bug_every_event_hits_costs_a_bounded_number_of_calls_and_loses_nothing() -> None:
+    """Halving a 100-event batch down to every single event would take about 200 calls (each maybe a
+    request): the batch spends at most BUG_CALLS; the events isolated by then fail alone, the others
+    are retried later (not failed: a fixed connector delivers them)."""
+    box, connector = MemoryOutbox(), FakeConnector()
+    ids = [f"e{i:03}" for i in range(100)]
+    connector.raise_for = set(ids)
+    await box.store([event(i) for i in ids], NOW)
+    assert await worker(box, connector, clock=Clock()).run_once("fake") == 100
+    assert len(connector.batches) <= BUG_CALLS + 1
+    statuses = [status(box, i) for i in ids]
+    dead = [i for i, s in zip(ids, statuses, strict=True) if s is DeliveryStatus.DEAD]
+    waiting = [i for i, s in zip(ids, statuses, strict=True) if s is DeliveryStatus.PENDING]
+    assert dead and waiting and len(dead) + len(waiting) == 100
+    [later] = box.of_event(waiting[0])
+    assert "not isolated on this attempt" in (later.last_error or "")
+    connector.raise_for = set()  # the connector is fixed: what waited is delivered
+    clock = Clock(NOW + 3600)
+    while await worker(box, connector, clock=clock).run_once("fake"):
+        pass
+    assert all(status(box, i) is DeliveryStatus.DELIVERED for i in waiting)
 
 
 async def test_the_lease_is_renewed_while_the_platform_is_slow() -> None:
