@@ -37,6 +37,9 @@ HASHED_KEYS = (
     "country",  # ISO 3166-1 alpha-2, lowercase
     "external_id",  # trimmed, lowercased
 )
+#: the keys of the emails as one platform hashes them (beside ``em``, as written): stored only when that
+#: platform's form of some email differs, then for each email
+EMAIL_FORMS = ("em_google", "em_reddit")
 
 #: Keys of :attr:`OutboundEvent.ids`: device and click ids, kept as given. Besides Meta's and X's:
 #: TikTok ``ttclid``/``ttp`` (``_ttp``), Snap ``sc_click_id`` (URL ``ScCid``) and ``scid`` (``_scid``),
@@ -180,6 +183,7 @@ class AudienceBatchResult:
 __all__ = [
     "ALLOW",
     "BROWSER_ID_KEYS",
+    "EMAIL_FORMS",
     "HASHED_KEYS",
     "ID_KEYS",
     "AttemptOutcome",

@@ -28,7 +28,7 @@ from relay.normalize.contact import (
     normalize_zip,
 )
 from relay.normalize.phone import normalize_phone
-from relay.types import AudienceMember
+from relay.types import EMAIL_FORMS, AudienceMember
 
 _sha256 = hashlib.sha256
 _HASHED = re.compile(r"[0-9a-fA-F]{64}(?:\.[A-Za-z0-9_-]{2,16})?")
@@ -198,12 +198,8 @@ def _each(key: str, normalizer: Callable[[str], str | None], reason: str) -> _Ha
     return handle
 
 
+_GOOGLE, _REDDIT = EMAIL_FORMS
 #: user key, key stored for a value that arrives already hashed, handler of a raw value
-#: the keys of the emails as one platform hashes them (beside ``em``, as written), stored only when that
-#: platform's form of some email differs, then for each email
-_GOOGLE, _REDDIT = "em_google", "em_reddit"
-_EMAIL_FORMS = (_GOOGLE, _REDDIT)
-
 _FIELDS: tuple[tuple[str, str, _Handler], ...] = (
     ("email", "em", _email_handler(((_GOOGLE, google_email), (_REDDIT, reddit_email)))),
     ("phone", "ph", _phone),
@@ -260,7 +256,7 @@ def _hash_user(
                 digest = stripped[:64].lower() + stripped[64:]
                 _add(hashed, hashed_key, digest)
                 if hashed_key == "em":  # already hashed: Google and Reddit get it as it is
-                    for key in _EMAIL_FORMS:
+                    for key in EMAIL_FORMS:
                         if key in hashed:
                             _add(hashed, key, digest)
                 continue

@@ -12,10 +12,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from relay.storage.lease import attempts_t, deliveries, ensure_state, events, states
 from relay.storage.stored_json import as_object, readable_columns
 from relay.storage.tables import AdminSessionRow, HeartbeatRow, SecretRow
+from relay.types import EMAIL_FORMS
 
 secrets_t = SecretRow.__table__  # type: ignore[attr-defined]
-#: an email in one platform's form: the trace lists the identifier once, as ``em``
-_EMAIL_FORMS = frozenset({"em_google", "em_reddit"})
 sessions_t = AdminSessionRow.__table__  # type: ignore[attr-defined]
 heartbeats_t = HeartbeatRow.__table__  # type: ignore[attr-defined]
 #: a session's last use is recorded at most this often (seconds): a dashboard polls every few seconds
@@ -183,7 +182,8 @@ def event_trace(engine: Engine, event_id: str) -> list[dict[str, Any]]:
                     "received_at": ev.received_at,
                     "source": ev.source,
                     "action_source": ev.action_source,
-                    "identifiers": sorted(k for k in as_object(ev.hashed) if k not in _EMAIL_FORMS)
+                    # an email is listed once, as em, not again in each platform's form
+                    "identifiers": sorted(k for k in as_object(ev.hashed) if k not in EMAIL_FORMS)
                     + sorted(as_object(ev.ids)),
                     "consent": ev.consent if isinstance(ev.consent, dict) else {"unreadable": UNREADABLE},
                     "deliveries": [
