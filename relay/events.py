@@ -3,7 +3,6 @@ batch never rejects the others."""
 
 from __future__ import annotations
 
-import ipaddress
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, get_args
@@ -20,6 +19,7 @@ from pydantic import (
 
 from relay import limits
 from relay.custom import validate_custom
+from relay.proxies import client_address
 from relay.redact import redact_text
 from relay.text import check_text, forbidden_character, is_finite_number, parse_number
 from relay.types import ID_KEYS
@@ -148,13 +148,8 @@ class UserIn(_Strict):
         if not value:
             return None
         for part in value.split(",")[:8]:
-            text = part.strip()
-            if "%" in text:  # a zone index: no client's address
-                continue
-            try:
-                return str(ipaddress.ip_address(text))
-            except ValueError:
-                continue
+            if (address := client_address(part.strip())) is not None:
+                return str(address)
         raise ValueError("not an IP address (IPv4 or IPv6)")
 
     subscription_id: str | None = Field(None, max_length=limits.MAX_ID)

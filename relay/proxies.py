@@ -27,7 +27,7 @@ class ProxyList:
             return peer
         hops = [h.strip() for h in forwarded_for.split(",") if h.strip()]
         for hop in reversed(hops):
-            if not _valid_ip(hop):
+            if client_address(hop) is None:
                 return peer
             if not self.trusts(hop):
                 return hop
@@ -39,11 +39,12 @@ class ProxyList:
 _MAX_IP = 45
 
 
-def _valid_ip(text: str) -> bool:
+def client_address(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """``text`` as a client's IP address, or None when it is none (not an address, a zone index, too long):
+    the one reading of an address a proxy or a server event gives the relay."""
     if len(text) > _MAX_IP or "%" in text:
-        return False
+        return None
     try:
-        ipaddress.ip_address(text)
+        return ipaddress.ip_address(text)
     except ValueError:
-        return False
-    return True
+        return None
