@@ -20,6 +20,8 @@ platform's errors into this tree at exactly one place (their HTTP boundary).
 
 from __future__ import annotations
 
+import traceback
+
 
 class RelayError(Exception):
     """Something went wrong in the relay."""
@@ -92,6 +94,13 @@ class AuthRejectedError(PermanentDeliveryError):
     """The platform rejected the credentials or permissions; the connector is paused."""
 
 
+def raised_at(exc: BaseException) -> tuple[str, int] | None:
+    """Where ``exc`` was raised, (file path, line), or None: for the reports of a plugin's bug, which name
+    the place and never the exception's text (it may hold an event's values)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    return (frames[-1].filename, frames[-1].lineno or 0) if frames else None
+
+
 __all__ = [
     "AuthRejectedError",
     "ConfigError",
@@ -104,4 +113,5 @@ __all__ = [
     "RetryableDeliveryError",
     "StorageError",
     "UnavailableError",
+    "raised_at",
 ]

@@ -16,17 +16,22 @@ import functools
 import hashlib
 import logging
 import secrets
-import traceback
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from connectors.base import AudienceConnector, bisect, in_call_retry
+from connectors.base import BUG_CALLS, AudienceConnector, bisect, in_call_retry
 from relay.audiences.context import SyncEnv, SyncOptions
 from relay.audiences.members import decode
 from relay.audiences.progress import Progress
 from relay.audiences.results import DestinationResult
-from relay.exceptions import PayloadRejectedError, PermanentDeliveryError, RelayError, RetryableDeliveryError
+from relay.exceptions import (
+    PayloadRejectedError,
+    PermanentDeliveryError,
+    RelayError,
+    RetryableDeliveryError,
+    raised_at,
+)
 from relay.settings import AudienceDestinationSettings
 from relay.storage import audiences as store
 from relay.types import AudienceBatchResult, AudienceMember
@@ -34,10 +39,6 @@ from relay.types import AudienceBatchResult, AudienceMember
 log = logging.getLogger("relay.audiences")
 #: a replace session older than this is not resumed (Meta closes idle sessions after 90 minutes)
 SESSION_TTL = 3600.0
-#: calls one batch may spend finding the members its connector raises on (a plugin bug, not a platform
-#: answer): one or two such members among 10,000 are found in about 30 calls; a bug that every member
-#: hits fails the destination after this many calls instead of two calls per member
-BUG_CALLS = 64
 Call = Callable[[Sequence[AudienceMember]], Awaitable[AudienceBatchResult]]
 
 
@@ -119,8 +120,8 @@ def _refused(split: _Split) -> Sent:
     cause = split.cause
     if isinstance(cause, PayloadRejectedError):
         return Sent(AudienceBatchResult(0, 1, {"0": cause.message[:200]}, [0]))
-    frames = traceback.extract_tb(cause.__traceback__)
-    where = f" at {frames[-1].filename.rsplit('/', 1)[-1]}:{frames[-1].lineno}" if frames else ""
+    place = raised_at(cause)
+    where = f" at {place[0].rsplit('/', 1)[-1]}:{place[1]}" if place else ""
     bug = f"connector bug: {type(cause).__name__}{where}"  # not its text: it may hold the member's values
     log.error("audience connector failed on one member", extra={"error": bug})
     return Sent(AudienceBatchResult(0, 1, {"0": bug}, [0]), (0,))

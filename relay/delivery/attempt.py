@@ -13,12 +13,11 @@ from __future__ import annotations
 import functools
 import logging
 import math
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from connectors.base import Connector, MaskingConnector, clip
-from relay.exceptions import AuthRejectedError, PermanentDeliveryError, RetryableDeliveryError
+from connectors.base import BUG_CALLS, Connector, MaskingConnector, clip
+from relay.exceptions import AuthRejectedError, PermanentDeliveryError, RetryableDeliveryError, raised_at
 from relay.masking import mask_text
 from relay.storage.records import ClaimedDelivery
 from relay.types import Delivered, Failed, OutboundEvent, Outcome, Retry, Skipped
@@ -40,11 +39,6 @@ Result = Outcome | Paused
 
 class ConnectorBugError(Exception):
     """A connector broke its contract (an outcome count that does not match the batch)."""
-
-
-#: calls one batch may spend isolating the events its connector raises on: one or two culprits among a
-#: thousand events are found in about 20 calls
-BUG_CALLS = 64
 
 
 def masker(connector: Connector) -> Mask:
@@ -171,8 +165,8 @@ async def _isolate(
 
 def _where(exc: BaseException) -> str:
     """Where the exception was raised (file:line), for the log, without its possibly sensitive values."""
-    frames = traceback.extract_tb(exc.__traceback__)
-    return f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "-"
+    place = raised_at(exc)
+    return f"{place[0]}:{place[1]}" if place else "-"
 
 
 __all__ = ["BUG_CALLS", "ConnectorBugError", "Mask", "Paused", "Result", "attempt", "masker", "outbound"]
