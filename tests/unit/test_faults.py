@@ -23,6 +23,11 @@ def wrapped(orig: Exception) -> sa.DBAPIError:
     return error
 
 
+def error_id(error: Exception) -> str:
+    """A test id: the driver's class and the SQLSTATE the server answered with, if any."""
+    return type(error).__name__ + ":" + str(getattr(error, "sqlstate", "") or "")
+
+
 @pytest.mark.parametrize(
     "orig",
     [
@@ -40,7 +45,7 @@ def wrapped(orig: Exception) -> sa.DBAPIError:
         sqlite3.OperationalError("no such table: deliveries"),
         sqlite3.OperationalError("database is locked"),
     ],
-    ids=lambda e: type(e).__name__ + ":" + str(getattr(e, "sqlstate", "") or ""),
+    ids=error_id,
 )
 def test_the_database_in_trouble_is_nobodys_fault(orig: Exception) -> None:
     error = wrapped(orig)
@@ -60,7 +65,7 @@ def test_the_database_in_trouble_is_nobodys_fault(orig: Exception) -> None:
         sqlite3.ProgrammingError("Error binding parameter 3: type 'dict' is not supported"),
         sqlite3.IntegrityError("UNIQUE constraint failed: events.dedup_key"),
     ],
-    ids=lambda e: type(e).__name__ + ":" + str(getattr(e, "sqlstate", "") or ""),
+    ids=error_id,
 )
 def test_a_value_the_database_refuses_is_that_events_fault(orig: Exception) -> None:
     error = wrapped(orig)
